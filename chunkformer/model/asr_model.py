@@ -1,0 +1,109 @@
+"""ChunkFormer CTC model: global CMVN + encoder + CTC head, with the official state-dict layout
+(``encoder.*``, ``ctc.ctc_lo.*``). Attention-decoder weights of a checkpoint are not modelled here;
+:mod:`chunkformer.checkpoint` carries them along untouched.
+
+Inputs are lists of un-padded fbank tensors (T_b, 80); outputs are per-utterance (L_b, ·) with
+``L_b = 1 + (T_b - 15) // 8``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from chunkformer.masked_batch import ChunkBatch, Context, make_chunk_batch
+from chunkformer.model.cmvn import GlobalCMVN
+from chunkformer.model.ctc import CTC
+from chunkformer.model.encoder import ChunkFormerEncoder, EncoderConfig
+from chunkformer.model.subsampling import RATE
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    use_cmvn: bool = True
+
+
+def relative_right_context(context: Context, num_blocks: int, conv_lorder: int, official: bool = False) -> int:
+    """Output frames to the right that a chunk's output depends on through all blocks.
+
+    Exact bound: N·(c + r) — per block, attention reaches r frames past the chunk and the conv reaches into
+    the next chunk, whose attention again reaches r past it. The official ``endless_decode`` uses
+    ``r' + max(c, r')·(N-1)``, r' = max(r, k//2), which is too short: its segments differ from the one-shot
+    result by up to ~1e-2 in log-prob near segment ends. ``official=True`` reproduces that for parity tests.
+    """
+    if official:
+        r = max(context.right, conv_lorder)
+        return r + max(context.chunk, r) * (num_blocks - 1)
+    return num_blocks * (context.chunk + context.right)
+
+
+def official_segment_frames(total_batch_duration: float, chunk: int) -> int:
+    """Output frames per segment that the official ``endless_decode`` keeps for a given budget (seconds)."""
+    max_frames = int(total_batch_duration // 0.01) // 2
+    return chunk * (max_frames // chunk // RATE)
+
+
+class ChunkFormerModel(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        e = cfg.encoder
+        cmvn = GlobalCMVN(torch.zeros(e.input_dim), torch.ones(e.input_dim)) if cfg.use_cmvn else None
+        self.encoder = ChunkFormerEncoder(e, cmvn)
+        self.ctc = CTC(e.output_size, cfg.vocab_size)
+
+    @property
+    def device(self) -> torch.device:
+        return self.ctc.ctc_lo.weight.device
+
+    def chunk_batch(self, feats: list[torch.Tensor], context: Context, offsets: list[int] | None = None
+                    ) -> ChunkBatch:
+        return make_chunk_batch([f.to(self.device) for f in feats], context, self.encoder.conv_lorder, offsets)
+
+    def forward(self, batch: ChunkBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded CTC log-probs (B, L_max, V) and lengths (B,), for the CTC loss."""
+        y = self.ctc.log_softmax(self.encoder(batch)[0])
+        flat = y.reshape(-1, y.size(-1))
+        return flat[batch.gather_index()], batch.out_lens
+
+    @torch.no_grad()
+    def ctc_log_probs(self, feats: list[torch.Tensor], context: Context) -> list[torch.Tensor]:
+        """One masked batch over all utterances → per-utterance (L_b, V) CTC log-probs."""
+        batch = self.chunk_batch(feats, context)
+        return batch.split(self.ctc.log_softmax(self.encoder(batch)[0]))
+
+    @torch.no_grad()
+    def ctc_log_probs_long(
+        self, feats: torch.Tensor, context: Context, segment_frames: int, official_lookahead: bool = False
+    ) -> torch.Tensor:
+        """One long utterance (T, F) decoded in segments of ``segment_frames`` output frames with attention and
+        conv caches (official ``endless_decode`` algorithm, with an exact look-ahead unless ``official_lookahead``):
+        memory is bounded by the segment length; results equal the one-shot masked batch up to float
+        rounding. Returns (L, V)."""
+        c = context.chunk
+        if segment_frames < c or segment_frames % c:
+            raise ValueError(f"segment_frames must be a positive multiple of the chunk size {c}, got {segment_frames}")
+        enc = self.encoder
+        right = relative_right_context(context, enc.cfg.num_blocks, enc.conv_lorder, official_lookahead) * RATE
+        step = segment_frames * RATE
+        total = feats.size(0)
+        att, cnn = enc.init_caches(context.left, self.device, feats.dtype)
+        outs: list[torch.Tensor] = []
+        offset = 0
+        for start in range(0, total, step):
+            end = min(start + step + 7, total)
+            batch = self.chunk_batch([feats[start : end + right]], context, [offset])
+            y, att, cnn = enc(batch, att, cnn, keep=segment_frames)
+            y = batch.split(y)[0]
+            last = start + right >= total
+            if not last:
+                y = y[:segment_frames]
+            outs.append(self.ctc.log_softmax(y))
+            offset += y.size(0)
+            if last:
+                break
+        return torch.cat(outs, 0)

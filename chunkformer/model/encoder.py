@@ -1,0 +1,124 @@
+"""ChunkFormer encoder (official ``ChunkFormerEncoder``, masked-batch path).
+
+ChunkBatch.xs (N, size, F) → [global_cmvn] → embed (8x subsampling) → (N, c, d) → ×sqrt(d) + rel-pos
+→ num_blocks × ChunkFormerEncoderLayer → after_norm → (N, c, d).
+Segmented long-form decoding passes per-layer caches: att (num_blocks, l, h, 2·d_k), cnn (num_blocks, d, k//2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from chunkformer.masked_batch import ChunkBatch
+from chunkformer.model.cmvn import GlobalCMVN
+from chunkformer.model.embedding import RelPositionalEncoding
+from chunkformer.model.encoder_layer import ChunkFormerEncoderLayer
+from chunkformer.model.subsampling import DepthwiseConvSubsampling
+
+# encoder_conf values of the released models that this implementation reproduces; anything else is refused
+_REQUIRED = {
+    "input_layer": {"dw_striding"},
+    "pos_enc_layer_type": {"chunk_rel_pos"},
+    "selfattention_layer_type": {"chunk_rel_seflattn"},
+    "cnn_module_norm": {"layer_norm"},
+    "activation_type": {"swish"},
+    "normalize_before": {True},
+    "macaron_style": {True},
+    "use_cnn_module": {True},
+    "dynamic_conv": {True},
+    "causal": {False},
+}
+
+
+@dataclass
+class EncoderConfig:
+    """Architecture hyper-parameters (official ``encoder_conf`` names)."""
+
+    input_dim: int = 80
+    output_size: int = 256
+    attention_heads: int = 4
+    linear_units: int = 2048
+    num_blocks: int = 12
+    cnn_module_kernel: int = 15
+    dropout_rate: float = 0.1
+    positional_dropout_rate: float = 0.1
+    attention_dropout_rate: float = 0.1
+    norm_eps: float = 1e-5
+
+    @classmethod
+    def from_official(cls, encoder_conf: dict, input_dim: int = 80) -> EncoderConfig:
+        """Reads an official ``encoder_conf``; refuses settings this implementation does not reproduce."""
+        for key, allowed in _REQUIRED.items():
+            if key in encoder_conf and encoder_conf[key] not in allowed:
+                raise ValueError(
+                    f"unsupported encoder_conf.{key}={encoder_conf[key]!r} (supported: {sorted(allowed, key=str)})"
+                )
+        names = {f.name for f in fields(cls)}
+        return cls(input_dim=input_dim, **{k: v for k, v in encoder_conf.items() if k in names and k != "input_dim"})
+
+    def to_official(self) -> dict:
+        conf = {k: v for k, v in asdict(self).items() if k != "input_dim"}
+        conf.update({k: next(iter(v)) for k, v in _REQUIRED.items()})
+        return conf
+
+
+class ChunkFormerEncoder(nn.Module):
+    def __init__(self, cfg: EncoderConfig, cmvn: GlobalCMVN | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.output_size
+        self.global_cmvn = cmvn
+        self.embed = DepthwiseConvSubsampling(cfg.input_dim, d)
+        self.pos_enc = RelPositionalEncoding(d, cfg.positional_dropout_rate)
+        self.encoders = nn.ModuleList(
+            ChunkFormerEncoderLayer(
+                d, cfg.attention_heads, cfg.linear_units, cfg.cnn_module_kernel,
+                cfg.dropout_rate, cfg.attention_dropout_rate, cfg.norm_eps,
+            )
+            for _ in range(cfg.num_blocks)
+        )
+        self.after_norm = nn.LayerNorm(d, eps=cfg.norm_eps)
+
+    @property
+    def conv_lorder(self) -> int:
+        return self.cfg.cnn_module_kernel // 2
+
+    def init_caches(self, left: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zero caches for segmented decoding: att (blocks, l, h, 2·d_k), cnn (blocks, d, k//2)."""
+        c = self.cfg
+        att = torch.zeros(c.num_blocks, left, c.attention_heads, 2 * c.output_size // c.attention_heads,
+                          device=device, dtype=dtype)
+        cnn = torch.zeros(c.num_blocks, c.output_size, self.conv_lorder, device=device, dtype=dtype)
+        return att, cnn
+
+    def forward(
+        self,
+        batch: ChunkBatch,
+        att_cache: torch.Tensor | None = None,
+        cnn_cache: torch.Tensor | None = None,
+        keep: int = 0,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(N, size, F) windows → (N, c, d); with caches also returns the caches for the next segment."""
+        ctx = batch.context
+        xs = batch.xs
+        if self.global_cmvn is not None:
+            xs = self.global_cmvn(xs)
+        xs, pos_emb = self.pos_enc(self.embed(xs), ctx.left, ctx.right)
+        new_att, new_cnn = [], []
+        for i, layer in enumerate(self.encoders):
+            xs, a, c = layer(
+                xs, batch.att_mask, batch.conv_mask, pos_emb, ctx.left, ctx.right,
+                att_cache[i] if att_cache is not None else None,
+                cnn_cache[i] if cnn_cache is not None else None,
+                keep,
+            )
+            new_att.append(a)
+            new_cnn.append(c)
+        xs = self.after_norm(xs)
+        if att_cache is None:
+            return xs, None, None
+        return xs, torch.stack(new_att), torch.stack(new_cnn)

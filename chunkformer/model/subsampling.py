@@ -1,0 +1,53 @@
+"""Depthwise-separable conv subsampling, 8x in time (official ``DepthwiseConvSubsampling``, "dw_striding").
+
+Input (N, T, F=80) → (N, 1, T, F) → Conv2d(1→C,3,s2) ReLU → [depthwise Conv2d(C,3,s2) → pointwise
+Conv2d(C→C,1) → ReLU] × 2 → (N, C, T', F') → (N, T', C·F') channel-major → Linear → (N, T', d).
+No padding: ``T' = 1 + (T - 15) // 8`` (receptive field 15 frames), F' = 9 for F = 80.
+Sequential indices 0, 2, 3, 5, 6 hold the weights (ReLUs at 1, 4, 7), as in the released state dicts.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+RATE = 8
+RECEPTIVE_FIELD = 15
+
+
+def conv_out_len(n: int) -> int:
+    """Length after three (kernel 3, stride 2, no padding) convolutions."""
+    for _ in range(3):
+        n = (n - 3) // 2 + 1
+    return n
+
+
+def subsampled_len(num_frames: torch.Tensor | int) -> torch.Tensor | int:
+    """Output frames for ``num_frames`` input frames (0 when shorter than the receptive field)."""
+    if isinstance(num_frames, int):
+        return max(0, 1 + (num_frames - RECEPTIVE_FIELD) // RATE) if num_frames >= RECEPTIVE_FIELD else 0
+    return torch.where(num_frames >= RECEPTIVE_FIELD, 1 + (num_frames - RECEPTIVE_FIELD) // RATE, 0)
+
+
+class DepthwiseConvSubsampling(nn.Module):
+    """(N, T, input_dim) → (N, 1 + (T-15)//8, d)."""
+
+    def __init__(self, input_dim: int, d_model: int) -> None:
+        super().__init__()
+        c = d_model
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, c, 3, 2),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, 2, groups=c),
+            nn.Conv2d(c, c, 1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, 2, groups=c),
+            nn.Conv2d(c, c, 1),
+            nn.ReLU(),
+        )
+        self.out = nn.Linear(c * conv_out_len(input_dim), d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x.unsqueeze(1))
+        n, c, t, f = x.shape
+        return self.out(x.transpose(1, 2).reshape(n, t, c * f))

@@ -1,0 +1,74 @@
+"""Our model vs golden outputs of the official chunkformer 1.2.2 (tests/fixtures/README.md says how they
+were made): same features, same CTC log-probs (masked batch and segmented long-form), same transcripts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import OFFICIAL
+
+from chunkformer.checkpoint import load_model
+from chunkformer.frontend import fbank, load_features
+from chunkformer.masked_batch import Context
+from chunkformer.model import official_segment_frames
+
+CONTEXTS = {"l128_c64_r128": Context(128, 64, 128), "l32_c16_r32": Context(32, 16, 32)}
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def loaded(official_model_dir):
+    return load_model(official_model_dir)
+
+
+@pytest.fixture(scope="module")
+def long_feats(long_wave):
+    return fbank(long_wave.astype(np.float32) / 32768.0)
+
+
+def test_loads_strictly_and_keeps_decoder(loaded):
+    assert loaded.kind == "official-folder"
+    assert any(k.startswith("decoder.") for k in loaded.extra_state)
+    assert loaded.model.encoder.global_cmvn is not None
+    assert len(loaded.tokenizer) == loaded.model.cfg.vocab_size == 62
+
+
+@pytest.mark.parametrize("name", ["A", "C"])
+def test_fbank_matches_official_front_end(golden, name):
+    ours = load_features(OFFICIAL / f"{name}.wav").numpy()
+    assert ours.shape == golden[f"feats_{name}"].shape
+    np.testing.assert_allclose(ours, golden[f"feats_{name}"], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("tag", CONTEXTS)
+def test_masked_batch_log_probs(loaded, golden, tag):
+    feats = [load_features(OFFICIAL / f"{n}.wav") for n in "ABC"]
+    outs = loaded.model.ctc_log_probs(feats, CONTEXTS[tag])
+    for name, out in zip("ABC", outs):
+        ref = golden[f"logp_{tag}_{name}"]
+        assert out.shape == ref.shape
+        assert np.abs(out.numpy() - ref).max() < TOL, name
+
+
+@pytest.mark.parametrize("tag", CONTEXTS)
+def test_long_input_one_shot_and_in_segments(loaded, golden, long_feats, tag):
+    ctx = CONTEXTS[tag]
+    seg = official_segment_frames(60, ctx.chunk)
+    one_shot = loaded.model.ctc_log_probs([long_feats], ctx)[0].numpy()
+    assert np.abs(one_shot - golden[f"logp_{tag}_L_oneshot"]).max() < TOL
+    # the official endless_decode look-ahead, reproduced for parity
+    official = loaded.model.ctc_log_probs_long(long_feats, ctx, seg, official_lookahead=True).numpy()
+    assert np.abs(official - golden[f"logp_{tag}_L_endless"]).max() < TOL
+    # our default look-ahead is exact: segments equal the one-shot result
+    exact = loaded.model.ctc_log_probs_long(long_feats, ctx, seg).numpy()
+    assert np.abs(exact - golden[f"logp_{tag}_L_oneshot"]).max() < TOL
+    assert seg * 8 < long_feats.shape[0] / 3, "the test must cover several segments"
+
+
+def test_batch_equals_single(loaded):
+    feats = [load_features(OFFICIAL / f"{n}.wav") for n in "ABC"]
+    ctx = Context(128, 64, 128)
+    batched = loaded.model.ctc_log_probs(feats, ctx)
+    for f, b in zip(feats, batched):
+        torch.testing.assert_close(loaded.model.ctc_log_probs([f], ctx)[0], b, atol=1e-4, rtol=0)
