@@ -67,11 +67,12 @@ class FbankOptions:
     preemphasis: float = 0.97
 
 
-def fbank(samples: np.ndarray | torch.Tensor, rate: int = MODEL_RATE, opts: FbankOptions = FbankOptions()
-          ) -> torch.Tensor:
+def fbank(samples: np.ndarray | torch.Tensor, rate: int = MODEL_RATE, opts: FbankOptions = FbankOptions(),
+          block_frames: int = 6000) -> torch.Tensor:
     """Log mel filterbank (T, 80) of mono float samples in [-1, 1] at ``rate`` (must be 16 kHz).
 
-    ``T = 1 + (N - 400) // 160`` for N >= 400 samples, else 0.
+    ``T = 1 + (N - 400) // 160`` for N >= 400 samples, else 0. Frames are independent, so they are computed
+    in blocks of ``block_frames`` (60 s) to keep the FFT buffers small for hour-long audio; results are identical.
     """
     if rate != opts.rate:
         raise ValueError(f"fbank expects {opts.rate} Hz audio, got {rate} Hz: resample first")
@@ -84,16 +85,24 @@ def fbank(samples: np.ndarray | torch.Tensor, rate: int = MODEL_RATE, opts: Fban
     padded = 1 << (win - 1).bit_length()
     if x.numel() < win:
         return torch.zeros(0, opts.num_mel_bins, dtype=torch.float32, device=x.device)
-    frames = x.unfold(0, win, shift)
+    all_frames = x.unfold(0, win, shift)
+    banks = _mel_banks(opts.num_mel_bins, padded, rate, opts.low_freq, opts.high_freq).to(x.device)
+    window = _povey(win).to(x.device)
+    return torch.cat([_fbank_frames(all_frames[i : i + block_frames], window, banks, padded, opts.preemphasis)
+                      for i in range(0, all_frames.shape[0], block_frames)])
+
+
+def _fbank_frames(frames: torch.Tensor, window: torch.Tensor, banks: torch.Tensor, padded: int, preemph: float
+                  ) -> torch.Tensor:
+    win = frames.shape[1]
     frames = frames - frames.mean(dim=1, keepdim=True)
     prev = torch.nn.functional.pad(frames.unsqueeze(0), (1, 0), mode="replicate").squeeze(0)[:, :-1]
-    frames = frames - opts.preemphasis * prev
-    frames = frames * _povey(win).to(x.device)
+    frames = frames - preemph * prev
+    frames = frames * window
     frames = torch.nn.functional.pad(frames, (0, padded - win))
     power = torch.fft.rfft(frames).abs().pow(2.0)
-    banks = _mel_banks(opts.num_mel_bins, padded, rate, opts.low_freq, opts.high_freq).to(x.device)
     mel = torch.mm(power, banks.T)
-    return torch.max(mel, torch.tensor(_EPS, device=x.device)).log()
+    return torch.max(mel, torch.tensor(_EPS, device=frames.device)).log()
 
 
 def load_features(path: str | Path) -> torch.Tensor:

@@ -8,6 +8,7 @@ Inputs are lists of un-padded fbank tensors (T_b, 80); outputs are per-utterance
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -80,10 +81,19 @@ class ChunkFormerModel(nn.Module):
     def ctc_log_probs_long(
         self, feats: torch.Tensor, context: Context, segment_frames: int, official_lookahead: bool = False
     ) -> torch.Tensor:
-        """One long utterance (T, F) decoded in segments of ``segment_frames`` output frames with attention and
-        conv caches (official ``endless_decode`` algorithm, with an exact look-ahead unless ``official_lookahead``):
-        memory is bounded by the segment length; results equal the one-shot masked batch up to float
-        rounding. Returns (L, V)."""
+        """One long utterance (T, F) → (L, V) CTC log-probs, decoded in cached segments (see :meth:`long_segments`)."""
+        return torch.cat(list(self.long_segments(feats, context, segment_frames, official_lookahead)), 0)
+
+    @torch.no_grad()
+    def long_segments(
+        self, feats: torch.Tensor, context: Context, segment_frames: int, official_lookahead: bool = False
+    ) -> Iterator[torch.Tensor]:
+        """Yields CTC log-probs (≤ segment_frames, V) of consecutive segments of one long utterance (T, F).
+
+        The official ``endless_decode`` algorithm: each segment runs with attention/conv caches of the previous
+        one plus enough look-ahead; memory is bounded by the segment length, not the input length. With the exact
+        look-ahead (default) the concatenation equals the one-shot masked batch up to float rounding.
+        """
         c = context.chunk
         if segment_frames < c or segment_frames % c:
             raise ValueError(f"segment_frames must be a positive multiple of the chunk size {c}, got {segment_frames}")
@@ -92,7 +102,6 @@ class ChunkFormerModel(nn.Module):
         step = segment_frames * RATE
         total = feats.size(0)
         att, cnn = enc.init_caches(context.left, self.device, feats.dtype)
-        outs: list[torch.Tensor] = []
         offset = 0
         for start in range(0, total, step):
             end = min(start + step + 7, total)
@@ -102,8 +111,7 @@ class ChunkFormerModel(nn.Module):
             last = start + right >= total
             if not last:
                 y = y[:segment_frames]
-            outs.append(self.ctc.log_softmax(y))
             offset += y.size(0)
+            yield self.ctc.log_softmax(y)
             if last:
                 break
-        return torch.cat(outs, 0)

@@ -1,0 +1,184 @@
+"""Transcribe audio files of any rate and length with a ChunkFormer checkpoint (greedy CTC, masked batch).
+
+    python -m chunkformer.transcribe --model PATH [--vocab F] [--context 128,64,128] [--jsonl OUT] WAV...
+
+Prints ``path<TAB>text`` per file, in input order. Short files are decoded together in masked batches
+(``--batch-seconds`` of audio per batch, like the official ``total_batch_duration``); files longer than
+``--segment-seconds`` are decoded alone in cached segments, so memory stays bounded for hour-long calls.
+``--jsonl`` also writes, per file, segments split at pauses (≥ ``--max-silence`` seconds of blank frames)
+with start/end times in seconds (80 ms resolution).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from chunkformer.audio import AudioError
+from chunkformer.checkpoint import CheckpointError, load_model
+from chunkformer.frontend import load_features
+from chunkformer.masked_batch import Context
+from chunkformer.model import ChunkFormerModel
+from chunkformer.tokenizer import Tokenizer
+
+FRAME_SECONDS = 0.08
+log = logging.getLogger("chunkformer.transcribe")
+
+
+@dataclass
+class Transcript:
+    path: str
+    text: str
+    segments: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+
+def collapse(ids: list[int], blank: int = 0) -> list[int]:
+    """CTC collapse of frame-level ids: merge repeats, then drop blanks (``a ∅ a`` stays two tokens)."""
+    out, prev = [], None
+    for i in ids:
+        if i != prev and i != blank:
+            out.append(i)
+        prev = i
+    return out
+
+
+def split_at_pauses(ids: list[int], max_silence_frames: int, blank: int = 0) -> list[tuple[int, int, list[int]]]:
+    """Frame-level ids → [(first_frame, last_frame + 1, token ids)], a new segment after a run of
+    ≥ ``max_silence_frames`` blanks. Unlike the official timestamp code, repeats are collapsed correctly."""
+    segs, start, end, blanks = [], None, 0, 0
+    for t, i in enumerate(ids):
+        if i == blank:
+            blanks += 1
+            if start is not None and blanks >= max_silence_frames:
+                segs.append((start, end, collapse(ids[start:end], blank)))
+                start = None
+        else:
+            if start is None:
+                start = t
+            end, blanks = t + 1, 0
+    if start is not None:
+        segs.append((start, end, collapse(ids[start:end], blank)))
+    return segs
+
+
+class Transcriber:
+    """Greedy CTC transcription with masked batching and segmented long-form decoding."""
+
+    def __init__(self, model: ChunkFormerModel, tokenizer: Tokenizer, context: Context = Context(),
+                 batch_seconds: float = 1800.0, segment_seconds: float = 600.0, max_silence: float = 0.5) -> None:
+        self.model = model.eval()
+        self.tok = tokenizer
+        self.ctx = context
+        self.batch_frames = int(batch_seconds * 100)
+        # segments hold a whole number of chunks
+        self.segment_frames = max(1, int(segment_seconds / FRAME_SECONDS) // context.chunk) * context.chunk
+        self.long_frames = int(segment_seconds * 100)
+        self.max_silence_frames = max(1, round(max_silence / FRAME_SECONDS))
+
+    def _frame_ids(self, feats: list[torch.Tensor]) -> list[list[int]]:
+        return [lp.argmax(-1).tolist() for lp in self.model.ctc_log_probs(feats, self.ctx)]
+
+    def _long_frame_ids(self, feats: torch.Tensor) -> list[int]:
+        ids: list[int] = []
+        for lp in self.model.long_segments(feats.to(self.model.device), self.ctx, self.segment_frames):
+            ids += lp.argmax(-1).tolist()  # keep ids only: full log-probs of an hour would need GBs
+        return ids
+
+    def _result(self, path: str, ids: list[int]) -> Transcript:
+        segs = [{"start": round(s * FRAME_SECONDS, 2), "end": round(e * FRAME_SECONDS, 2), "text": self.tok.decode(t)}
+                for s, e, t in split_at_pauses(ids, self.max_silence_frames)]
+        return Transcript(path, self.tok.decode(collapse(ids)), segs)
+
+    def transcribe(self, paths: list[str], progress: bool = True) -> Iterator[Transcript]:
+        """Yields one :class:`Transcript` per path, in order; unreadable files yield one with ``error`` set."""
+        pending: list[tuple[str, torch.Tensor]] = []
+        budget = 0
+
+        def flush() -> Iterator[Transcript]:
+            if pending:
+                for (p, _), ids in zip(pending, self._frame_ids([f for _, f in pending])):
+                    yield self._result(p, ids)
+                pending.clear()
+
+        for path in tqdm(paths, desc="transcribe", unit="file", disable=not progress, file=sys.stderr):
+            try:
+                feats = load_features(path)
+            except AudioError as e:
+                yield from flush()
+                budget = 0
+                yield Transcript(path, "", error=str(e))
+                continue
+            if feats.shape[0] < 15:
+                yield from flush()
+                budget = 0
+                yield Transcript(path, "", error=f"{path}: shorter than 0.16 s, nothing to decode")
+                continue
+            if feats.shape[0] > self.long_frames:
+                yield from flush()
+                budget = 0
+                yield self._result(path, self._long_frame_ids(feats))
+                continue
+            pending.append((path, feats))
+            budget += feats.shape[0]
+            if budget >= self.batch_frames:
+                yield from flush()
+                budget = 0
+        yield from flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m chunkformer.transcribe", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="official model folder, bare state-dict .pt, or our checkpoint")
+    p.add_argument("--vocab", help="vocab.txt (default: beside the model)")
+    p.add_argument("--cmvn", help="global_cmvn JSON (default: beside the model or inside the checkpoint)")
+    p.add_argument("--context", default="128,64,128", help="left,chunk,right in 80 ms frames")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--batch-seconds", type=float, default=1800.0, help="audio per masked batch")
+    p.add_argument("--segment-seconds", type=float, default=600.0, help="longer files are decoded in segments")
+    p.add_argument("--max-silence", type=float, default=0.5, help="pause that splits JSONL segments (s)")
+    p.add_argument("--jsonl", help="also write one JSON object per file with timestamped segments")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    p.add_argument("wavs", nargs="+")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    try:
+        loaded = load_model(a.model, vocab=a.vocab, cmvn=a.cmvn)
+        ctx = Context.parse(a.context)
+    except (CheckpointError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    model = loaded.model.to(a.device)
+    tr = Transcriber(model, loaded.tokenizer, ctx, a.batch_seconds, a.segment_seconds, a.max_silence)
+    failed = 0
+    out = open(a.jsonl, "w", encoding="utf-8") if a.jsonl else None
+    try:
+        for t in tr.transcribe(a.wavs):
+            if t.error:
+                failed += 1
+                print(f"error: {t.error}", file=sys.stderr)
+                continue
+            print(f"{t.path}\t{t.text}", flush=True)
+            if out:
+                out.write(json.dumps({"path": t.path, "text": t.text, "segments": t.segments}, ensure_ascii=False) + "\n")
+    finally:
+        if out:
+            out.close()
+    if failed:
+        print(f"error: {failed} of {len(a.wavs)} files could not be transcribed (see above)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
