@@ -17,7 +17,6 @@ import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -171,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{t.path}\t{t.text}", flush=True)
             if out:
-                out.write(json.dumps({"path": t.path, "text": t.text, "segments": t.segments}, ensure_ascii=False) + "\n")
+                rec = {"path": t.path, "text": t.text, "segments": t.segments}
+                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
     finally:
         if out:
             out.close()
