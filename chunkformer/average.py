@@ -1,0 +1,137 @@
+"""Checkpoint averaging (icefall/WeNet style), also installed as the ``average_checkpoints`` command.
+
+    average_checkpoints --inputs exp/*.pt --num-ckpts 5 --output exp/avg5.pt [--mode best|last]
+
+``--mode best`` (default) averages the N training checkpoints with the lowest validation WER, ``--mode last``
+the N newest (by step). Files that are not training checkpoints (averaged or exported models) and duplicates
+of the same training state (``best.pt`` next to its ``epoch-N.pt``) are skipped, and the reason is printed.
+Floating-point tensors are averaged in float64; integer tensors are taken from the newest checkpoint. The
+output is a model-only checkpoint that ``transcribe``, ``decode`` and ``export`` accept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from chunkformer.checkpoint import FORMAT_TRAIN, CheckpointError, atomic_save, safe_load
+
+
+@dataclass
+class Candidate:
+    path: Path
+    step: int
+    epoch: int
+    wer: float | None
+    ckpt: dict[str, Any]
+
+
+def valid_wer(ckpt: dict[str, Any]) -> float | None:
+    """The validation WER recorded with a training checkpoint (None if it was saved between validations)."""
+    wer = ckpt.get("valid_wer")
+    return float(wer) if wer is not None else None
+
+
+def _arch(ckpt: dict[str, Any]) -> tuple:
+    cfg = ckpt.get("config", {})
+    return (cfg.get("input_dim"), cfg.get("output_dim"), tuple(sorted((cfg.get("encoder_conf") or {}).items())))
+
+
+def collect(paths: list[Path], log=print) -> list[Candidate]:
+    """Reads training checkpoints, skipping (and reporting) other files and duplicate states."""
+    seen: dict[tuple[int, int], Path] = {}
+    out = []
+    for p in sorted(set(paths), key=lambda q: (q.name.startswith("best"), str(q))):  # keep epoch-N over best.pt
+        try:
+            ck = safe_load(p)
+        except CheckpointError as e:
+            log(f"skip {p}: {e}")
+            continue
+        if not isinstance(ck, dict) or ck.get("format") != FORMAT_TRAIN:
+            log(f"skip {p}: not a training checkpoint (model-only or foreign file)")
+            continue
+        key = (int(ck.get("epoch", -1)), int(ck.get("step", -1)))
+        if key in seen:
+            log(f"skip {p}: same training state (epoch {key[0]}, step {key[1]}) as {seen[key]}")
+            continue
+        seen[key] = p
+        out.append(Candidate(p, key[1], key[0], valid_wer(ck), ck))
+    return out
+
+
+def select(cands: list[Candidate], num: int, mode: str) -> list[Candidate]:
+    if mode == "last":
+        return sorted(cands, key=lambda c: c.step)[-num:]
+    scored = [c for c in cands if c.wer is not None]
+    if len(scored) < num:
+        raise ValueError(f"--mode best needs {num} checkpoints with a validation WER, found {len(scored)}; "
+                         "use --mode last or fewer --num-ckpts")
+    return sorted(scored, key=lambda c: (c.wer, -c.step))[:num]
+
+
+def average_state_dicts(sds: list[dict[str, torch.Tensor]], names: list[str]) -> dict[str, torch.Tensor]:
+    """Mean of float tensors (float64 accumulation); non-float tensors from the last state dict."""
+    ref = sds[-1]
+    for sd, name in zip(sds, names):
+        if sd.keys() != ref.keys():
+            diff = sorted(set(sd) ^ set(ref))[:3]
+            raise ValueError(f"{name}: different parameters than {names[-1]} (e.g. {diff}); architectures differ")
+        for k, v in sd.items():
+            if v.shape != ref[k].shape:
+                raise ValueError(f"{name}: {k} has shape {tuple(v.shape)} but {tuple(ref[k].shape)} in {names[-1]}; "
+                                 "architectures differ")
+    out = {}
+    for k, v in ref.items():
+        if v.is_floating_point():
+            out[k] = (sum(sd[k].double() for sd in sds) / len(sds)).to(v.dtype)
+        else:
+            out[k] = v.clone()
+    return out
+
+
+def average(paths: list[Path], num: int, mode: str = "best", log=print) -> dict[str, Any]:
+    """Selects ``num`` checkpoints from ``paths`` and returns the averaged model-only checkpoint."""
+    cands = collect(paths, log)
+    if len(cands) < num:
+        raise ValueError(f"need {num} training checkpoints, found {len(cands)} among {len(paths)} inputs")
+    chosen = select(cands, num, mode)
+    archs = {_arch(c.ckpt) for c in chosen}
+    if len(archs) > 1:
+        raise ValueError("checkpoints have different model configs: " + ", ".join(str(c.path) for c in chosen))
+    chosen.sort(key=lambda c: c.step)
+    for c in chosen:
+        why = f"validation WER {c.wer:.2f}%" if mode == "best" else "newest"
+        log(f"use {c.path} (epoch {c.epoch}, step {c.step}): {why}")
+    sd = average_state_dicts([c.ckpt["model"] for c in chosen], [str(c.path) for c in chosen])
+    newest = chosen[-1].ckpt
+    return {"format": "chunkformer-callbot/model", "model": sd, "config": newest["config"], "vocab": newest["vocab"],
+            "extra_state": newest.get("extra_state", {}), "averaged_from": [str(c.path) for c in chosen],
+            "average_mode": mode}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="average_checkpoints", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--inputs", nargs="+", type=Path, required=True, help="checkpoint files (a shell glob is fine)")
+    p.add_argument("--num-ckpts", type=int, default=5)
+    p.add_argument("--output", type=Path, required=True)
+    p.add_argument("--mode", choices=["best", "last"], default="best")
+    a = p.parse_args(argv)
+    inputs = [x for x in a.inputs if x.resolve() != a.output.resolve()]
+    try:
+        payload = average(inputs, a.num_ckpts, a.mode)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    atomic_save(payload, a.output)
+    print(f"wrote {a.output} (average of {len(payload['averaged_from'])}, mode {a.mode})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""average_checkpoints: exact mean, selection by validation WER or recency, duplicates and mismatches refused."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from chunkformer.average import average, average_state_dicts
+from chunkformer.checkpoint import FORMAT_TRAIN, atomic_save, load_model
+
+
+def train_ckpt(loaded, seed: int, epoch: int, step: int, wer: float | None) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    sd = {k: (v + torch.randn(v.shape, generator=g) if v.is_floating_point() else v)
+          for k, v in loaded.model.state_dict().items()}
+    return {"format": FORMAT_TRAIN, "model": sd, "config": loaded.config, "vocab": loaded.tokenizer.tokens,
+            "extra_state": loaded.extra_state, "epoch": epoch, "step": step, "valid_wer": wer}
+
+
+@pytest.fixture(scope="module")
+def loaded(official_model_dir):
+    return load_model(official_model_dir)
+
+
+def test_two_checkpoints_give_their_exact_mean(tmp_path, loaded):
+    a, b = train_ckpt(loaded, 1, 1, 10, 30.0), train_ckpt(loaded, 2, 2, 20, 20.0)
+    atomic_save(a, tmp_path / "epoch-1.pt")
+    atomic_save(b, tmp_path / "epoch-2.pt")
+    out = tmp_path / "avg2.pt"
+    res = subprocess.run([sys.executable, "-m", "chunkformer.average", "--inputs", str(tmp_path / "epoch-1.pt"),
+                          str(tmp_path / "epoch-2.pt"), "--num-ckpts", "2", "--output", str(out)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "epoch-1.pt" in res.stdout and "validation WER 30.00%" in res.stdout
+    avg = load_model(out)
+    for k, v in avg.model.state_dict().items():
+        want = ((a["model"][k].double() + b["model"][k].double()) / 2).float()
+        assert torch.equal(v, want), k
+    assert avg.extra_state.keys() == loaded.extra_state.keys()
+
+
+def test_best_and_last_modes_and_duplicates(tmp_path, loaded):
+    files = []
+    for i, wer in enumerate([40.0, 10.0, 30.0, 20.0]):
+        atomic_save(train_ckpt(loaded, i, i + 1, (i + 1) * 10, wer), tmp_path / f"epoch-{i + 1}.pt")
+        files.append(tmp_path / f"epoch-{i + 1}.pt")
+    atomic_save(train_ckpt(loaded, 1, 2, 20, 10.0), tmp_path / "best.pt")  # same state as epoch-2
+    msgs: list[str] = []
+    best = average(files + [tmp_path / "best.pt"], 2, "best", log=msgs.append)
+    assert [p.split("/")[-1] for p in best["averaged_from"]] == ["epoch-2.pt", "epoch-4.pt"]
+    assert any("best.pt: same training state" in m for m in msgs)
+    last = average(files, 2, "last", log=msgs.append)
+    assert [p.split("/")[-1] for p in last["averaged_from"]] == ["epoch-3.pt", "epoch-4.pt"]
+
+
+def test_refuses_mismatched_architectures():
+    with pytest.raises(ValueError, match="has shape .* architectures differ"):
+        average_state_dicts([{"w": torch.zeros(2, 3)}, {"w": torch.zeros(3, 3)}], ["a.pt", "b.pt"])
+    with pytest.raises(ValueError, match="different parameters"):
+        average_state_dicts([{"w": torch.zeros(2)}, {"v": torch.zeros(2)}], ["a.pt", "b.pt"])
+
+
+def test_integer_buffers_come_from_newest():
+    out = average_state_dicts([{"n": torch.tensor([1]), "w": torch.ones(1)}, {"n": torch.tensor([5]), "w": torch.zeros(1)}],
+                              ["a", "b"])
+    assert out["n"].item() == 5 and out["w"].item() == 0.5
+
+
+def test_not_enough_checkpoints_is_a_clear_error(tmp_path, loaded, capsys):
+    atomic_save(train_ckpt(loaded, 1, 1, 10, None), tmp_path / "checkpoint-10.pt")
+    from chunkformer.average import main
+
+    assert main(["--inputs", str(tmp_path / "checkpoint-10.pt"), "--num-ckpts", "1", "--output",
+                 str(tmp_path / "o.pt")]) == 2
+    assert "needs 1 checkpoints with a validation WER" in capsys.readouterr().err
