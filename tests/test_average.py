@@ -64,8 +64,9 @@ def test_refuses_mismatched_architectures():
 
 
 def test_integer_buffers_come_from_newest():
-    out = average_state_dicts([{"n": torch.tensor([1]), "w": torch.ones(1)}, {"n": torch.tensor([5]), "w": torch.zeros(1)}],
-                              ["a", "b"])
+    older = {"n": torch.tensor([1]), "w": torch.ones(1)}
+    newer = {"n": torch.tensor([5]), "w": torch.zeros(1)}
+    out = average_state_dicts([older, newer], ["a", "b"])
     assert out["n"].item() == 5 and out["w"].item() == 0.5
 
 
