@@ -24,7 +24,8 @@ def test_export_is_reproducible(tmp_path):
     assert want.keys() == got.keys()
     assert all(torch.equal(want[k], got[k]) for k in want)
     assert any(k.startswith("decoder.") for k in got)  # attention decoder carried along
-    assert yaml.safe_load((out / "config.yaml").read_text()) == yaml.safe_load((EXPORT / "model/config.yaml").read_text())
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config == yaml.safe_load((EXPORT / "model/config.yaml").read_text())
     assert (out / "vocab.txt").read_text() == (EXPORT / "model/vocab.txt").read_text()
 
 
