@@ -6,7 +6,6 @@ import shutil
 
 import pytest
 import torch
-from conftest import OFFICIAL
 
 from chunkformer.checkpoint import (
     CheckpointError,
@@ -18,6 +17,8 @@ from chunkformer.checkpoint import (
 )
 from chunkformer.frontend import load_features
 from chunkformer.masked_batch import Context
+
+from conftest import OFFICIAL
 
 CTX = Context(128, 64, 128)
 

@@ -8,11 +8,12 @@ import json
 import pytest
 import torch
 import yaml
-from conftest import FIXTURES, OFFICIAL
-from export_recipe import make_export
 
 from chunkformer.masked_batch import Context
 from chunkformer.transcribe import Transcriber
+
+from conftest import FIXTURES, OFFICIAL
+from export_recipe import make_export
 
 EXPORT = FIXTURES / "export"
 

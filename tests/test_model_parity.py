@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import OFFICIAL
 
 from chunkformer.checkpoint import load_model
 from chunkformer.frontend import fbank, load_features
 from chunkformer.masked_batch import Context
 from chunkformer.model import official_segment_frames
+
+from conftest import OFFICIAL
 
 CONTEXTS = {"l128_c64_r128": Context(128, 64, 128), "l32_c16_r32": Context(32, 16, 32)}
 TOL = 1e-4

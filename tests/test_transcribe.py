@@ -10,9 +10,10 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import OFFICIAL
 
 from chunkformer.transcribe import collapse, main, split_at_pauses
+
+from conftest import OFFICIAL
 
 CTX = "128,64,128"
 TAG = "l128_c64_r128"

@@ -1,0 +1,157 @@
+"""Stage 5: decode every val/test set with several models and write icefall-shaped results + RESULTS.md.
+
+    python -m chunkformer.decode --exp-dir exp/callbot --manifest-dir data/manifests \
+        --model pretrained=egs/callbot/demo/pretrained --model best=exp/callbot/best.pt \
+        --model avg5=exp/callbot/avg5.pt [--methods greedy,beam] [--beam 10] [--context 128,64,128]
+
+For each method (``greedy_search``, ``prefix_beam_search``) and model tag, under ``<exp>/<method>/``:
+``recogs-<set>-<tag>.txt``, ``errs-<set>-<tag>.txt`` (WER), ``errs-cer-<set>-<tag>.txt`` (CER) and
+``wer-summary-<set>-<tag>.txt``. Then ``<exp>/RESULTS.md``: WER per test set (columns) for every model
+(rows), per method, with the exact command and the configs used. Decoding is deterministic, so rerunning
+gives the same numbers. Masked-batch chunked inference with the model's context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from chunkformer.checkpoint import CheckpointError, LoadedModel, atomic_write_text, load_model
+from chunkformer.ctc_search import greedy_search, prefix_beam_search
+from chunkformer.masked_batch import Context
+from chunkformer.scoring import Result, write_error_stats, write_recogs, write_wer_summary
+
+log = logging.getLogger("chunkformer.decode")
+METHODS = {"greedy": "greedy_search", "beam": "prefix_beam_search"}
+
+
+@dataclass
+class SetResult:
+    wer: float
+    cer: float
+    utts: int
+    ref_words: int
+
+
+def decode_set(loaded: LoadedModel, cuts, context: Context, methods: list[str], beam: int,
+               max_duration: float) -> dict[str, list[Result]]:
+    """Hypotheses for one eval CutSet: {method: [(id, ref, hyp)]}."""
+    from chunkformer.data.datamodule import eval_batches
+
+    tok = loaded.tokenizer
+    out: dict[str, list[Result]] = {m: [] for m in methods}
+    for batch in eval_batches(cuts, tok, max_duration=max_duration):
+        for cid, ref, lp in zip(batch.cut_ids, batch.texts, loaded.model.ctc_log_probs(batch.feats, context)):
+            if "greedy" in methods:
+                out["greedy"].append((cid, ref, tok.decode(greedy_search(lp))))
+            if "beam" in methods:
+                best = prefix_beam_search(lp, beam=beam)[0][0]
+                out["beam"].append((cid, ref, tok.decode(best)))
+    return out
+
+
+def write_set(exp: Path, method: str, set_name: str, tag: str, results: list[Result]) -> SetResult:
+    d = exp / METHODS[method]
+    d.mkdir(parents=True, exist_ok=True)
+    key = f"{set_name}-{tag}"
+    write_recogs(d / f"recogs-{key}.txt", results)
+    wer = write_error_stats(d / f"errs-{key}.txt", f"{set_name}-{tag}", results)
+    cer = write_error_stats(d / f"errs-cer-{key}.txt", f"{set_name}-{tag}", results, unit="char")
+    write_wer_summary(d / f"wer-summary-{key}.txt", {f"{METHODS[method]}_{tag}": wer})
+    return SetResult(wer, cer, len(results), sum(len(r.split()) for _, r, _ in results))
+
+
+def results_markdown(table: dict[str, dict[str, dict[str, SetResult]]], tags: list[str], split: str,
+                     command: str, configs: dict[str, str]) -> str:
+    """table[method][tag][set] → RESULTS.md text."""
+    sets = sorted({s for m in table.values() for t in m.values() for s in t})
+    lines = ["# Results", "", f"WER (%) over syllables on the **{split}** sets, after normalization (NFC, lower case, "
+             "punctuation removed); CER (%) in parentheses. Masked-batch chunked decoding.", ""]
+    for method, rows in table.items():
+        lines += [f"## {METHODS[method]}", "", "| model | " + " | ".join(sets) + " |",
+                  "|---|" + "---|" * len(sets)]
+        for tag in tags:
+            cells = [f"{rows[tag][s].wer:.2f} ({rows[tag][s].cer:.2f})" if s in rows[tag] else "–" for s in sets]
+            lines.append(f"| {tag} | " + " | ".join(cells) + " |")
+        lines.append("")
+    any_rows = next(iter(table.values()))
+    lines += ["Test sets: " + ", ".join(
+        f"{s} ({next(iter(any_rows.values()))[s].utts} utterances, {next(iter(any_rows.values()))[s].ref_words} words)"
+        for s in sets), ""]
+    lines += ["## Command", "", "```", command, "```", ""]
+    for name, text in configs.items():
+        lines += [f"## {name}", "", "```yaml", text.rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m chunkformer.decode", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--exp-dir", type=Path, required=True)
+    p.add_argument("--manifest-dir", type=Path, default=Path("data/manifests"))
+    p.add_argument("--model", action="append", required=True, metavar="TAG=PATH",
+                   help="a model to decode, repeatable; rows of RESULTS.md in this order")
+    p.add_argument("--splits", default="val,test", help="comma-separated eval splits to decode")
+    p.add_argument("--results-split", default="test", help="the split tabulated in RESULTS.md")
+    p.add_argument("--methods", default="greedy,beam")
+    p.add_argument("--beam", type=int, default=10)
+    p.add_argument("--context", default="128,64,128")
+    p.add_argument("--max-duration", type=float, default=300.0)
+    p.add_argument("--config", action="append", default=[], metavar="NAME=PATH",
+                   help="config files to quote in RESULTS.md (e.g. data=..., model=...)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        print(f"error: unknown method(s) {bad}; choose from {sorted(METHODS)}", file=sys.stderr)
+        return 2
+    try:
+        models = [(tag, path) for tag, _, path in (m.partition("=") for m in a.model)]
+        if any(not t or not q for t, q in models):
+            raise ValueError("--model takes TAG=PATH")
+        ctx = Context.parse(a.context)
+        loaded = [(tag, load_model(path)) for tag, path in models]
+    except (CheckpointError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from chunkformer.data.datamodule import eval_sets
+
+    table: dict[str, dict[str, dict[str, SetResult]]] = {m: {t: {} for t, _ in loaded} for m in methods}
+    for split in [s.strip() for s in a.splits.split(",") if s.strip()]:
+        sets = eval_sets(a.manifest_dir, split)
+        if not sets:
+            log.warning("no %s sets in %s", split, a.manifest_dir)
+        for tag, lm in loaded:
+            lm.model.to(a.device)
+            for set_name, cuts in tqdm(sorted(sets.items()), desc=f"decode {split} {tag}", unit="set"):
+                hyps = decode_set(lm, cuts, ctx, methods, a.beam, a.max_duration)
+                for method, results in hyps.items():
+                    r = write_set(a.exp_dir, method, f"{split}_{set_name}", tag, results)
+                    log.info("%s %s %s_%s: WER %.2f%% CER %.2f%%", METHODS[method], tag, split, set_name, r.wer, r.cer)
+                    if split == a.results_split:
+                        table[method][tag][set_name] = r
+            lm.model.cpu()
+    if any(table[m][t] for m in table for t in table[m]):
+        command = "python -m chunkformer.decode " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+        configs = {}
+        for item in a.config:
+            name, _, path = item.partition("=")
+            if Path(path).is_file():
+                configs[f"{name} config ({path})"] = Path(path).read_text(encoding="utf-8")
+        md = results_markdown(table, [t for t, _ in loaded], a.results_split, command, configs)
+        atomic_write_text(a.exp_dir / "RESULTS.md", md)
+        print(md.split("## Command")[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

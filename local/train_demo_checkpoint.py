@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Trains the demo's "pretrained" checkpoint: a small ChunkFormer (official architecture) on the clean
+reading domain of the demo corpus only, from scratch, then writes it in the official folder format.
+
+It plays the role of the paper's released checkpoint in the demo (a model that never heard a phone line).
+Resumable: state is saved atomically every few minutes; running the same command again continues.
+Training time is a wall-clock budget (``--minutes``), so the result depends on the machine's speed; the
+committed checkpoint records the steps it got.
+
+    python local/train_demo_checkpoint.py --corpus-dir data/demo_corpus --vocab egs/callbot/demo/vocab.txt \
+        --work-dir exp/demo_pretrain --out-dir egs/callbot/demo/pretrained --minutes 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import random
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from chunkformer.checkpoint import (
+    LoadedModel,
+    atomic_save,
+    infer_config,
+    load_model,
+    model_payload,
+    safe_load,
+    save_official_folder,
+)
+from chunkformer.ctc_search import greedy_search
+from chunkformer.frontend import load_features
+from chunkformer.masked_batch import Context
+from chunkformer.model import ChunkFormerModel, EncoderConfig, ModelConfig
+from chunkformer.model.subsampling import subsampled_len
+from chunkformer.scoring import compute_wer
+from chunkformer.text import normalize_text
+from chunkformer.tokenizer import Tokenizer
+
+log = logging.getLogger("pretrain")
+
+
+def read_list(tsv: Path) -> list[tuple[Path, str]]:
+    with tsv.open(encoding="utf-8") as f:
+        return [(tsv.parent / row["wav"], normalize_text(row["txt"])) for row in csv.DictReader(f, delimiter="\t")]
+
+
+def featurize(items: list[tuple[Path, str]], tok: Tokenizer, desc: str) -> list[tuple[torch.Tensor, torch.Tensor, str]]:
+    out = []
+    for wav, text in tqdm(items, desc=desc, unit="utt"):
+        feats = load_features(wav)
+        ids = tok.encode(text)
+        if subsampled_len(feats.shape[0]) < 2 * len(ids):  # CTC needs room for repeats; skip and say so
+            log.warning("skipping %s: %d frames for %d tokens", wav, feats.shape[0], len(ids))
+            continue
+        out.append((feats, torch.tensor(ids, dtype=torch.long), text))
+    return out
+
+
+def spec_augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Light SpecAugment for from-scratch training: 2 freq masks ≤ 10 bins, 2 time masks ≤ 20 frames."""
+    x = x.clone()
+    fill = x.mean()
+    for _ in range(2):
+        w = int(torch.randint(0, 11, (1,), generator=g))
+        f0 = int(torch.randint(0, x.shape[1] - w + 1, (1,), generator=g))
+        x[:, f0 : f0 + w] = fill
+        w = int(torch.randint(0, min(21, x.shape[0] // 5 + 1), (1,), generator=g))
+        t0 = int(torch.randint(0, x.shape[0] - w + 1, (1,), generator=g))
+        x[t0 : t0 + w] = fill
+    return x
+
+
+def batches(data: list, max_frames: int, rng: random.Random) -> list[list[int]]:
+    """Length-sorted buckets cut into batches of at most ``max_frames`` feature frames, shuffled."""
+    order = sorted(range(len(data)), key=lambda i: data[i][0].shape[0] + rng.random())
+    out, cur, frames = [], [], 0
+    for i in order:
+        n = data[i][0].shape[0]
+        if cur and frames + n > max_frames:
+            out.append(cur)
+            cur, frames = [], 0
+        cur.append(i)
+        frames += n
+    if cur:
+        out.append(cur)
+    rng.shuffle(out)
+    return out
+
+
+@torch.no_grad()
+def evaluate(model: ChunkFormerModel, data: list, tok: Tokenizer, ctx: Context) -> float:
+    model.eval()
+    pairs = []
+    for i in range(0, len(data), 32):
+        chunk = data[i : i + 32]
+        outs = model.ctc_log_probs([d[0] for d in chunk], ctx)
+        pairs += [(str(i + j), d[2], tok.decode(greedy_search(o))) for j, (d, o) in enumerate(zip(chunk, outs))]
+    model.train()
+    return compute_wer(pairs).wer
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus-dir", type=Path, required=True)
+    p.add_argument("--vocab", type=Path, required=True)
+    p.add_argument("--work-dir", type=Path, default=Path("exp/demo_pretrain"))
+    p.add_argument("--out-dir", type=Path, default=Path("egs/callbot/demo/pretrained"))
+    p.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget (total, across resumes)")
+    p.add_argument("--d-model", type=int, default=144)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--ffn", type=int, default=576)
+    p.add_argument("--blocks", type=int, default=6)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=400)
+    p.add_argument("--max-frames", type=int, default=6000, help="fbank frames (10 ms) per batch")
+    p.add_argument("--context", default="128,64,128")
+    p.add_argument("--save-every-min", type=float, default=5.0)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    a.work_dir.mkdir(parents=True, exist_ok=True)
+    state_path = a.work_dir / "state.pt"
+    ctx = Context.parse(a.context)
+    tok = Tokenizer.from_file(a.vocab)
+    train = featurize(read_list(a.corpus_dir / "reading/train/list.tsv"), tok, "features (train)")
+    val = featurize(read_list(a.corpus_dir / "reading/val/list.tsv"), tok, "features (val)")
+
+    enc = EncoderConfig(output_size=a.d_model, attention_heads=a.heads, linear_units=a.ffn, num_blocks=a.blocks)
+    model = ChunkFormerModel(ModelConfig(vocab_size=len(tok), encoder=enc))
+    allf = torch.cat([d[0] for d in train]).double()
+    model.encoder.global_cmvn.mean.copy_(allf.mean(0).float())
+    model.encoder.global_cmvn.istd.copy_((1.0 / allf.std(0).clamp_min(1e-5)).float())
+    del allf
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
+    step, epoch, elapsed, history = 0, 0, 0.0, []
+    if state_path.exists():
+        st = safe_load(state_path)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        step, epoch, elapsed, history = st["step"], st["epoch"], st["elapsed"], st["history"]
+        torch.set_rng_state(st["torch_rng"])
+        log.info("resumed from %s: step %d, epoch %d, %.1f min trained", state_path, step, epoch, elapsed / 60)
+
+    def lr_at(s: int) -> float:
+        return a.lr * min((s + 1) / a.warmup, math.sqrt(a.warmup / (s + 1)))
+
+    def save() -> None:
+        st = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "epoch": epoch,
+              "elapsed": elapsed, "history": history, "torch_rng": torch.get_rng_state()}
+        atomic_save(st, state_path)
+
+    g = torch.Generator().manual_seed(a.seed)
+    model.train()
+    budget = a.minutes * 60
+    last_save = time.time()
+    while elapsed < budget:
+        plan = batches(train, a.max_frames, random.Random(a.seed + epoch))
+        g.manual_seed(a.seed * 1000 + epoch)
+        bar = tqdm(plan, desc=f"epoch {epoch}", unit="batch", leave=False)
+        for idx in bar:
+            t0 = time.time()
+            feats = [spec_augment(train[i][0], g) for i in idx]
+            targets = [train[i][1] for i in idx]
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step)
+            logp, lens = model(model.chunk_batch(feats, ctx))
+            loss = torch.nn.functional.ctc_loss(
+                logp.transpose(0, 1), torch.cat(targets), lens, torch.tensor([len(t) for t in targets]),
+                blank=0, reduction="sum", zero_infinity=True) / len(idx)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            step += 1
+            elapsed += time.time() - t0
+            bar.set_postfix(loss=f"{loss.item():.2f}", lr=f"{lr_at(step):.1e}", min=f"{elapsed / 60:.1f}")
+            if time.time() - last_save > a.save_every_min * 60 or elapsed >= budget:
+                wer = evaluate(model, val, tok, ctx)
+                history.append({"step": step, "minutes": round(elapsed / 60, 2), "val_wer": round(wer, 2)})
+                log.info("step %d (%.1f min): loss %.3f, reading val WER %.2f%%", step, elapsed / 60, loss.item(), wer)
+                save()
+                last_save = time.time()
+            if elapsed >= budget:
+                break
+        else:
+            epoch += 1
+    save()
+    wer = evaluate(model, val, tok, ctx)
+    log.info("done: %d steps, %d epochs, %.1f min, reading val WER %.2f%%", step, epoch, elapsed / 60, wer)
+    cfg = infer_config(model.state_dict())
+    cfg["demo_pretraining"] = {"data": "demo corpus, reading domain (clean 16 kHz espeak-ng), train split",
+                               "steps": step, "minutes": round(elapsed / 60, 1), "reading_val_wer": round(wer, 2),
+                               "context": str(ctx), "seed": a.seed,
+                               "command": "local/train_demo_checkpoint.py (see README)"}
+    loaded = LoadedModel(model.eval(), tok, cfg)
+    save_official_folder(loaded, a.out_dir)
+    check = load_model(a.out_dir)
+    assert torch.equal(check.model.ctc.ctc_lo.weight, model.ctc.ctc_lo.weight)
+    atomic_save(model_payload(loaded), a.work_dir / "final.pt")
+    log.info("wrote %s", a.out_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Call-bot fine-tuning recipe for ChunkFormer (icefall-style stages). With no arguments: the whole demo.
+#
+#   ./run.sh                                   # set-up, demo corpus, stages 0-5, WER table
+#   ./run.sh --stage 3 --stop-stage 5          # fine-tune, average, decode (resume a single stage after a failure)
+#   ./run.sh --data-config my/data.yaml --model-config my/model.yaml \
+#            --resume path/to/chunkformer-large-vie --save-dir exp/callbot_large
+#
+# Stages:  -1 set-up + demo corpus (only for the demo data config)
+#           0 manifests (validated; rejects listed)     1 fbank for val/test
+#           2 training cuts + augmentation plan         3 fine-tune (chunkformer.train)
+#           4 checkpoint averaging                      5 decode + WER tables (RESULTS.md)
+# Every stage is idempotent: a finished stage says so and does nothing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+stage=-1
+stop_stage=5
+data_config=egs/callbot/conf/demo_data.yaml
+model_config=egs/callbot/conf/demo_model.yaml
+resume=egs/callbot/demo/pretrained     # official folder, bare .pt (with --vocab) or our checkpoint
+vocab=""                               # default: vocab.txt beside --resume
+save_dir=exp/callbot
+manifest_dir=data/manifests
+fbank_dir=data/fbank
+demo_corpus=data/demo_corpus
+num_avg=3
+avg_mode=best
+seed=42
+train_args=""                          # extra flags for chunkformer.train, e.g. "--epochs 20 --lr 5e-5"
+
+log() { echo -e "$(date '+%F %T') (run.sh:${BASH_LINENO[0]}) $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode seed train_args "
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --*)
+      name=${1#--}; name=${name//-/_}
+      [ $# -ge 2 ] || die "option $1 needs a value"
+      [[ $options == *" $name "* ]] || die "unknown option $1 (see ./run.sh --help)"
+      printf -v "$name" '%s' "$2"; shift 2 ;;
+    *) die "unexpected argument $1 (options are --name value)" ;;
+  esac
+done
+
+local/setup_env.sh
+py=.venv/bin/python
+export PYTHONUNBUFFERED=1
+
+if [ -z "$vocab" ]; then
+  if [ -d "$resume" ]; then vocab=$resume/vocab.txt; else vocab=$(dirname "$resume")/vocab.txt; fi
+fi
+
+if [ $stage -le -1 ] && [ $stop_stage -ge -1 ]; then
+  if [ "$data_config" = egs/callbot/conf/demo_data.yaml ]; then
+    log "stage -1: demo corpus (synthetic Vietnamese call-bot speech) in $demo_corpus"
+    $py local/make_demo_corpus.py --out-dir "$demo_corpus" --seed "$seed"
+  else
+    log "stage -1: nothing to do for a user data config"
+  fi
+fi
+
+if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
+  log "stage 0: manifests from $data_config (vocab $vocab)"
+  [ -f "$vocab" ] || die "no vocab at $vocab; pass --vocab PATH"
+  $py local/prepare_manifests.py --data-config "$data_config" --vocab "$vocab" --out-dir "$manifest_dir"
+fi
+
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
+  log "stage 1: fbank for val/test"
+  $py local/compute_fbank.py --manifest-dir "$manifest_dir" --out-dir "$fbank_dir"
+fi
+
+if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+  log "stage 2: training cuts and augmentation plan"
+  $py local/build_train_cuts.py --data-config "$data_config" --manifest-dir "$manifest_dir" --seed "$seed"
+fi
+
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  log "stage 3: fine-tune from $resume into $save_dir"
+  # shellcheck disable=SC2086
+  $py -m chunkformer.train --data-config "$data_config" --model-config "$model_config" \
+    --resume "$resume" --vocab "$vocab" --save-dir "$save_dir" --manifest-dir "$manifest_dir" --seed "$seed" $train_args
+fi
+
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  out=$save_dir/avg$num_avg.pt
+  if [ -f "$out" ] && [ -z "$(find "$save_dir" -maxdepth 1 -name 'epoch-*.pt' -newer "$out")" ]; then
+    log "stage 4: already done ($out is newer than every epoch checkpoint), nothing to do"
+  else
+    log "stage 4: average $num_avg checkpoints ($avg_mode) into $out"
+    $py -m chunkformer.average --inputs "$save_dir"/epoch-*.pt --num-ckpts "$num_avg" --mode "$avg_mode" --output "$out"
+  fi
+fi
+
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  log "stage 5: decode val/test sets, WER tables in $save_dir/RESULTS.md"
+  models=(--model "pretrained=$resume")
+  [ -f "$save_dir/best.pt" ] && models+=(--model "best=$save_dir/best.pt")
+  [ -f "$save_dir/avg$num_avg.pt" ] && models+=(--model "avg$num_avg=$save_dir/avg$num_avg.pt")
+  $py -m chunkformer.decode --exp-dir "$save_dir" --manifest-dir "$manifest_dir" "${models[@]}" \
+    --config "data=$data_config" --config "model=$save_dir/config.yaml"
+  log "done: $save_dir/RESULTS.md"
+fi
