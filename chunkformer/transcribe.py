@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from chunkformer.audio import AudioError
 from chunkformer.checkpoint import CheckpointError, load_model
+from chunkformer.ctc_search import collapse
 from chunkformer.frontend import load_features
 from chunkformer.masked_batch import Context
 from chunkformer.model import ChunkFormerModel
@@ -38,16 +39,6 @@ class Transcript:
     text: str
     segments: list[dict] = field(default_factory=list)
     error: str | None = None
-
-
-def collapse(ids: list[int], blank: int = 0) -> list[int]:
-    """CTC collapse of frame-level ids: merge repeats, then drop blanks (``a ∅ a`` stays two tokens)."""
-    out, prev = [], None
-    for i in ids:
-        if i != prev and i != blank:
-            out.append(i)
-        prev = i
-    return out
 
 
 def split_at_pauses(ids: list[int], max_silence_frames: int, blank: int = 0) -> list[tuple[int, int, list[int]]]:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from chunkformer.transcribe import collapse, main, split_at_pauses
+from chunkformer.ctc_search import collapse
+from chunkformer.transcribe import main, split_at_pauses
 
 from conftest import OFFICIAL
 
