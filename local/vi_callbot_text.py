@@ -1,0 +1,182 @@
+"""Seeded generator of Vietnamese call-bot sentences for the synthetic demo corpus.
+
+Greetings, balance and order questions, addresses, dates, phone numbers and money amounts spelled out in
+words, confirmations, complaints; ``conversation`` style adds fillers ("à", "ờ", "ừm", "dạ"). Output is lower
+case, NFC, without punctuation: the text a CTC model is trained on.
+
+>>> number_to_words(105)
+'một trăm linh năm'
+>>> number_to_words(21)
+'hai mươi mốt'
+>>> number_to_words(1_250_000)
+'một triệu hai trăm năm mươi nghìn'
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+
+DIGITS = "không một hai ba bốn năm sáu bảy tám chín".split()
+FILLERS = ["à", "ờ", "ừm", "dạ", "ừ", "thì", "kiểu là"]
+
+
+def _below_thousand(n: int, full: bool) -> list[str]:
+    """0 < n < 1000; ``full`` spells leading zero hundreds/tens (inside a larger number)."""
+    h, t, u = n // 100, n // 10 % 10, n % 10
+    w: list[str] = []
+    if h or full:
+        w += [DIGITS[h], "trăm"]
+    if t == 0:
+        if u and (h or full):
+            w += ["linh", DIGITS[u]]
+        elif u:
+            w.append(DIGITS[u])
+    elif t == 1:
+        w.append("mười")
+        if u:
+            w.append("lăm" if u == 5 else DIGITS[u])
+    else:
+        w += [DIGITS[t], "mươi"]
+        if u:
+            w.append({1: "mốt", 4: "tư", 5: "lăm"}.get(u, DIGITS[u]))
+    return w
+
+
+def number_to_words(n: int) -> str:
+    """Vietnamese cardinal number in words (0 ≤ n < 10^12)."""
+    if not 0 <= n < 10**12:
+        raise ValueError(f"number out of range: {n}")
+    if n == 0:
+        return "không"
+    words: list[str] = []
+    for scale, name in ((10**9, "tỷ"), (10**6, "triệu"), (10**3, "nghìn"), (1, "")):
+        group = n // scale % 1000
+        if group:
+            words += _below_thousand(group, full=bool(words)) + ([name] if name else [])
+    return " ".join(words)
+
+
+def digits_to_words(s: str) -> str:
+    return " ".join(DIGITS[int(c)] for c in s)
+
+
+STREETS = ("lê lợi", "nguyễn huệ", "trần hưng đạo", "hai bà trưng", "lý thường kiệt", "điện biên phủ",
+           "cách mạng tháng tám", "võ văn tần", "phan đình phùng", "nguyễn trãi", "lê duẩn", "hoàng diệu",
+           "bạch đằng", "quang trung", "nguyễn văn linh", "phạm văn đồng", "trường chinh", "láng hạ")
+DISTRICTS = ("ba đình", "hoàn kiếm", "cầu giấy", "đống đa", "bình thạnh", "gò vấp", "tân bình", "thủ đức",
+             "hải châu", "ninh kiều", "thanh xuân", "hai bà trưng", "phú nhuận", "bình tân")
+CITIES = ("hà nội", "hồ chí minh", "đà nẵng", "hải phòng", "cần thơ", "nha trang", "huế", "vũng tàu", "biên hòa")
+PRODUCTS = ("điện thoại", "tai nghe", "áo khoác", "giày thể thao", "nồi cơm điện", "máy lọc nước", "sách",
+            "bàn phím", "quạt điện", "túi xách", "đồng hồ", "sữa bột", "máy sấy tóc", "ốp lưng")
+SERVICES = ("thẻ tín dụng", "tài khoản tiết kiệm", "gói cước", "khoản vay", "thẻ ghi nợ", "bảo hiểm", "ví điện tử")
+NAMES = ("an", "bình", "chi", "dũng", "giang", "hà", "hải", "hùng", "hương", "lan", "linh", "long", "mai",
+         "minh", "nam", "ngọc", "phong", "quân", "thảo", "trang", "tuấn", "vy", "yến", "khoa", "đức", "sơn")
+PRONOUNS = ("anh", "chị", "em", "cô", "chú", "quý khách", "bác")
+DAYS = ("thứ hai", "thứ ba", "thứ tư", "thứ năm", "thứ sáu", "thứ bảy", "chủ nhật")
+
+
+def _money(r: random.Random) -> str:
+    kind = r.random()
+    if kind < 0.4:
+        return f"{number_to_words(r.randint(1, 999))} nghìn đồng"
+    if kind < 0.8:
+        return f"{number_to_words(r.randint(1, 99) * 10**6 + r.randint(0, 9) * 10**5)} đồng"
+    return f"{number_to_words(r.randint(1000, 999999) * 1000)} đồng"
+
+
+def _date(r: random.Random) -> str:
+    return f"ngày {number_to_words(r.randint(1, 31))} tháng {number_to_words(r.randint(1, 12))}"
+
+
+def _phone(r: random.Random) -> str:
+    return digits_to_words("0" + r.choice("3579") + "".join(r.choice("0123456789") for _ in range(8)))
+
+
+def _address(r: random.Random) -> str:
+    return (f"số {number_to_words(r.randint(1, 399))} đường {r.choice(STREETS)} quận {r.choice(DISTRICTS)} "
+            f"thành phố {r.choice(CITIES)}")
+
+
+def _order(r: random.Random) -> str:
+    return digits_to_words("".join(r.choice("0123456789") for _ in range(r.randint(4, 7))))
+
+
+def _templates(r: random.Random) -> list[str]:
+    p, q = r.choice(PRONOUNS), r.choice(PRONOUNS)
+    return [
+        f"xin chào {p} tôi có thể giúp gì cho {p} ạ",
+        f"alo em chào {p} em là {r.choice(NAMES)} nhân viên chăm sóc khách hàng",
+        f"cho {q} hỏi số dư tài khoản của {q} còn bao nhiêu",
+        f"số dư tài khoản của {p} hiện tại là {_money(r)}",
+        f"{q} muốn kiểm tra đơn hàng mã số {_order(r)}",
+        f"đơn hàng {r.choice(PRODUCTS)} của {q} đã được giao chưa",
+        f"đơn hàng của {p} sẽ được giao vào {_date(r)}",
+        f"{p} vui lòng cho em xin số điện thoại",
+        f"số điện thoại của {q} là {_phone(r)}",
+        f"{q} muốn đổi địa chỉ giao hàng sang {_address(r)}",
+        f"địa chỉ của {q} là {_address(r)}",
+        f"{p} đã thanh toán {_money(r)} vào {_date(r)}",
+        f"{q} muốn đăng ký {r.choice(SERVICES)} thì cần giấy tờ gì",
+        f"phí dịch vụ {r.choice(SERVICES)} mỗi tháng là {_money(r)}",
+        f"{q} đã chờ {number_to_words(r.randint(2, 15))} ngày rồi mà vẫn chưa nhận được hàng",
+        f"sao {q} bị trừ tiền {number_to_words(r.randint(2, 3))} lần vậy",
+        f"{q} muốn khiếu nại về {r.choice(PRODUCTS)} bị lỗi",
+        f"vâng em đã ghi nhận yêu cầu của {p} ạ",
+        f"dạ đúng rồi {q} xác nhận thông tin đó",
+        f"không phải {q} không đặt đơn hàng này",
+        f"{p} có muốn hẹn lịch vào {r.choice(DAYS)} tuần sau không",
+        f"{q} cần hủy {r.choice(SERVICES)} từ {_date(r)}",
+        f"cảm ơn {p} đã gọi đến tổng đài chúc {p} một ngày tốt lành",
+        f"mã xác nhận của {p} là {_order(r)}",
+        f"{q} muốn chuyển {_money(r)} cho số tài khoản {_order(r)}",
+        f"hạn thanh toán khoản vay của {p} là {_date(r)} năm {number_to_words(r.randint(2024, 2030))}",
+    ]
+
+
+def _with_fillers(words: list[str], r: random.Random) -> list[str]:
+    out: list[str] = []
+    for w in words:
+        if r.random() < 0.12:
+            out.append(r.choice(FILLERS))
+        out.append(w)
+    if r.random() < 0.5:
+        out.insert(0, r.choice(FILLERS))
+    return out
+
+
+def sentence(r: random.Random, style: str = "reading") -> str:
+    """One sentence; ``style`` "conversation" adds fillers."""
+    words = r.choice(_templates(r)).split()
+    if style == "conversation":
+        words = _with_fillers(words, r)
+    return unicodedata.normalize("NFC", " ".join(words))
+
+
+def distinct_sentences(n: int, seed: int, style: str = "reading", exclude: set[str] | None = None) -> list[str]:
+    """``n`` distinct sentences (none in ``exclude``), deterministic for a seed."""
+    r = random.Random(seed)
+    seen = set(exclude or ())
+    out: list[str] = []
+    tries = 0
+    while len(out) < n:
+        s = sentence(r, style)
+        tries += 1
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+        elif tries > 50 * n + 1000:
+            raise RuntimeError(f"could only make {len(out)} distinct sentences of {n}")
+    return out
+
+
+def all_generator_words() -> set[str]:
+    """Every word the generator can emit (for vocabulary coverage)."""
+    words = set(DIGITS) | {"mươi", "mười", "mốt", "tư", "lăm", "linh", "trăm", "nghìn", "triệu", "tỷ"}
+    for group in (STREETS, DISTRICTS, CITIES, PRODUCTS, SERVICES, NAMES, PRONOUNS, DAYS, FILLERS):
+        for item in group:
+            words.update(item.split())
+    r = random.Random(0)
+    for _ in range(3000):
+        words.update(sentence(r, "conversation").split())
+    return words

@@ -1,0 +1,70 @@
+"""Demo corpus: Vietnamese number words, layout/rates of a tiny generated corpus, disjoint splits, determinism,
+and every sentence spellable by the demo vocabulary."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT / "local"))
+from vi_callbot_text import distinct_sentences, number_to_words  # noqa: E402
+
+from chunkformer.tokenizer import Tokenizer  # noqa: E402
+
+
+@pytest.mark.parametrize("n,words", [(0, "không"), (5, "năm"), (10, "mười"), (15, "mười lăm"), (21, "hai mươi mốt"),
+                                     (24, "hai mươi tư"), (55, "năm mươi lăm"), (105, "một trăm linh năm"),
+                                     (110, "một trăm mười"), (1005, "một nghìn không trăm linh năm"),
+                                     (2_500_000, "hai triệu năm trăm nghìn")])
+def test_number_to_words(n, words):
+    assert number_to_words(n) == words
+
+
+def test_generator_makes_thousands_of_distinct_spellable_sentences():
+    reading = distinct_sentences(3000, seed=1)
+    texts = reading + distinct_sentences(300, seed=2, style="conversation", exclude=set(reading))
+    assert len(set(texts)) == len(texts)
+    tok = Tokenizer.from_file(ROOT / "egs/callbot/demo/vocab.txt")
+    assert all(not tok.unspellable(t) for t in texts)
+    assert len(tok) > 6000  # broad syllable coverage, not only the generator's words
+
+
+def make(out: Path) -> None:
+    subprocess.run([sys.executable, str(ROOT / "local/make_demo_corpus.py"), "--out-dir", str(out),
+                    "--num-train", "3", "--num-val", "2", "--num-test", "2", "--seed", "7", "--jobs", "1"],
+                   check=True, capture_output=True)
+
+
+def read(tsv: Path) -> list[dict]:
+    with tsv.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def test_tiny_corpus_layout_rates_disjoint_and_deterministic(tmp_path):
+    make(tmp_path / "a")
+    make(tmp_path / "b")
+    rates = {"reading": 16000, "conversation": 16000, "telephony": 8000}
+    for domain, rate in rates.items():
+        texts = {}
+        for split in ("train", "val", "test"):
+            rows = read(tmp_path / "a" / domain / split / "list.tsv")
+            assert len(rows) == {"train": 3, "val": 2, "test": 2}[split]
+            texts[split] = {r["txt"] for r in rows}
+            for r in rows:
+                wav = tmp_path / "a" / domain / split / r["wav"]
+                assert sf.info(wav).samplerate == rate and sf.info(wav).duration > 0.5
+                twin = tmp_path / "b" / domain / split / r["wav"]
+                assert hashlib.sha256(wav.read_bytes()).digest() == hashlib.sha256(twin.read_bytes()).digest()
+        assert not (texts["train"] & texts["test"]) and not (texts["val"] & texts["test"])
+        assert not (texts["train"] & texts["val"])
+    res = subprocess.run([sys.executable, str(ROOT / "local/make_demo_corpus.py"), "--out-dir", str(tmp_path / "a"),
+                          "--num-train", "3", "--num-val", "2", "--num-test", "2", "--seed", "7"],
+                         capture_output=True, text=True)
+    assert "already done" in res.stderr
