@@ -42,6 +42,23 @@ def relative_right_context(context: Context, num_blocks: int, conv_lorder: int, 
     return num_blocks * (context.chunk + context.right)
 
 
+def effective_context(context: Context, num_frames: list[int]) -> Context:
+    """The smallest context with the same result for utterances of ``num_frames`` fbank frames.
+
+    Keys outside an utterance are masked, so left/right context beyond the longest utterance's other chunks
+    only adds masked padding: with at most k chunks per utterance, l and r are cut to (k-1)·c; when every
+    utterance fits in one chunk, the chunk shrinks to the longest utterance and l = r = 0 (full attention).
+    If l and r are at least that reach, every chunk already sees its whole utterance, which is full attention:
+    one chunk per utterance gives the same result. Call-bot turns (2–15 s) mostly fall in these cases.
+    """
+    c = context.chunk
+    longest = max(1 + (n - 15) // RATE for n in num_frames)
+    reach = (-(-longest // c) - 1) * c
+    if min(context.left, context.right) >= reach:
+        return Context(0, max(longest, 1), 0)
+    return Context(min(context.left, reach), c, min(context.right, reach))
+
+
 def official_segment_frames(total_batch_duration: float, chunk: int) -> int:
     """Output frames per segment that the official ``endless_decode`` keeps for a given budget (seconds)."""
     max_frames = int(total_batch_duration // 0.01) // 2
@@ -63,6 +80,9 @@ class ChunkFormerModel(nn.Module):
 
     def chunk_batch(self, feats: list[torch.Tensor], context: Context, offsets: list[int] | None = None
                     ) -> ChunkBatch:
+        """Masked chunk batch; without cached history the context is trimmed to what the batch can use."""
+        if offsets is None:
+            context = effective_context(context, [f.shape[0] for f in feats])
         return make_chunk_batch([f.to(self.device) for f in feats], context, self.encoder.conv_lorder, offsets)
 
     def forward(self, batch: ChunkBatch) -> tuple[torch.Tensor, torch.Tensor]:
