@@ -1,0 +1,205 @@
+"""The trainer's and decoder's view of the data: mixed, augmented training batches and eval sets.
+
+* :class:`TrainData` reads what stage 2 wrote (``train_cuts.jsonl.gz`` + ``train_plan.json``). Each epoch
+  it draws the domain mix (:mod:`chunkformer.data.mixing`, shares of audio duration), shuffles, and feeds
+  lhotse's ``DynamicBucketingSampler`` (rank-aware); DataLoader workers run :mod:`chunkformer.data.pipeline`.
+  Batches are a function of (seed, epoch, world_size, rank) only: augmentation is seeded per cut, so the
+  worker count does not change them; ``skip_batches`` fast-forwards the sampler without loading audio.
+* :func:`eval_sets` / :func:`eval_batches`: val/test cuts per domain, stage-1 features when present (and
+  built from the current stage-0 manifest), else fbank on the fly; no augmentation; fixed order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from chunkformer.data.manifests import cuts_path, domains_of, file_digest, marker_path, read_marker
+from chunkformer.data.mixing import epoch_picks, normalized_weights, shares
+from chunkformer.data.pipeline import AugPlan, Batch, CutBatches, cut_domain, load_wave_16k, worker_init
+from chunkformer.tokenizer import Tokenizer
+
+__all__ = ["Batch", "LoaderConfig", "TrainData", "eval_batches", "eval_sets"]
+log = logging.getLogger("chunkformer.data")
+TRAIN_CUTS = "train_cuts.jsonl.gz"
+TRAIN_PLAN = "train_plan.json"
+
+
+@dataclass
+class LoaderConfig:
+    max_duration: float | None = 200.0   # seconds of audio per batch (DynamicBucketingSampler); None → batch_size
+    batch_size: int | None = None        # utterances per batch when max_duration is None
+    num_buckets: int = 10
+    num_workers: int = 2
+    seed: int = 42
+
+
+def load_plan(manifest_dir: Path) -> dict[str, Any]:
+    path = Path(manifest_dir) / TRAIN_PLAN
+    if not path.is_file() or not (Path(manifest_dir) / TRAIN_CUTS).is_file():
+        raise FileNotFoundError(f"{manifest_dir}: no training cuts/plan ({TRAIN_CUTS}, {TRAIN_PLAN}); "
+                                "run stage 2 (local/build_train_cuts.py) first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def aug_plan(plan: dict[str, Any]) -> AugPlan:
+    """The worker-side augmentation plan: config object, ops per domain, noise and RIR arrays."""
+    from chunkformer.data.augment import AugmentConfig
+
+    doms = plan["domains"]
+    return AugPlan(
+        cfg=AugmentConfig.from_dict(plan["augment"]),
+        ops={d: frozenset(v["ops"]) for d, v in doms.items()},
+        specaug={d: bool(v["specaugment"]) for d, v in doms.items()},
+        noises=[load_wave_16k(p) for p in plan.get("noises", [])],
+        rirs=[load_wave_16k(p) for p in plan.get("rirs", [])],
+    )
+
+
+class _Skip(torch.utils.data.Sampler):
+    """Iterates a lhotse sampler after dropping its first ``skip`` batches (metadata only)."""
+
+    def __init__(self, sampler: Any, skip: int) -> None:
+        self.sampler, self.skip = sampler, skip
+
+    def __iter__(self) -> Iterator[Any]:
+        it = iter(self.sampler)  # a lhotse sampler is its own iterator: calling iter() again would restart it
+        n = 0
+        while (batch := next(it, None)) is not None:
+            if n >= self.skip:
+                yield batch
+            n += 1
+
+
+class TrainData:
+    """Epoch-wise training batches; see the module docstring."""
+
+    def __init__(self, manifest_dir: str | Path, tokenizer: Tokenizer, loader: LoaderConfig,
+                 rank: int = 0, world_size: int = 1) -> None:
+        from lhotse import load_manifest
+
+        if loader.max_duration is None and not loader.batch_size:
+            raise ValueError("LoaderConfig: set max_duration (seconds) or batch_size (utterances)")
+        self.dir = Path(manifest_dir)
+        self.plan = load_plan(self.dir)
+        self.tokenizer, self.loader, self.rank, self.world_size = tokenizer, loader, rank, world_size
+        self.pools: dict[str, list[Any]] = {}
+        for cut in load_manifest(self.dir / TRAIN_CUTS):
+            self.pools.setdefault(cut_domain(cut), []).append(cut)
+        self.durations = {d: [c.duration for c in cuts] for d, cuts in self.pools.items()}
+        self.weights = normalized_weights(self.durations, self.plan.get("weights"))
+        self.epoch_duration = float(self.plan["epoch_duration"])
+        self._aug: AugPlan | None = None
+
+    def epoch_cuts(self, epoch: int) -> list[Any]:
+        """The cuts of ``epoch`` in sampling order; repeats of a cut get ids ``<id>_r<k>``."""
+        from lhotse.utils import fastcopy
+
+        out = []
+        for p in epoch_picks(self.durations, self.weights, self.epoch_duration, self.loader.seed, epoch):
+            cut = self.pools[p.domain][p.index]
+            out.append(fastcopy(cut, id=f"{cut.id}_r{p.repeat}") if p.repeat else cut)
+        return out
+
+    def realized_shares(self, epoch: int) -> dict[str, float]:
+        """Domain → share of audio duration drawn for ``epoch`` (before speed perturbation, whose
+        factors are symmetric around 1 and independent of the domain)."""
+        return shares(epoch_picks(self.durations, self.weights, self.epoch_duration, self.loader.seed, epoch),
+                      self.durations)
+
+    def sampler(self, epoch: int) -> Any:
+        import warnings
+
+        from lhotse import CutSet
+        from lhotse.dataset import DynamicBucketingSampler
+
+        with warnings.catch_warnings():  # lhotse warns that an eager CutSet is in memory: it is small (metadata)
+            warnings.simplefilter("ignore")
+            s = DynamicBucketingSampler(
+                CutSet.from_cuts(self.epoch_cuts(epoch)), max_duration=self.loader.max_duration,
+                max_cuts=None if self.loader.max_duration is not None else self.loader.batch_size,
+                num_buckets=self.loader.num_buckets, shuffle=True, drop_last=False, seed=self.loader.seed,
+                world_size=self.world_size, rank=self.rank)
+        s.set_epoch(epoch)
+        return s
+
+    def num_batches(self, epoch: int) -> int:
+        return sum(1 for _ in self.sampler(epoch))
+
+    def batches(self, epoch: int, skip_batches: int = 0) -> Iterator[Batch]:
+        """Batches of ``epoch`` for this rank, starting after ``skip_batches`` (resume mid-epoch)."""
+        if self._aug is None:
+            self._aug = aug_plan(self.plan)
+        planned = self.realized_shares(epoch)
+        log.info("epoch %d: domain shares of audio duration %s (configured %s)", epoch, _fmt(planned),
+                 _fmt(self.weights))
+        dataset = CutBatches(self.tokenizer, self._aug, self.loader.seed, epoch)
+        n = self.loader.num_workers
+        dl = torch.utils.data.DataLoader(dataset, sampler=_Skip(self.sampler(epoch), skip_batches), batch_size=None,
+                                         num_workers=n, worker_init_fn=worker_init if n else None,
+                                         prefetch_factor=2 if n else None, persistent_workers=False)
+        seen: dict[str, float] = {}
+        for batch in dl:
+            for dom, f in zip(batch.domains, batch.feats):
+                seen[dom] = seen.get(dom, 0.0) + f.shape[0] * 0.01
+            yield batch
+        total = sum(seen.values()) or 1.0
+        log.info("epoch %d (rank %d): delivered shares after augmentation %s", epoch, self.rank,
+                 _fmt({d: v / total for d, v in sorted(seen.items())}))
+
+
+def _fmt(d: dict[str, float]) -> str:
+    return "{" + ", ".join(f"{k}: {v:.3f}" for k, v in d.items()) + "}"
+
+
+def eval_sets(manifest_dir: str | Path, split: str) -> dict[str, Any]:
+    """{domain: CutSet} of ``split`` ("val"/"test"); stage-1 cuts with features when they are current."""
+    from lhotse import load_manifest
+
+    d = Path(manifest_dir)
+    fb = None
+    if (d / "features.json").is_file():
+        fb = Path(json.loads((d / "features.json").read_text(encoding="utf-8"))["fbank_dir"])
+    out = {}
+    for dom in domains_of(d, split):
+        src = cuts_path(d, dom, split)
+        use = src
+        if fb is not None and cuts_path(fb, dom, split).is_file():
+            info = read_marker(marker_path(fb, f"fbank-{dom}-{split}")) or {}
+            if info.get("input") == file_digest(src):
+                use = cuts_path(fb, dom, split)
+            else:
+                log.warning("%s: stage-1 features are stale or incomplete; computing fbank on the fly", src)
+        out[dom] = load_manifest(use)
+    return out
+
+
+def eval_batches(cuts: Any, tokenizer: Tokenizer, max_duration: float = 200.0,
+                 num_workers: int = 0) -> Iterator[Batch]:
+    """Unaugmented batches of ``cuts``, longest first (ties by id), at most ``max_duration`` seconds each
+    (a longer cut gets a batch of its own)."""
+    from lhotse import CutSet
+
+    ordered = sorted(cuts, key=lambda c: (-c.duration, c.id))
+    groups: list[list[Any]] = []
+    total = 0.0
+    for c in ordered:
+        if not groups or total + c.duration > max_duration:
+            groups.append([])
+            total = 0.0
+        groups[-1].append(c)
+        total += c.duration
+    dataset = CutBatches(tokenizer)
+    if num_workers <= 0:
+        for g in groups:
+            yield dataset[CutSet.from_cuts(g)]
+        return
+    dl = torch.utils.data.DataLoader(dataset, sampler=[CutSet.from_cuts(g) for g in groups], batch_size=None,
+                                     num_workers=num_workers, worker_init_fn=worker_init)
+    yield from dl

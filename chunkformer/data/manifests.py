@@ -1,0 +1,141 @@
+"""Stage outputs on disk: file names, lhotse manifests from validated items, rejection lists, done markers.
+
+Layout of the manifest dir (icefall naming, one set of files per domain and split)::
+
+    <domain>_recordings_<split>.jsonl.gz   <domain>_supervisions_<split>.jsonl.gz   <domain>_cuts_<split>.jsonl.gz
+    rejected-<split>.tsv                   (id, path, reason) of every rejected item of the split
+    .stage0-<split>.done                   fingerprint of the config + vocab the split was built from
+
+Cuts carry ``custom["domain"]``; supervisions keep the transcript as written (NFC, stripped) with
+``custom["source"]`` = the data.yaml source it came from. Stereo audio gives a MultiCut over all channels
+(the pipeline downmixes); everything else a MonoCut.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+from chunkformer.checkpoint import atomic_write_text
+from chunkformer.data.validate import Kept, Rejection
+from chunkformer.text import nfc
+
+
+def cuts_path(d: Path, domain: str, split: str) -> Path:
+    return Path(d) / f"{domain}_cuts_{split}.jsonl.gz"
+
+
+def rejected_path(d: Path, split: str) -> Path:
+    return Path(d) / f"rejected-{split}.tsv"
+
+
+def marker_path(d: Path, name: str) -> Path:
+    return Path(d) / f".{name}.done"
+
+
+def split_outputs(d: Path, split: str) -> list[Path]:
+    """Every stage-0 file of ``split`` currently in ``d``."""
+    d = Path(d)
+    files = [p for kind in ("recordings", "supervisions", "cuts") for p in d.glob(f"*_{kind}_{split}.jsonl.gz")]
+    return sorted(files) + [p for p in [rejected_path(d, split)] if p.exists()]
+
+
+def domains_of(d: Path, split: str) -> list[str]:
+    """Domains with a stage-0 cuts manifest for ``split`` (sorted)."""
+    suffix = f"_cuts_{split}.jsonl.gz"
+    return sorted(p.name[: -len(suffix)] for p in Path(d).glob(f"*{suffix}"))
+
+
+def file_digest(path: Path) -> str:
+    """Short sha256 of a file's bytes (staleness checks between stages)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def read_marker(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_marker(path: Path, info: dict) -> None:
+    atomic_write_text(path, json.dumps(info, indent=1, sort_keys=True) + "\n")
+
+
+def build_manifests(kept: list[Kept], domain: str) -> tuple[object, object, object]:
+    """(RecordingSet, SupervisionSet, CutSet) of one domain's valid items."""
+    from lhotse import CutSet, MonoCut, MultiCut, RecordingSet, SupervisionSegment, SupervisionSet
+    from lhotse.utils import fastcopy
+
+    recs: dict[str, object] = {}
+    renamed: dict[int, object] = {}  # Recording object → the one written (items of one recording share it)
+    sups, cuts = [], []
+    for k in kept:
+        rec = renamed.get(id(k.recording))
+        if rec is None:
+            rec = k.recording
+            while rec.id in recs:  # two sources may reuse a recording id (e.g. two Kaldi dirs): keep both
+                rec = fastcopy(rec, id=rec.id + "+")
+            renamed[id(k.recording)] = recs[rec.id] = rec
+        multi = k.num_channels > 1
+        channel = list(range(k.num_channels)) if multi else 0
+        sup = SupervisionSegment(id=k.item.id, recording_id=rec.id, start=k.start, duration=k.duration,
+                                 channel=channel, text=nfc(k.item.text or ""), speaker=k.item.speaker,
+                                 custom={"source": k.item.source})
+        sups.append(sup)
+        cls = MultiCut if multi else MonoCut
+        cuts.append(cls(id=k.item.id, start=k.start, duration=k.duration, channel=channel, recording=rec,
+                        supervisions=[fastcopy(sup, start=0.0)], custom={"domain": domain}))
+    return (RecordingSet.from_recordings(recs.values()), SupervisionSet.from_segments(sups),
+            CutSet.from_cuts(cuts))
+
+
+def write_domain(d: Path, split: str, domain: str, kept: list[Kept]) -> None:
+    """Writes the three manifests of one domain and split (cuts last: its presence means complete)."""
+    recs, sups, cuts = build_manifests(kept, domain)
+    d = Path(d)
+    recs.to_file(d / f"{domain}_recordings_{split}.jsonl.gz")
+    sups.to_file(d / f"{domain}_supervisions_{split}.jsonl.gz")
+    tmp = d / f".tmp_{domain}_cuts_{split}.jsonl.gz"
+    cuts.to_file(tmp)
+    tmp.replace(cuts_path(d, domain, split))
+
+
+def write_rejected(path: Path, rejected: list[Rejection]) -> None:
+    """``id<TAB>path<TAB>reason`` with a header; tabs/newlines inside fields become spaces."""
+    def clean(s: str) -> str:
+        return " ".join(str(s).split())
+
+    lines = ["id\tpath\treason"] + [f"{clean(r.id)}\t{clean(r.path)}\t{clean(r.tsv_reason())}" for r in rejected]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def summary_table(split: str, kept: dict[str, list[Kept]], rejected: dict[str, list[Rejection]]) -> str:
+    """Human summary of one split: per domain kept/rejected/hours, then rejections per reason."""
+    doms = list(dict.fromkeys(list(kept) + list(rejected)))
+    rows = [("domain", "kept", "hours", "rejected")]
+    for dom in doms:
+        ks = kept.get(dom, [])
+        rows.append((dom, str(len(ks)), f"{sum(k.duration for k in ks) / 3600:.3f}", str(len(rejected.get(dom, [])))))
+    tot_k = sum(len(v) for v in kept.values())
+    tot_h = sum(k.duration for v in kept.values() for k in v) / 3600
+    rows.append(("total", str(tot_k), f"{tot_h:.3f}", str(sum(len(v) for v in rejected.values()))))
+    reasons = Counter(r.reason for v in rejected.values() for r in v)
+    rrows = [("rejection reason", "items")] + [(r, str(n)) for r, n in reasons.most_common()]
+    return f"split {split}\n" + _fmt(rows) + ("\n" + _fmt(rrows) if reasons else "\nno rejections")
+
+
+def _fmt(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, r in enumerate(rows):
+        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)

@@ -1,0 +1,220 @@
+"""Stage-0 checks: every item is kept or rejected with a reason; one bad file never stops the run.
+
+Transcript checks (no audio needed): missing, non-UTF-8, empty after :func:`chunkformer.text.normalize_text`,
+not spellable by the model vocabulary. Audio checks (each recording is decoded once, in worker processes):
+unreadable/corrupt, segment outside the audio, zero or near-zero duration, NaN/Inf samples, digital silence,
+longer than the maximum, shorter than the encoder's 15-frame receptive field, and too short for CTC: after
+8x subsampling ``out = 1 + (T - 15) // 8`` frames (T = fbank frames at 10 ms, 16 kHz) must cover the tokens
+plus one blank between each pair of equal adjacent tokens. Duplicate ids (within a split) keep the first.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import subprocess
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from chunkformer.audio import MODEL_RATE
+from chunkformer.data.sources import Item
+from chunkformer.frontend import num_frames
+from chunkformer.text import normalize_text
+from chunkformer.tokenizer import Tokenizer
+
+RECEPTIVE_FIELD = 15  # fbank frames consumed by the 8x depthwise-conv subsampling (chunkformer.model.subsampling)
+SUBSAMPLING = 8
+SEGMENT_TOLERANCE = 0.025  # seconds a segment may overhang the audio end (header rounding), as lhotse allows
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Audio limits of :class:`chunkformer.data.config.ValidationConfig`, plus the CTC speed factor."""
+
+    max_duration: float = 30.0
+    min_duration: float = 0.05
+    silence_dbfs: float = -70.0
+    speed: float = 1.0  # fastest speed perturbation applied to this split (CTC feasibility at that speed)
+
+
+@dataclass
+class Rejection:
+    """One rejected item: ``reason`` is a short category (the summary's rows), ``detail`` the specifics."""
+
+    id: str
+    path: str
+    reason: str
+    detail: str = ""
+    source: str = ""
+
+    def tsv_reason(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+@dataclass
+class Kept:
+    """A valid item with its lhotse Recording, start and duration (s, on the sample grid) and channel count."""
+
+    item: Item
+    recording: object
+    start: float
+    duration: float
+    num_channels: int
+
+
+def out_frames(num_samples: int, rate: int, speed: float = 1.0) -> int:
+    """Encoder output frames for ``num_samples`` at ``rate`` after speed perturbation by ``speed``."""
+    n16 = math.ceil(num_samples * MODEL_RATE / rate / speed)
+    t = num_frames(n16)
+    return 0 if t < RECEPTIVE_FIELD else 1 + (t - RECEPTIVE_FIELD) // SUBSAMPLING
+
+
+def ctc_min_frames(ids: list[int]) -> int:
+    """Shortest CTC alignment of ``ids``: one frame per token plus a blank between equal neighbours."""
+    return len(ids) + sum(1 for a, b in zip(ids, ids[1:]) if a == b)
+
+
+def check_text(item: Item, tokenizer: Tokenizer) -> tuple[list[int] | None, Rejection | None]:
+    """Token ids of the item's normalized transcript, or the reason it is unusable."""
+    def rej(reason: str, detail: str = "") -> tuple[None, Rejection]:
+        return None, Rejection(item.id, item.audio, reason, detail, item.source)
+
+    err = item.text_error
+    if err:
+        head, _, tail = err.partition(" (")
+        return rej(head, tail.rstrip(")"))
+    if item.text is None:
+        return rej("missing transcript")
+    norm = normalize_text(item.text)
+    if not norm:
+        return rej("empty transcript", f"{item.text!r}" if item.text else "")
+    bad = tokenizer.unspellable(norm)
+    if bad:
+        shown = " ".join(dict.fromkeys(bad))
+        return rej("unspellable transcript", f"vocab cannot spell {shown[:200]!r}")
+    return tokenizer.encode(norm), None
+
+
+def _decode_audio(item: Item) -> tuple[np.ndarray, int, object]:
+    """(samples (C, N) float32, rate, lhotse Recording) of the item's whole recording."""
+    import soundfile as sf
+    from lhotse import AudioSource, Recording
+
+    if item.recording is not None:
+        rec = item.recording
+        return np.asarray(rec.load_audio(), dtype=np.float32).reshape(rec.num_channels, -1), rec.sampling_rate, rec
+    if item.command:
+        proc = subprocess.run(item.audio, shell=True, capture_output=True, timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"command exited with {proc.returncode}: {proc.stderr.decode(errors='replace')[-200:]}")
+        data, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
+        src = AudioSource(type="command", channels=list(range(data.shape[1])), source=item.audio)
+    else:
+        data, rate = sf.read(item.audio, dtype="float32", always_2d=True)
+        src = AudioSource(type="file", channels=list(range(data.shape[1])), source=item.audio)
+    n = data.shape[0]
+    # file sources group by path (recording_id == audio); the lhotse id is then the utterance id
+    rid = item.id if item.recording_id == item.audio else item.recording_id
+    rec = Recording(id=rid, sources=[src], sampling_rate=int(rate), num_samples=n, duration=n / rate)
+    return np.ascontiguousarray(data.T), int(rate), rec
+
+
+def check_audio(x: np.ndarray, rate: int, need: int, limits: Limits) -> tuple[str, str] | None:
+    """(reason, detail) when the samples ``x`` (C, N) of one item are unusable for ``need`` CTC frames."""
+    n = x.shape[-1]
+    dur = n / rate
+    if dur < limits.min_duration:
+        return "zero or near-zero duration", f"{dur:.3f} s < {limits.min_duration} s"
+    if not np.isfinite(x).all():
+        return "NaN/Inf samples", f"{int((~np.isfinite(x)).sum())} non-finite samples"
+    peak = float(np.abs(x - x.mean(axis=-1, keepdims=True)).max())  # a constant (DC) signal is silence too
+    if peak <= 10.0 ** (limits.silence_dbfs / 20.0):
+        level = "-inf" if peak == 0.0 else f"{20.0 * math.log10(peak):.1f}"
+        return "digital silence", f"peak {level} dBFS <= {limits.silence_dbfs} dBFS (DC removed)"
+    if dur > limits.max_duration:
+        return "too long", f"{dur:.2f} s > max_duration {limits.max_duration} s"
+    t = num_frames(math.ceil(n * MODEL_RATE / rate))
+    if t < RECEPTIVE_FIELD:
+        return "shorter than receptive field", f"{t} fbank frames < {RECEPTIVE_FIELD}"
+    have = out_frames(n, rate, limits.speed)
+    if have < need:
+        at = f" at speed {limits.speed:g}" if limits.speed != 1.0 else ""
+        return "too short for transcript (CTC)", f"{have} output frames{at} < {need} needed for its tokens"
+    return None
+
+
+def _check_group(task: tuple[list[tuple[Item, int]], Limits]) -> list[tuple[Kept | None, Rejection | None]]:
+    """Decodes one recording once and checks each item cut from it (runs in a worker process)."""
+    group, limits = task
+    first = group[0][0]
+    try:
+        audio, rate, rec = _decode_audio(first)
+    except Exception as e:  # soundfile/lhotse raise many types for corrupt or missing files
+        plain_file = not first.command and first.recording is None
+        what = "missing audio file" if plain_file and not Path(first.audio).is_file() else "unreadable audio"
+        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        return [(None, Rejection(it.id, it.audio, what, msg, it.source)) for it, _ in group]
+    out: list[tuple[Kept | None, Rejection | None]] = []
+    total = audio.shape[1]
+    for it, need in group:
+        s = int(round(it.start * rate))
+        e = total if it.duration is None else s + int(round(it.duration * rate))
+        if it.duration is not None and (s < 0 or e > total + SEGMENT_TOLERANCE * rate or it.duration < 0):
+            span = f"{it.start:.2f}-{it.start + it.duration:.2f} s of {total / rate:.2f} s"
+            out.append((None, Rejection(it.id, it.audio, "segment outside audio", span, it.source)))
+            continue
+        e = min(e, total)
+        bad = check_audio(audio[:, s:e], rate, need, limits)
+        if bad:
+            out.append((None, Rejection(it.id, it.audio, *bad, it.source)))
+        else:
+            out.append((Kept(it, rec, s / rate, (e - s) / rate, audio.shape[0]), None))
+    return out
+
+
+def validate_items(items: Iterable[Item], tokenizer: Tokenizer, limits: Limits | dict[str, Limits],
+                   num_jobs: int = 1, desc: str = "validate") -> tuple[list[Kept], list[Rejection]]:
+    """Splits ``items`` into kept and rejected (first-seen order kept); every item ends in one list.
+
+    ``limits`` may differ per source (a dict keyed by ``Item.source``), e.g. the CTC speed factor.
+    """
+    rejected: list[Rejection] = []
+    seen: dict[str, str] = {}
+    groups: dict[tuple[str, str], list[tuple[Item, int]]] = {}
+    for it in items:
+        if it.id in seen:
+            rejected.append(Rejection(it.id, it.audio, "duplicate id", f"first seen in {seen[it.id]}", it.source))
+            continue
+        seen[it.id] = it.audio or it.source
+        ids, rej = check_text(it, tokenizer)
+        if rej is not None:
+            rejected.append(rej)
+            continue
+        groups.setdefault((it.source, it.recording_id), []).append((it, ctc_min_frames(ids or [])))
+    tasks = [(g, limits if isinstance(limits, Limits) else limits[src]) for (src, _), g in groups.items()]
+    kept: list[Kept] = []
+    bar = tqdm(total=sum(len(g) for g, _ in tasks), desc=desc, unit="utt", leave=False)
+    if num_jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(num_jobs) as ex:
+            results = ex.map(_check_group, tasks, chunksize=max(1, min(64, len(tasks) // (4 * num_jobs))))
+            _collect(results, kept, rejected, bar)
+    else:
+        _collect(map(_check_group, tasks), kept, rejected, bar)
+    bar.close()
+    return kept, rejected
+
+
+def _collect(results: Iterable[list[tuple[Kept | None, Rejection | None]]], kept: list[Kept],
+             rejected: list[Rejection], bar: tqdm) -> None:
+    for res in results:
+        for k, r in res:
+            if k is not None:
+                kept.append(k)
+            elif r is not None:
+                rejected.append(r)
+        bar.update(len(res))

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Stage 2: the training CutSet and its augmentation plan (domain weights, ops, noise and RIR sets).
+
+    python local/build_train_cuts.py --data-config egs/callbot/conf/data.yaml --manifest-dir data/manifests \
+        --seed 42 [--bank-dir data/augment]
+
+Writes into the manifest dir ``train_cuts.jsonl.gz`` (every valid train cut, ``custom["domain"]`` set;
+with stage-1 features for domains that have no waveform augmentation) and ``train_plan.json`` (normalized
+domain weights, epoch duration, per-domain ops, the AugmentConfig, noise and RIR file lists). Noises come
+from ``noise_dir`` or are generated (``local/make_noises.py`` logic) under the bank dir; RIRs likewise
+(``local/make_rirs.py``). Augmentation itself runs later, on the fly, in the DataLoader workers
+(:mod:`chunkformer.data.datamodule`). Each output is redone only when its inputs changed or it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from chunkformer.checkpoint import atomic_write_text
+from chunkformer.data import banks
+from chunkformer.data.config import WAVE_OPS, ConfigError, DataConfig, load_data_config
+from chunkformer.data.datamodule import TRAIN_CUTS, TRAIN_PLAN
+from chunkformer.data.manifests import cuts_path, domains_of, file_digest, marker_path, read_marker, write_marker
+from chunkformer.data.mixing import normalized_weights
+
+log = logging.getLogger("stage2")
+BABBLE_UTTERANCES = 20
+
+
+def train_sources(cfg: DataConfig, mdir: Path) -> dict[str, Path]:
+    """Domain → cuts file: stage-1 cuts (with features) when the domain has no waveform ops and they are
+    current, else the stage-0 cuts."""
+    fb = None
+    if (mdir / "features.json").is_file():
+        fb = Path(json.loads((mdir / "features.json").read_text(encoding="utf-8"))["fbank_dir"])
+    out = {}
+    for dom, aug in cfg.domain_aug("train").items():
+        src = cuts_path(mdir, dom, "train")
+        if not src.is_file():
+            raise ConfigError(f"{mdir}: no valid train cuts for domain {dom!r} (see rejected-train.tsv)")
+        out[dom] = src
+        if fb is not None and not set(aug) & set(WAVE_OPS) and cuts_path(fb, dom, "train").is_file():
+            if (read_marker(marker_path(fb, f"fbank-{dom}-train")) or {}).get("input") == file_digest(src):
+                out[dom] = cuts_path(fb, dom, "train")
+    stray = set(domains_of(mdir, "train")) - set(out)
+    if stray:
+        log.warning("ignoring train manifests of domains no longer in %s: %s", cfg.path, sorted(stray))
+    return out
+
+
+def build_cuts(srcs: dict[str, Path], mdir: Path) -> tuple[bool, list[Any]]:
+    """(rebuilt?, cuts) of ``train_cuts.jsonl.gz``."""
+    from lhotse import CutSet, load_manifest
+
+    out, marker = mdir / TRAIN_CUTS, marker_path(mdir, "stage2-cuts")
+    want = {d: [p.name, file_digest(p)] for d, p in srcs.items()}
+    if out.is_file() and (read_marker(marker) or {}).get("inputs") == want:
+        return False, list(load_manifest(out))
+    cuts = [c for p in srcs.values() for c in load_manifest(p)]
+    tmp = out.with_name(".tmp_" + out.name)
+    CutSet.from_cuts(cuts).to_file(tmp)
+    tmp.replace(out)
+    write_marker(marker, {"inputs": want})
+    return True, cuts
+
+
+def noise_files(cfg: DataConfig, acfg: Any, bank_dir: Path, cuts: list[Any], seed: int) -> tuple[bool, list[Path]]:
+    if cfg.noise_dir is not None:
+        return False, banks.list_audio(cfg.noise_dir, "noise")
+    kinds = list(acfg.noise_kinds)
+    babble_ids = None
+    if "babble" in kinds:
+        babble_ids = ",".join(c.id for c in banks.babble_choice(cuts, BABBLE_UTTERANCES, seed))
+    out = bank_dir / "noises"
+    params = banks.noise_params(kinds, cfg.bank.noises_per_kind, cfg.bank.noise_seconds, seed, babble_ids)
+    files = banks.bank_is_current(out, params)
+    if files is not None:
+        return False, files
+    srcs = banks.babble_sources_from(cuts, BABBLE_UTTERANCES, seed) if babble_ids else None
+    return True, banks.make_noise_bank(out, kinds, cfg.bank.noises_per_kind, cfg.bank.noise_seconds, seed, srcs,
+                                       babble_ids)
+
+
+def rir_files(cfg: DataConfig, acfg: Any, bank_dir: Path, seed: int) -> tuple[bool, list[Path]]:
+    if cfg.rir_dir is not None:
+        return False, banks.list_audio(cfg.rir_dir, "RIR")
+    out, rng = bank_dir / "rirs", tuple(acfg.rt60_range)
+    files = banks.bank_is_current(out, banks.rir_params(cfg.bank.num_rirs, rng, seed))
+    if files is not None:
+        return False, files
+    return True, banks.make_rir_bank(out, cfg.bank.num_rirs, rng, seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-config", type=Path, required=True)
+    p.add_argument("--manifest-dir", type=Path, default=Path("data/manifests"))
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--bank-dir", type=Path, default=None,
+                   help="generated noises/RIRs (default: data.yaml generated.dir, else <manifest-dir>/../augment)")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(filename)s:%(lineno)d] %(message)s")
+    mdir = a.manifest_dir
+    try:
+        from chunkformer.data.augment import AugmentConfig
+
+        cfg = load_data_config(a.data_config)
+        if not cfg.splits["train"]:
+            print(f"stage 2: no train sources in {cfg.path}, nothing to do")
+            return 0
+        info = read_marker(marker_path(mdir, "stage0-train"))
+        if not info or info.get("fingerprint") != cfg.fingerprint("train"):
+            raise ConfigError(f"{mdir}: train manifests are missing or were built from another data config; "
+                              "run stage 0 (local/prepare_manifests.py) first")
+        acfg = AugmentConfig.from_dict(cfg.augment)
+        srcs = train_sources(cfg, mdir)
+        rebuilt, cuts = build_cuts(srcs, mdir)
+        durs: dict[str, list[float]] = {}
+        for c in cuts:
+            durs.setdefault(c.custom["domain"], []).append(c.duration)
+        weights = normalized_weights(durs, cfg.domain_weights())
+        bank_dir = a.bank_dir or (Path(cfg.bank.dir) if cfg.bank.dir else mdir.resolve().parent / "augment")
+        ops = {d: sorted(set(aug) & set(WAVE_OPS)) for d, aug in cfg.domain_aug("train").items()}
+        any_op = {op for v in ops.values() for op in v}
+        new_noise, noises = noise_files(cfg, acfg, bank_dir, cuts, a.seed) if "add_noise" in any_op else (False, [])
+        new_rir, rirs = rir_files(cfg, acfg, bank_dir, a.seed) if "add_reverb" in any_op else (False, [])
+    except (ConfigError, FileNotFoundError, ValueError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    total = sum(sum(v) for v in durs.values())
+    plan = {
+        "seed": a.seed, "weights": cfg.domain_weights(),
+        "epoch_duration": cfg.epoch_hours * 3600 if cfg.epoch_hours else total,
+        "domains": {d: {"ops": ops[d], "specaugment": "specaugment" in cfg.domain_aug("train")[d],
+                        "cuts": len(durs[d]), "hours": round(sum(durs[d]) / 3600, 4), "weight": round(weights[d], 4)}
+                    for d in durs},
+        "augment": {k: v for k, v in asdict(acfg).items() if k != "extra"},  # "extra" is not a from_dict key
+        "noises": [str(f.resolve()) for f in noises], "rirs": [str(f.resolve()) for f in rirs],
+    }
+    text = json.dumps(plan, indent=1, sort_keys=True, default=list) + "\n"
+    plan_path = mdir / TRAIN_PLAN
+    old = plan_path.read_text(encoding="utf-8") if plan_path.is_file() else None
+    if old != text:
+        atomic_write_text(plan_path, text)
+    for d, v in plan["domains"].items():
+        log.info("train %s: %d cuts, %.3f h, weight %.3f, ops %s%s", d, v["cuts"], v["hours"], v["weight"],
+                 v["ops"], " + specaugment" if v["specaugment"] else "")
+    log.info("epoch = %.3f h of audio; %d noises, %d RIRs", plan["epoch_duration"] / 3600, len(noises), len(rirs))
+    redone = [n for n, f in [("train cuts", rebuilt), ("noises", new_noise), ("RIRs", new_rir),
+                             ("plan", old != text)] if f]
+    if redone:
+        print(f"stage 2: wrote {', '.join(redone)} ({mdir / TRAIN_CUTS}, {plan_path})")
+    else:
+        print(f"stage 2: already done ({len(cuts)} train cuts, plan in {plan_path}), nothing to do")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

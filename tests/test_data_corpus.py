@@ -1,0 +1,202 @@
+"""A tiny corpus seeded with every defect stage 0 must reject, in every source layout; plus source-reader tests.
+
+:func:`make_corpus` is imported by the other ``test_data_*`` files. Audio is synthetic speech-like sound
+(``tests/fixtures/synth_audio.py``), a few seconds in total; transcripts use the fixture vocabulary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from chunkformer.data.sources import SourceError, read_source
+
+from synth_audio import make_wave
+
+VOCAB = Path(__file__).parent / "fixtures" / "official" / "model" / "vocab.txt"
+WORDS = ("xin chào tôi có thể giúp gì cho anh chị không vâng dạ em muốn kiểm tra số dư tài khoản của mình "
+         "đơn hàng đã được giao chưa cảm ơn").split()
+
+
+def speech(seed: int, seconds: float, rate: int = 16000) -> np.ndarray:
+    """Speech-like float32 audio at ``rate``."""
+    from chunkformer.audio import resample
+
+    x = make_wave(seed, seconds).astype(np.float32) / 32768.0
+    return resample(x, 16000, rate) if rate != 16000 else x
+
+
+def sentence(seed: int, n: int = 4) -> str:
+    rng = np.random.default_rng(seed)
+    return " ".join(WORDS[i] for i in rng.choice(len(WORDS), size=n, replace=False)).capitalize() + "."
+
+
+def _wav(path: Path, x: np.ndarray, rate: int = 16000, subtype: str | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), x, rate, subtype=subtype)
+
+
+def make_corpus(root: Path, n_good: int = 6, seconds: float = 1.6, max_duration: float = 6.0,
+                extra_yaml: str = "") -> tuple[Path, dict[str, dict[str, str]], dict[str, set[str]]]:
+    """Writes the corpus and its data.yaml under ``root``.
+
+    Returns (yaml path, expected rejections {split: {id: reason}}, expected kept ids {split: {ids}}).
+    """
+    rej: dict[str, dict[str, str]] = {"train": {}, "val": {}, "test": {}}
+    good: dict[str, set[str]] = {"train": set(), "val": set(), "test": set()}
+    tel = root / "tel"
+    # --- train/telephony: a glob of 8 kHz wav files with sibling .txt ---
+    for i in range(n_good):
+        _wav(tel / f"tel{i}.wav", speech(10 + i, seconds, 8000), 8000)
+        (tel / f"tel{i}.txt").write_text(sentence(i), encoding="utf-8")
+        good["train"].add(f"tel{i}")
+    (tel / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    (tel / "corrupt.txt").write_text("xin chào", encoding="utf-8")
+    rej["train"]["corrupt"] = "unreadable audio"
+    _wav(tel / "empty.wav", np.zeros(0, np.float32), 8000)
+    (tel / "empty.txt").write_text("xin chào", encoding="utf-8")
+    rej["train"]["empty"] = "zero or near-zero duration"  # a header-only wav
+    _wav(tel / "blip.wav", speech(3, 0.02, 8000), 8000)
+    (tel / "blip.txt").write_text("xin chào", encoding="utf-8")
+    rej["train"]["blip"] = "zero or near-zero duration"
+    _wav(tel / "notext.wav", speech(4, 1.0, 8000), 8000)
+    rej["train"]["notext"] = "missing transcript"
+    _wav(tel / "blank.wav", speech(5, 1.0, 8000), 8000)
+    (tel / "blank.txt").write_text("  ...  \n", encoding="utf-8")
+    rej["train"]["blank"] = "empty transcript"
+    _wav(tel / "latin1.wav", speech(6, 1.0, 8000), 8000)
+    (tel / "latin1.txt").write_bytes("xin chào".encode("latin-1"))
+    rej["train"]["latin1"] = "non-UTF-8 transcript"
+    _wav(tel / "oov.wav", speech(7, 1.0, 8000), 8000)
+    (tel / "oov.txt").write_text("xin chào bạn", encoding="utf-8")
+    rej["train"]["oov"] = "unspellable transcript"
+    _wav(tel / "nan.wav", np.where(np.arange(8000) == 100, np.nan, speech(8, 1.0, 8000)).astype(np.float32), 8000,
+         "FLOAT")
+    (tel / "nan.txt").write_text("xin chào", encoding="utf-8")
+    rej["train"]["nan"] = "NaN/Inf samples"
+    _wav(tel / "silent.wav", np.zeros(16000, np.float32), 8000)
+    (tel / "silent.txt").write_text("xin chào", encoding="utf-8")
+    rej["train"]["silent"] = "digital silence"
+    _wav(tel / "dc.wav", np.full(16000, 0.25, np.float32), 8000)  # a constant offset is silence too
+    (tel / "dc.txt").write_text("xin chào", encoding="utf-8")
+    rej["train"]["dc"] = "digital silence"
+    _wav(tel / "tiny.wav", speech(9, 0.1, 8000), 8000)  # 8 fbank frames < 15
+    (tel / "tiny.txt").write_text("xin", encoding="utf-8")
+    rej["train"]["tiny"] = "shorter than receptive field"
+    _wav(tel / "long.wav", speech(11, max_duration + 1.0, 8000), 8000)
+    (tel / "long.txt").write_text("xin chào", encoding="utf-8")
+    rej["train"]["long"] = "too long"
+    # 1.0 s: 98 fbank frames -> 11 output frames, 10 at speed 1.1 (train sources use speed perturbation)
+    _wav(tel / "fast.wav", speech(12, 1.0, 8000), 8000)
+    (tel / "fast.txt").write_text(" ".join(WORDS[:11]), encoding="utf-8")
+    rej["train"]["fast"] = "too short for transcript (CTC)"
+    # --- train/conversation: a Kaldi dir (44.1 kHz flac + stereo wav), segments, utt2spk ---
+    conv = root / "conv"
+    conv.mkdir()
+    rec_a = np.concatenate([speech(20, 2.0, 44100), speech(21, 2.0, 44100)])
+    _wav(conv / "recA.flac", rec_a, 44100)
+    stereo = np.stack([speech(22, 1.8), speech(23, 1.8)], axis=1)
+    _wav(conv / "recB.wav", stereo)
+    (conv / "wav.scp").write_text(f"recA {conv / 'recA.flac'}\nrecB {conv / 'recB.wav'}\n"
+                                  f"recC sox -D {conv / 'recB.wav'} -t wav -r 8000 - |\n", encoding="utf-8")
+    (conv / "segments").write_text("conv1 recA 0.0 2.0\nconv2 recA 2.0 4.0\nconv3 recB 0.0 1.8\n"
+                                   "conv4 recA 3.5 9.0\nconv5 recC 0.0 1.8\ntel0 recB 0.0 1.0\n", encoding="utf-8")
+    (conv / "text").write_text(f"conv1 {sentence(31)}\nconv2 {sentence(32)}\nconv3 {sentence(33)}\nconv4 xin chào\n"
+                               f"conv5 {sentence(35)}\ntel0 xin chào\norphan xin chào\n", encoding="utf-8")
+    (conv / "utt2spk").write_text("conv1 s1\nconv2 s1\nconv3 s2\n", encoding="utf-8")
+    good["train"] |= {"conv1", "conv2", "conv3", "conv5"}
+    rej["train"] |= {"conv4": "segment outside audio", "tel0": "duplicate id", "orphan": "no audio"}
+    # --- val/telephony: TSV with header wav/txt, relative paths; mp3 and wav ---
+    val = root / "val"
+    for i in range(3):
+        _wav(val / "audio" / f"v{i}.wav", speech(40 + i, seconds, 8000), 8000)
+        good["val"].add(f"v{i}")
+    _wav(val / "audio" / "v3.mp3", speech(43, seconds))
+    good["val"].add("v3")
+    # 1.0 s at 16 kHz: exactly 11 output frames; 11 distinct tokens fit, 10 tokens with one repeat pair do not
+    _wav(val / "audio" / "edge_ok.wav", speech(44, 1.0))
+    _wav(val / "audio" / "edge_rep.wav", speech(45, 1.0))
+    good["val"].add("edge_ok")
+    rej["val"] |= {"edge_rep": "too short for transcript (CTC)", "missing": "missing audio file"}
+    rows = [f"audio/v{i}.wav\t{sentence(50 + i)}" for i in range(3)] + [f"audio/v3.mp3\t{sentence(53)}",
+            "audio/edge_ok.wav\t" + " ".join(WORDS[:11]), "audio/edge_rep.wav\t" + " ".join(WORDS[:10] + WORDS[9:10]),
+            "audio/missing.wav\txin chào"]
+    (val / "list.tsv").write_text("wav\ttxt\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    # --- test/telephony: a folder with transcripts.tsv holding an id column and a non-UTF-8 line ---
+    test = root / "test"
+    _wav(test / "t0.wav", speech(60, seconds, 8000), 8000)
+    _wav(test / "t1.wav", speech(61, seconds, 8000), 8000)
+    good["test"] |= {"utt-t0"}
+    rej["test"] |= {"utt-t1": "non-UTF-8 transcript"}
+    (test / "transcripts.tsv").write_bytes("id\twav\ttxt\nutt-t0\tt0.wav\txin chào anh\n".encode()
+                                           + b"utt-t1\tt1.wav\txin ch\xe0o\n")
+    yaml = root / "data.yaml"
+    yaml.write_text(f"""
+train:
+  - path: tel/*.wav
+    domain: telephony
+    weight: 0.8
+    aug: [specaugment, speed_perturb, add_noise, add_reverb]
+  - path: conv
+    domain: conversation
+    weight: 0.2
+    aug: [specaugment, speed_perturb, add_noise, add_reverb]
+val:
+  - path: val/list.tsv
+    domain: telephony
+    aug: none
+test:
+  - path: test
+    domain: telephony
+validation:
+  max_duration: {max_duration}
+{extra_yaml}""", encoding="utf-8")
+    return yaml, rej, good
+
+
+def test_glob_source_reads_every_file_with_sibling_text(tmp_path: Path) -> None:
+    make_corpus(tmp_path, n_good=2)
+    items = {it.id: it for it in read_source(str(tmp_path / "tel" / "*.wav"))}
+    assert items["tel0"].text and items["tel0"].text_error is None
+    assert items["notext"].text is None and items["notext"].text_error.startswith("missing transcript")
+    assert items["latin1"].text_error.startswith("non-UTF-8")
+    assert "corrupt" in items  # unreadable audio is listed, judged later
+
+
+def test_kaldi_and_tsv_sources(tmp_path: Path) -> None:
+    make_corpus(tmp_path, n_good=1)
+    kaldi = {it.id: it for it in read_source(str(tmp_path / "conv"))}
+    assert kaldi["conv2"].start == 2.0 and kaldi["conv2"].duration == 2.0 and kaldi["conv1"].speaker == "s1"
+    assert kaldi["conv5"].command and kaldi["conv5"].audio.startswith("sox -D ")  # -D: no dither, deterministic
+    assert kaldi["orphan"].text_error.startswith("no audio")
+    tsv = {it.id: it for it in read_source(str(tmp_path / "val" / "list.tsv"))}
+    assert Path(tsv["v0"].audio) == tmp_path / "val" / "audio" / "v0.wav"  # relative to the TSV's folder
+    folder = {it.id: it for it in read_source(str(tmp_path / "test"))}
+    assert set(folder) == {"utt-t0", "utt-t1"} and folder["utt-t1"].text_error.startswith("non-UTF-8")
+
+
+def test_source_errors_name_the_path(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no files match"):
+        read_source(str(tmp_path / "nothing" / "*.wav"))
+    with pytest.raises(SourceError, match="source not found"):
+        read_source(str(tmp_path / "absent"))
+    (tmp_path / "bad.tsv").write_text("path\ttext\nx.wav\thi\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="no 'wav' column"):
+        read_source(str(tmp_path / "bad.tsv"))
+
+
+def test_lhotse_manifest_source(tmp_path: Path) -> None:
+    from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
+
+    _wav(tmp_path / "a.wav", speech(1, 2.0))
+    rec = Recording.from_file(tmp_path / "a.wav")
+    sups = [SupervisionSegment("a-1", "a", 0.0, 1.0, text="xin chào"), SupervisionSegment("a-2", "a", 1.0, 1.0)]
+    (tmp_path / "m").mkdir()
+    RecordingSet.from_recordings([rec]).to_file(tmp_path / "m" / "x_recordings_train.jsonl.gz")
+    SupervisionSet.from_segments(sups).to_file(tmp_path / "m" / "x_supervisions_train.jsonl.gz")
+    items = {it.id: it for it in read_source(str(tmp_path / "m"))}
+    assert items["a-1"].text == "xin chào" and items["a-1"].recording.id == "a" and items["a-2"].start == 1.0
+    assert items["a-2"].text is None and items["a-2"].text_error == "missing transcript"
