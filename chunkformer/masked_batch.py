@@ -93,13 +93,15 @@ def make_chunk_batch(
         t = x.size(0)
         if t < RECEPTIVE_FIELD:
             raise ValueError(f"utterance {b} has {t} frames; at least {RECEPTIVE_FIELD} are needed")
-        pad = (step - (t - size) % step) % step if t >= size else size - t
-        x = torch.nn.functional.pad(x, (0, 0, 0, pad))
-        n = (x.size(0) - size) // step + 1
+        max_len = 1 + (t - RECEPTIVE_FIELD) // RATE
+        # chunks from the output length: the official formula adds an all-padding chunk when T exceeds a
+        # window by 1-7 frames; its fully masked attention row is harmless in inference but NaN in backward
+        n = -(-max_len // c)
+        need = (n - 1) * step + size
+        x = torch.nn.functional.pad(x, (0, 0, 0, need - t)) if need > t else x[:need]
         windows.append(x.unfold(0, size, step).transpose(1, 2))
         n_chunks.append(n)
         starts.append(torch.arange(n, device=device) * c)
-        max_len = 1 + (t - RECEPTIVE_FIELD) // RATE
         lens.append(max_len)
         offs.append(torch.full((n,), offsets[b] if offsets else 0, device=device))
     s = torch.cat(starts).unsqueeze(1)

@@ -143,7 +143,10 @@ class TrainData:
         n = self.loader.num_workers
         dl = torch.utils.data.DataLoader(dataset, sampler=_Skip(self.sampler(epoch), skip_batches), batch_size=None,
                                          num_workers=n, worker_init_fn=worker_init if n else None,
-                                         prefetch_factor=2 if n else None, persistent_workers=False)
+                                         prefetch_factor=2 if n else None, persistent_workers=False,
+                                         # own generator: creating the iterator must not consume the global
+                                         # torch RNG (dropout), or a resumed run would diverge
+                                         generator=torch.Generator().manual_seed(self.loader.seed * 1000 + epoch))
         seen: dict[str, float] = {}
         for batch in dl:
             for dom, f in zip(batch.domains, batch.feats):

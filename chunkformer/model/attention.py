@@ -2,10 +2,17 @@
 (official ``ChunkAttentionWithRelativeRightContext.forward_parallel_chunk``).
 
 Input: all chunks of all utterances, x (N, c, d). Keys/values of every chunk are laid end to end
-(``[cache(l) | chunk_0 … chunk_{N-1} | zeros(r)]``) and cut into overlapping windows of l + c + r frames
+(``[cache(l) | chunk_0 … chunk_{N-1} | zeros(r)]``) and cut into overlapping windows of W = l + c + r frames
 stepped by c ("overlapping chunk transformation"), so chunk i attends to its l left and r right neighbours;
-the boolean mask (N, l + c + r) removes keys of other utterances, padding and out-of-range cache.
+the boolean mask (N, W) removes keys of other utterances, padding and out-of-range cache.
 Scores: ((q + u)·kᵀ + rel_shift((q + v)·pᵀ)) / sqrt(d_k), softmax in float32 (Transformer-XL).
+
+Work is split in three steps so that a layer can run them over small groups of chunks (see
+``ChunkFormerEncoderLayer``): :meth:`project` (q and the k/v rows of some chunks), :meth:`kv_sequence`
+(all k/v rows + cache + right padding, and the next segment's cache), :meth:`attend` (scores, softmax and the
+output projection for some chunks, reading their k/v windows from the full sequence).
+Small groups keep every temporary in cache-sized buffers that the allocator reuses, instead of page-faulting
+fresh (N, h, c, W) tensors for the whole batch: on CPU that, not arithmetic, dominated the cost.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from torch import nn
 
 
 def rel_shift(x: torch.Tensor, width: int) -> torch.Tensor:
-    """(N, h, c, 2c+l+r-1) → (N, h, c, width=l+c+r): ``out[.., i, j] = x[.., i, c - 1 - i + j]``."""
+    """(N, h, c, 2c+l+r-1) → (N, h, c, width=l+c+r): ``out[.., i, j] = x[.., i, c - 1 - i + j]`` (a view)."""
     n, h, t1, _ = x.shape
     s = x.stride()
-    return x.as_strided((n, h, t1, width), (s[0], s[1], s[2] - s[3], s[3]), storage_offset=s[3] * (t1 - 1))
+    return x.as_strided(
+        (n, h, t1, width), (s[0], s[1], s[2] - s[3], s[3]), storage_offset=x.storage_offset() + s[3] * (t1 - 1)
+    )
 
 
 class ChunkRelPositionAttention(nn.Module):
@@ -43,6 +52,69 @@ class ChunkRelPositionAttention(nn.Module):
         nn.init.xavier_uniform_(self.pos_bias_u)
         nn.init.xavier_uniform_(self.pos_bias_v)
 
+    def fused_qkv(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One (3d, d) weight and (3d,) bias for q | k,v interleaved per head, so that one GEMM yields q and the
+        k/v rows in the (frames, h, 2·d_k) layout the window step needs. Rebuilt per forward (weights train)."""
+        h, dk = self.h, self.d_k
+        d = h * dk
+        kv_w = torch.stack([self.linear_k.weight.view(h, dk, d), self.linear_v.weight.view(h, dk, d)], 1)
+        kv_b = torch.stack([self.linear_k.bias.view(h, dk), self.linear_v.bias.view(h, dk)], 1)
+        return (torch.cat([self.linear_q.weight, kv_w.reshape(2 * d, d)]),
+                torch.cat([self.linear_q.bias, kv_b.reshape(2 * d)]))
+
+    def project(self, x: torch.Tensor, qkv: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (g, c, d) → q (g, c, h, d_k), kv rows (g·c, h, 2·d_k)."""
+        g, c, d = x.shape
+        y = nn.functional.linear(x, *qkv)
+        return y[..., :d].view(g, c, self.h, self.d_k), y[..., d:].reshape(g * c, self.h, 2 * self.d_k)
+
+    @staticmethod
+    def kv_sequence(
+        kv: torch.Tensor, left: int, right: int, cache: torch.Tensor | None = None, keep: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """k/v rows (N·c, h, 2·d_k) → ``[cache or zeros (l) | rows | zeros (r)]`` and the next segment's cache:
+        the last ``l`` rows before the segment's kept part (``keep`` frames)."""
+        prefix = cache.to(kv.dtype) if cache is not None else kv.new_zeros(left, *kv.shape[1:])
+        seq = torch.cat([prefix, kv, kv.new_zeros(right, *kv.shape[1:])], dim=0)
+        new_cache = seq[: keep + left][-left:] if cache is not None and left > 0 else cache
+        return seq, new_cache
+
+    def pos_proj(self, pos_emb: torch.Tensor) -> torch.Tensor:
+        """(1, P, d) → pᵀ per head (h, d_k, P), scaled by 1/sqrt(d_k); once per layer and forward."""
+        p = self.linear_pos(pos_emb[0]).view(-1, self.h, self.d_k)
+        return p.permute(1, 2, 0) / math.sqrt(self.d_k)
+
+    def attend(
+        self, q: torch.Tensor, kv_seq: torch.Tensor, first: int, mask: torch.Tensor, p_t: torch.Tensor, width: int
+    ) -> torch.Tensor:
+        """Attention output (g, c, d) for the g chunks ``first … first+g-1`` with queries q (g, c, h, d_k),
+        the full k/v sequence from :meth:`kv_sequence`, their mask (g, W) and ``p_t`` from :meth:`pos_proj`."""
+        g, c, h, dk = q.shape
+        scale = 1.0 / math.sqrt(dk)
+        # windows of chunks first…first+g-1: rows first·c … first·c + (g-1)·c + W of the sequence
+        win = kv_seq[first * c : (first + g - 1) * c + width].unfold(0, width, c)  # (g, h, 2·d_k, W) view
+        # (g, h, W, d_k) views; matmul copies them row-wise (fast), a kᵀ-shaped copy would be a slow transpose
+        k, v = win[:, :, :dk].transpose(-2, -1), win[:, :, dk:].transpose(-2, -1)
+        # 1/sqrt(d_k) folded into q (exact for the usual d_k = 64): (ac + bd)/sqrt(d_k) without an extra pass
+        q_u = ((q + self.pos_bias_u) * scale).transpose(1, 2)  # (g, h, c, d_k)
+        scores = torch.matmul(q_u, k.contiguous().transpose(-2, -1))  # ac (g, h, c, W)
+        # bd for all chunks in one GEMM per head against the shared p: (h, g·c, d_k) @ (h, d_k, P)
+        q_v = (q + self.pos_bias_v).permute(2, 0, 1, 3).reshape(h, g * c, dk)
+        bd = torch.bmm(q_v, p_t)  # (h, g·c, P), already scaled through p_t
+        p_len = bd.size(-1)
+        # rel_shift as a view: bd[g, h, i, j] = raw[h, g·c + i, c - 1 - i + j]
+        bd = bd.as_strided((g, h, c, width), (c * p_len, g * c * p_len, p_len - 1, 1), bd.storage_offset() + c - 1)
+        masked = ~mask.view(g, 1, 1, width)
+        # in place on the matmul output (autograd-safe: matmul's backward needs its inputs, not its output)
+        scores = scores.add_(bd).masked_fill_(masked, -float("inf"))
+        # every chunk keeps at least its own first frame, so no row is all -inf and masked weights are exactly 0
+        if scores.dtype == torch.float32:
+            attn = torch.softmax(scores, dim=-1)
+        else:
+            attn = torch.softmax(scores.float(), dim=-1).type_as(scores)
+        out = torch.matmul(self.dropout(attn), v)  # (g, h, c, d_k)
+        return self.linear_out(out.transpose(1, 2).reshape(g, c, h * dk))
+
     def forward(
         self,
         x: torch.Tensor,
@@ -53,27 +125,7 @@ class ChunkRelPositionAttention(nn.Module):
         cache: torch.Tensor | None = None,
         keep: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        n, c, d = x.shape
-        h, d_k = self.h, self.d_k
-        q = self.linear_q(x).view(n, c, h, d_k)
-        k = self.linear_k(x).view(n, c, h, d_k)
-        v = self.linear_v(x).view(n, c, h, d_k)
-        kv = torch.cat([k, v], dim=-1).reshape(n * c, h, 2 * d_k)
-        prefix = cache if cache is not None else kv.new_zeros(left, h, 2 * d_k)
-        kv = torch.cat([prefix, kv], dim=0)
-        # the last `left` frames before the segment's kept part seed the next segment
-        new_cache = kv[: keep + left][-left:] if cache is not None and left > 0 else cache
-        kv = nn.functional.pad(kv, (0, 0, 0, 0, 0, right))
-        kv = kv.unfold(0, left + c + right, c).transpose(2, 3)  # (N, h, W, 2·d_k)
-        k, v = kv.split(d_k, dim=-1)
-        p = self.linear_pos(pos_emb).view(1, -1, h, d_k).transpose(1, 2)
-        q_u = (q + self.pos_bias_u).transpose(1, 2)
-        q_v = (q + self.pos_bias_v).transpose(1, 2)
-        ac = torch.matmul(q_u, k.transpose(-2, -1))
-        bd = rel_shift(torch.matmul(q_v, p.transpose(-2, -1)), left + c + right)
-        scores = (ac + bd) / math.sqrt(d_k)
-        masked = ~mask.view(n, 1, 1, -1)
-        scores = scores.masked_fill(masked, -float("inf"))
-        attn = torch.softmax(scores.float(), dim=-1).type_as(v).masked_fill(masked, 0.0)
-        out = torch.matmul(self.dropout(attn), v).transpose(1, 2).reshape(n, c, d)
-        return self.linear_out(out), new_cache
+        """The whole batch in one group (the layer calls the steps itself, in groups)."""
+        q, kv = self.project(x, self.fused_qkv())
+        seq, new_cache = self.kv_sequence(kv, left, right, cache, keep)
+        return self.attend(q, seq, 0, mask, self.pos_proj(pos_emb), left + x.size(1) + right), new_cache

@@ -5,6 +5,11 @@ windows of c + 2·(k//2) frames → mask (N, c + 2·(k//2)) → depthwise Conv1d
 channels → SiLU → pointwise Conv1d(d→d) → zero at invalid frames → (N, c, d).
 The depthwise conv sees real frames of the neighbouring chunks (up to min(r, k//2) on the right), in
 training and inference alike (the official training path pads zeros there instead; we do not).
+
+Split in steps so that a layer can run them over small groups of chunks: :meth:`glu` (per chunk),
+:meth:`sequence` (all GLU frames + cache + right padding, and the next segment's cache), :meth:`finish`
+(depthwise conv onwards, per chunk). Frames stay channel-last (…, d) throughout; the 1×1 convolutions are
+the same products as ``nn.functional.linear`` on that layout (weights keep their Conv1d shapes and names).
 """
 
 from __future__ import annotations
@@ -26,23 +31,38 @@ class ChunkConvolutionModule(nn.Module):
         self.pointwise_conv2 = nn.Conv1d(channels, channels, 1)
         self.activation = activation
 
+    def glu(self, x: torch.Tensor) -> torch.Tensor:
+        """(g, c, d) → GLU(pointwise_conv1(x)) as (g·c, d) frames."""
+        y = nn.functional.linear(x, self.pointwise_conv1.weight.squeeze(-1), self.pointwise_conv1.bias)
+        return nn.functional.glu(y, dim=-1).reshape(-1, self.channels)
+
+    def sequence(
+        self, frames: torch.Tensor, cache: torch.Tensor | None = None, keep: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """GLU frames (N·c, d) → ``[cache or zeros (k//2) | frames | zeros (k//2)]`` and the next segment's cache
+        (d, k//2): the last k//2 frames before the segment's kept part (``keep`` frames)."""
+        lo = self.lorder
+        prefix = cache.t().to(frames.dtype) if cache is not None else frames.new_zeros(lo, self.channels)
+        seq = torch.cat([prefix, frames, frames.new_zeros(lo, self.channels)], dim=0)
+        new_cache = seq[: keep + lo][-lo:].t() if cache is not None else None
+        return seq, new_cache
+
+    def finish(self, seq: torch.Tensor, first: int, mask: torch.Tensor, chunk: int) -> torch.Tensor:
+        """Output (g, c, d) of chunks ``first … first+g-1``, from the sequence of :meth:`sequence` and their mask
+        (g, c + 2·(k//2)): depthwise conv over each chunk's window, LayerNorm, activation, pointwise_conv2."""
+        lo = self.lorder
+        g = mask.size(0)
+        width = chunk + 2 * lo
+        win = seq[first * chunk : (first + g - 1) * chunk + width].unfold(0, width, chunk)  # (g, d, W) view
+        m = mask.unsqueeze(1)
+        x = self.depthwise_conv(torch.where(m, win, 0))  # (g, d, c)
+        x = self.activation(self.norm(x.transpose(1, 2)))  # (g, c, d)
+        x = nn.functional.linear(x, self.pointwise_conv2.weight.squeeze(-1), self.pointwise_conv2.bias)
+        return x.masked_fill_(~mask[:, lo:-lo].unsqueeze(-1), 0.0)  # in place: linear keeps no output
+
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor, cache: torch.Tensor | None = None, keep: int = 0
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x (N, c, d), mask (N, c + 2·lorder), cache (d, lorder) → (N, c, d), new cache (d, lorder)."""
-        n, c, d = x.shape
-        lo = self.lorder
-        x = nn.functional.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)  # (N, d, c)
-        x = x.transpose(0, 1).reshape(d, n * c)
-        prefix = cache if cache is not None else x.new_zeros(d, lo)
-        x = torch.cat([prefix.to(x.dtype), x], dim=-1)
-        new_cache = x[:, : keep + lo][:, -lo:] if cache is not None else None
-        x = nn.functional.pad(x, (0, lo))
-        x = x.unfold(-1, c + 2 * lo, c).transpose(0, 1)  # (N, d, c + 2·lo)
-        m = mask.unsqueeze(1)
-        x = torch.where(m, x, 0)
-        x = self.depthwise_conv(x)
-        x = self.activation(self.norm(x.transpose(1, 2))).transpose(1, 2)
-        x = self.pointwise_conv2(x)
-        x = x.masked_fill(~m[:, :, lo:-lo], 0.0)
-        return x.transpose(1, 2), new_cache
+        seq, new_cache = self.sequence(self.glu(x), cache, keep)
+        return self.finish(seq, 0, mask, x.size(1)), new_cache

@@ -3,6 +3,12 @@
 x (N, c, d) → x + ½·FFN_mac(LN(x)) → x + MHSA(LN(x)) → x + Conv(LN(x)) → x + ½·FFN(LN(x)) → LN_final.
 Sub-module names (``feed_forward_macaron``, ``norm_ff_macaron``, ``self_attn``, ``norm_mha``, ``conv_module``,
 ``norm_conv``, ``feed_forward``, ``norm_ff``, ``norm_final``) are the official state-dict names.
+
+The block runs over groups of ``group`` chunks in three passes, because attention and the depthwise conv
+read neighbouring chunks: (1) macaron FFN, q and k/v of each group; (2) attention of each group (windows of
+the full k/v sequence), conv GLU; (3) depthwise conv of each group (windows of the full GLU sequence), FFN,
+final norm. Per chunk the arithmetic is the same as over the whole batch; the groups only keep temporaries
+small (see :mod:`chunkformer.model.attention`).
 """
 
 from __future__ import annotations
@@ -50,11 +56,45 @@ class ChunkFormerEncoderLayer(nn.Module):
         att_cache: torch.Tensor | None = None,
         cnn_cache: torch.Tensor | None = None,
         keep: int = 0,
+        group: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        x = x + 0.5 * self.dropout(self.feed_forward_macaron(self.norm_ff_macaron(x)))
-        y, att_cache = self.self_attn(self.norm_mha(x), att_mask, pos_emb, left, right, att_cache, keep)
-        x = x + self.dropout(y)
-        y, cnn_cache = self.conv_module(self.norm_conv(x), conv_mask, cnn_cache, keep)
-        x = x + self.dropout(y)
-        x = x + 0.5 * self.dropout(self.feed_forward(self.norm_ff(x)))
-        return self.norm_final(x), att_cache, cnn_cache
+        """x (N, c, d) → (N, c, d) and the next segment's caches; ``group`` chunks per pass (0: all at once)."""
+        n, c, _ = x.shape
+        n_groups = -(-n // group) if group > 0 else 1
+        bounds = [n * i // n_groups for i in range(n_groups + 1)]  # balanced: no straggler group of one chunk
+        spans = list(zip(bounds[:-1], bounds[1:]))
+        att, conv = self.self_attn, self.conv_module
+        width = left + c + right
+
+        qkv = att.fused_qkv()
+        xs, qs, kvs = [], [], []
+        for a, b in spans:
+            y = x[a:b]
+            y = y + 0.5 * self.dropout(self.feed_forward_macaron(self.norm_ff_macaron(y)))
+            q, kv = att.project(self.norm_mha(y), qkv)
+            xs.append(y)
+            qs.append(q)
+            kvs.append(kv)
+        kv_seq, att_cache = att.kv_sequence(_cat(kvs), left, right, att_cache, keep)
+        del kvs
+
+        p_t = att.pos_proj(pos_emb)
+        ys, glus = [], []
+        for (a, b), y, q in zip(spans, xs, qs):
+            y = y + self.dropout(att.attend(q, kv_seq, a, att_mask[a:b], p_t, width))
+            glus.append(conv.glu(self.norm_conv(y)))
+            ys.append(y)
+        del xs, qs, kv_seq
+        conv_seq, cnn_cache = conv.sequence(_cat(glus), cnn_cache, keep)
+        del glus
+
+        out = []
+        for (a, b), y in zip(spans, ys):
+            y = y + self.dropout(conv.finish(conv_seq, a, conv_mask[a:b], c))
+            y = y + 0.5 * self.dropout(self.feed_forward(self.norm_ff(y)))
+            out.append(self.norm_final(y))
+        return _cat(out), att_cache, cnn_cache
+
+
+def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    return parts[0] if len(parts) == 1 else torch.cat(parts, 0)
