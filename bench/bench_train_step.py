@@ -1,0 +1,156 @@
+"""Training-step speed, ours vs the official chunkformer 1.2.2: forward + CTC loss + backward on one batch of
+mixed-length utterances (2–15 s, like call-bot turns).
+
+Official: its training path — the inner ``ASRModel.forward`` in train mode (CTC only, ``ctc_weight`` 1), whose
+encoder draws (chunk, left, right) from ``dynamic_*_sizes`` (set to the single choice 64/128/128 here) and runs
+``forward_encoder`` on the zero-padded batch (every utterance padded to the longest). Ours: ``model(batch)``
+on the masked chunk batch (no padding beyond each utterance's last chunk) + ``F.ctc_loss`` with the same
+reduction (sum / batch size). Same weights, features, targets, context; both in train mode (dropout on);
+``torch.set_num_threads(2)``; alternating in one process; gradients zeroed before each step; no optimizer step.
+
+The two training paths differ by design (the official one pads zeros where the depthwise conv would see the
+next chunk; ours matches the official *inference* path), so instead of output parity the benchmark checks
+that our training path equals our inference path (eval mode, max |Δ| of log-probs) and that gradients are
+finite. Run from the repository root with the official venv's python:
+    /work/official/venv/bin/python bench/bench_train_step.py --size small --reps 5
+    /work/official/venv/bin/python bench/bench_train_step.py --size large --reps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402  (must import before our package: see _common.import_both)
+
+TOL = 1e-4
+TOKENS_PER_SECOND = 3.0  # Vietnamese syllable rate, roughly
+
+
+def draw_lengths(n: int, lo: float, hi: float, dist: str, seed: int) -> list[float]:
+    """``n`` durations in [lo, hi] s: log-uniform (short turns more frequent) or uniform, seeded."""
+    import random
+
+    rng = random.Random(seed)
+    if dist == "uniform":
+        return [round(rng.uniform(lo, hi), 2) for _ in range(n)]
+    return [round(math.exp(rng.uniform(math.log(lo), math.log(hi))), 2) for _ in range(n)]
+
+
+def run(size: str, lengths: list[float], reps: int, context: str, seed: int) -> dict:
+    C.import_both()
+    import torch
+
+    from chunkformer.masked_batch import Context
+
+    C.setup_torch(2)
+    ctx = Context.parse(context)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        folder = C.make_model_folder(tmp, size, seed)
+        official = C.load_official(folder)
+        ours = C.load_ours(folder)
+        print(f"[{size}] models built and loaded in {time.perf_counter() - t0:.1f} s", flush=True)
+    enc = official.encoder
+    enc.dynamic_chunk_sizes, enc.dynamic_left_context_sizes = [ctx.chunk], [ctx.left]
+    enc.dynamic_right_context_sizes = [ctx.right]
+
+    feats = [C.random_feats(s, seed + i) for i, s in enumerate(lengths)]
+    g = torch.Generator().manual_seed(seed)
+    targets = [torch.randint(2, C.VOCAB, (max(1, int(s * TOKENS_PER_SECOND)),), generator=g) for s in lengths]
+    feat_lens = torch.tensor([f.size(0) for f in feats])
+    padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
+    off_batch = {"feats": padded, "feats_lengths": feat_lens,
+                 "target": torch.nn.utils.rnn.pad_sequence(targets, batch_first=True, padding_value=-1),
+                 "target_lengths": torch.tensor([len(t) for t in targets])}
+    flat_targets = torch.cat(targets)
+    target_lens = off_batch["target_lengths"]
+
+    def step_official() -> float:
+        official.zero_grad(set_to_none=True)
+        loss = official(off_batch, torch.device("cpu"))["loss"]
+        loss.backward()
+        return float(loss)
+
+    def step_ours() -> float:
+        ours.zero_grad(set_to_none=True)
+        logp, lens = ours(ours.chunk_batch(feats, ctx))
+        loss = torch.nn.functional.ctc_loss(logp.transpose(0, 1), flat_targets, lens, target_lens, blank=0,
+                                            reduction="sum", zero_infinity=True) / len(feats)
+        loss.backward()
+        return float(loss)
+
+    # checks (eval mode: no dropout): our training path == our inference path; gradients finite
+    ours.eval()
+    with torch.no_grad():
+        logp, lens = ours(ours.chunk_batch(feats, ctx))
+    ref = ours.ctc_log_probs(feats, ctx)
+    train_vs_infer = max(float((logp[b, : int(n)] - r).abs().max()) for b, (n, r) in enumerate(zip(lens, ref)))
+    del logp, ref
+    if train_vs_infer > TOL:
+        raise SystemExit(f"bench_train_step: our training path differs from inference by {train_vs_infer:.2e}")
+    ours.train()
+    official.train()
+    t0 = time.perf_counter()
+    loss_off = step_official()
+    t_off0 = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    loss_our = step_ours()
+    t_our0 = time.perf_counter() - t0
+    finite = all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in ours.parameters())
+    n_grads = sum(p.grad is not None for p in ours.parameters())
+    if not finite or not n_grads:
+        raise SystemExit("bench_train_step: our gradients are missing or not finite")
+    print(f"[{size}] ours train path vs inference path: max|Δ| {train_vs_infer:.2e}; first steps: official "
+          f"{t_off0:.2f} s (loss {loss_off:.1f}), ours {t_our0:.2f} s (loss {loss_our:.1f})", flush=True)
+
+    timing = C.alternate({"official": step_official, "ours": step_ours}, reps, warmup=0)
+    audio_s = sum(lengths)
+    med_off, med_our = timing.median("official"), timing.median("ours")
+    out_frames = sum(1 + (int(n) - 15) // 8 for n in feat_lens)
+    result = {
+        "benchmark": "train_step", "size": size, "dims(d,heads,ffn,blocks)": C.SIZES[size], "vocab": C.VOCAB,
+        "lengths_s": lengths, "audio_seconds": round(audio_s, 2), "context": str(ctx), "reps": reps,
+        "padding_waste_official": round(1 - out_frames / (len(lengths) * (1 + (int(feat_lens.max()) - 15) // 8)), 3),
+        "ours_train_vs_infer_max_abs_diff": train_vs_infer,
+        "timing": timing.summary(),
+        "official_audio_s_per_s": round(audio_s / med_off, 2), "ours_audio_s_per_s": round(audio_s / med_our, 2),
+        "speedup": round(med_off / med_our, 3), "machine": C.machine(),
+    }
+    print(f"[{size}] official {audio_s / med_off:.1f} audio-s/s (median {med_off:.2f} s), ours "
+          f"{audio_s / med_our:.1f} audio-s/s (median {med_our:.2f} s): ours/official = {med_off / med_our:.2f}x",
+          flush=True)
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", choices=sorted(C.SIZES), default="small")
+    ap.add_argument("--utts", type=int, default=16, help="utterances in the batch (default: %(default)s)")
+    ap.add_argument("--min-s", type=float, default=2.0)
+    ap.add_argument("--max-s", type=float, default=15.0)
+    ap.add_argument("--dist", choices=["loguniform", "uniform"], default="loguniform",
+                    help="length distribution (default: %(default)s)")
+    ap.add_argument("--reps", type=int, default=3, help="timed rounds per side after the first (warm-up) step")
+    ap.add_argument("--context", default="128,64,128", help="left,chunk,right (default: %(default)s)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--json", type=Path, help="also write the result as JSON here")
+    a = ap.parse_args()
+    if a.reps < 1 or a.utts < 1 or not 0.5 <= a.min_s <= a.max_s:
+        raise SystemExit("need --reps ≥ 1, --utts ≥ 1 and 0.5 ≤ --min-s ≤ --max-s")
+    lengths = draw_lengths(a.utts, a.min_s, a.max_s, a.dist, a.seed)
+    result = run(a.size, lengths, a.reps, a.context, a.seed)
+    result["dist"] = a.dist
+    print(json.dumps(result))
+    if a.json:
+        a.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

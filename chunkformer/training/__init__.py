@@ -1,0 +1,1 @@
+"""Fine-tuning machinery behind ``python -m chunkformer.train``, split by concern."""

@@ -1,0 +1,129 @@
+"""Training configuration: model.yaml (``model``/``optim``/``trainer``) merged with command-line flags.
+
+Flags override YAML; the merged result is written to ``<save_dir>/config.yaml`` so later stages and reruns
+need no repeated flags.
+
+>>> cfg = TrainConfig.from_sources({"optim": {"lr": 1e-4}}, {"lr": 5e-5, "epochs": None})
+>>> cfg.optim.lr, cfg.trainer.epochs
+(5e-05, 10)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class ModelSection:
+    context: list[int] = field(default_factory=lambda: [128, 64, 128])  # left, chunk, right (80 ms frames)
+    dynamic_context: list[list[int]] | None = None  # optional list of [l, c, r] drawn per batch (seeded)
+
+
+@dataclass
+class OptimSection:
+    lr: float = 5e-5
+    warmup_steps: int = 2000
+    weight_decay: float = 0.01
+    decay: str = "cosine"          # cosine (to min_lr_ratio·lr at the last step) | inverse_sqrt | constant
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 5.0
+
+
+@dataclass
+class TrainerSection:
+    epochs: int = 10
+    batch_size: int | None = 32
+    max_duration: float | str | None = None  # seconds of audio per batch, "auto", or null for batch_size
+    grad_accum: int = 1
+    patience: int = 3
+    min_delta: float = 0.0
+    valid_interval: int = 0        # also validate every N optimizer steps (0: only per epoch)
+    save_every_n: int = 0          # checkpoint-STEP.pt every N optimizer steps (0: only per epoch)
+    keep_last_k: int = 3
+    num_workers: int = 2
+    seed: int = 42
+    dtype: str = "fp32"            # fp32 | bf16 | fp16 (autocast on GPU)
+    device: str = "auto"
+    max_bad_batches: int = 20
+    resume_checkpoint: str | None = None
+    save_dir: str = "exp/callbot"
+    vocab: str | None = None
+    data_config: str | None = None
+    manifest_dir: str = "data/manifests"
+
+
+SECTIONS = {"model": ModelSection, "optim": OptimSection, "trainer": TrainerSection}
+# flag name → (section, key)
+FLAGS = {"lr": ("optim", "lr"), "warmup": ("optim", "warmup_steps"), "epochs": ("trainer", "epochs"),
+         "batch_size": ("trainer", "batch_size"), "max_duration": ("trainer", "max_duration"),
+         "grad_accum": ("trainer", "grad_accum"), "patience": ("trainer", "patience"),
+         "min_delta": ("trainer", "min_delta"), "valid_interval": ("trainer", "valid_interval"),
+         "save_every_n": ("trainer", "save_every_n"), "keep_last_k": ("trainer", "keep_last_k"),
+         "num_workers": ("trainer", "num_workers"), "seed": ("trainer", "seed"), "dtype": ("trainer", "dtype"),
+         "device": ("trainer", "device"), "resume": ("trainer", "resume_checkpoint"),
+         "save_dir": ("trainer", "save_dir"), "vocab": ("trainer", "vocab"),
+         "data_config": ("trainer", "data_config"), "manifest_dir": ("trainer", "manifest_dir"),
+         "context": ("model", "context"), "max_bad_batches": ("trainer", "max_bad_batches")}
+
+
+@dataclass
+class TrainConfig:
+    model: ModelSection = field(default_factory=ModelSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+    trainer: TrainerSection = field(default_factory=TrainerSection)
+
+    @classmethod
+    def from_sources(cls, yaml_cfg: dict[str, Any] | None, flags: dict[str, Any]) -> TrainConfig:
+        """YAML sections, then every flag that is not None; unknown keys are an error naming them."""
+        parts: dict[str, dict[str, Any]] = {}
+        for name, klass in SECTIONS.items():
+            given = dict((yaml_cfg or {}).get(name) or {})
+            known = {f.name for f in fields(klass)}
+            unknown = sorted(set(given) - known)
+            if unknown:
+                raise ValueError(f"unknown key(s) {unknown} in section '{name}' of the model config; "
+                                 f"known: {sorted(known)}")
+            parts[name] = given
+        extra = sorted(set(yaml_cfg or {}) - set(SECTIONS))
+        if extra:
+            raise ValueError(f"unknown section(s) {extra} in the model config; expected {sorted(SECTIONS)}")
+        for flag, value in flags.items():
+            if value is not None and flag in FLAGS:
+                section, key = FLAGS[flag]
+                parts[section][key] = value
+        cfg = cls(**{name: SECTIONS[name](**parts[name]) for name in SECTIONS})
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path | None, flags: dict[str, Any]) -> TrainConfig:
+        data = {}
+        if path is not None:
+            p = Path(path)
+            if not p.is_file():
+                raise FileNotFoundError(f"{p}: model config not found")
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        return cls.from_sources(data, flags)
+
+    def validate(self) -> None:
+        t, o = self.trainer, self.optim
+        if len(self.model.context) != 3:
+            raise ValueError(f"model.context must be [left, chunk, right], got {self.model.context}")
+        if t.batch_size is None and t.max_duration is None:
+            raise ValueError("set trainer.batch_size or trainer.max_duration")
+        if t.dtype not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"dtype must be fp32, bf16 or fp16, got {t.dtype}")
+        if o.decay not in ("cosine", "inverse_sqrt", "constant"):
+            raise ValueError(f"optim.decay must be cosine, inverse_sqrt or constant, got {o.decay}")
+        if t.grad_accum < 1 or t.epochs < 1:
+            raise ValueError("grad_accum and epochs must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": asdict(self.model), "optim": asdict(self.optim), "trainer": asdict(self.trainer)}
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)

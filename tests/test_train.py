@@ -1,0 +1,202 @@
+"""Stage 3 (``python -m chunkformer.train``) on a tiny model and a few seconds of real stage 0-2 data:
+the user's command line, kill -9 / resume determinism, truncated checkpoints, bad batches, 2-process DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from test_data_corpus import VOCAB, make_corpus
+from test_data_stages import load_script
+
+from chunkformer.checkpoint import FORMAT_TRAIN, safe_load
+from chunkformer.training import state as ckpt_state
+from chunkformer.training.config import TrainConfig
+
+MODEL = VOCAB.parent  # the official-format tiny model (d=64, 2 blocks, dropout 0.1, with a decoder)
+REPO = Path(__file__).resolve().parents[1]
+EXTRA = """mixing:
+  epoch_hours: 0.008
+generated:
+  noises_per_kind: 1
+  noise_seconds: 3.0
+  num_rirs: 4
+"""
+MODEL_YAML = """model:
+  context: [16, 8, 16]
+optim:
+  warmup_steps: 3
+  decay: cosine
+trainer:
+  epochs: 10
+  patience: 5
+  save_every_n: 2
+  keep_last_k: 2
+  num_workers: 0
+  max_duration: 5
+"""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("train_stage")
+    data_yaml, _, _ = make_corpus(root, extra_yaml=EXTRA)
+    mdir = root / "manifests"
+    assert load_script("prepare_manifests").main(["--data-config", str(data_yaml), "--vocab", str(VOCAB),
+                                                  "--out-dir", str(mdir), "--num-jobs", "1"]) == 0
+    assert load_script("build_train_cuts").main(["--data-config", str(data_yaml), "--manifest-dir", str(mdir),
+                                                 "--seed", "3"]) == 0
+    model_yaml = root / "model.yaml"
+    model_yaml.write_text(MODEL_YAML, encoding="utf-8")
+    return {"root": root, "data_yaml": data_yaml, "mdir": mdir, "model_yaml": model_yaml}
+
+
+def command(data: dict[str, Path], save_dir: Path, *extra: str) -> list[str]:
+    """The user's command line (issue 4), paths adjusted, tiny sizes."""
+    return ["--data-config", str(data["data_yaml"]), "--model-config", str(data["model_yaml"]),
+            "--resume", str(MODEL), "--epochs", "2", "--lr", "1e-3", "--warmup", "3", "--batch-size", "4",
+            "--save-dir", str(save_dir), "--manifest-dir", str(data["mdir"]), "--seed", "7", *extra]
+
+
+def run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "chunkformer.train", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600, **kw)
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return safe_load(path)["model"]
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    diff = [k for k in wa if not torch.equal(wa[k], wb[k])]
+    assert not diff, f"{len(diff)} tensors differ, e.g. {diff[:3]}"
+
+
+@pytest.fixture(scope="module")
+def reference_run(data: dict[str, Path]) -> Path:
+    """One uninterrupted run of the user's command, in a process like the killed one (same thread count)."""
+    save = data["root"] / "ref"
+    res = run_cli(command(data, save))
+    assert res.returncode == 0, res.stderr[-3000:]
+    return save
+
+
+def test_command_line_outputs_and_merged_config(data: dict[str, Path], reference_run: Path) -> None:
+    save = reference_run
+    for name in ("config.yaml", "epoch-1.pt", "epoch-2.pt", "best.pt", "valid_history.json", "train.log"):
+        assert (save / name).is_file(), name
+    assert list((save / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(list(save.glob("checkpoint-*.pt"))) <= 2  # keep_last_k
+    cfg = yaml.safe_load((save / "config.yaml").read_text(encoding="utf-8"))
+    # flags override YAML; YAML overrides defaults
+    assert cfg["optim"]["lr"] == 1e-3 and cfg["trainer"]["epochs"] == 2 and cfg["trainer"]["batch_size"] == 4
+    assert cfg["model"]["context"] == [16, 8, 16] and cfg["trainer"]["save_every_n"] == 2
+    assert cfg["trainer"]["resume_checkpoint"] == str(MODEL) and cfg["trainer"]["seed"] == 7
+    ck = safe_load(save / "epoch-2.pt")
+    assert ck["format"] == FORMAT_TRAIN and ck["epoch"] == 2 and ck["step"] > 4
+    assert {"optimizer", "scheduler", "scaler", "rng", "batch_in_epoch", "early_stop"} <= set(ck)
+    assert any(k.startswith("decoder.") for k in ck["extra_state"])  # the official decoder is carried along
+    history = json.loads((save / "valid_history.json").read_text(encoding="utf-8"))
+    assert [h["epoch"] for h in history] == [1, 2] and all(set(h["wer"]) == {"telephony"} for h in history)
+    # the run changed the model
+    init = safe_load(MODEL / "pytorch_model.bin")
+    assert not torch.equal(init["ctc.ctc_lo.weight"], ck["model"]["ctc.ctc_lo.weight"])
+
+
+def test_rerun_of_a_finished_run_does_nothing(data: dict[str, Path], reference_run: Path) -> None:
+    before = {p.name: p.stat().st_mtime_ns for p in reference_run.glob("*.pt")}
+    assert run_cli(command(data, reference_run)).returncode == 0
+    assert {p.name: p.stat().st_mtime_ns for p in reference_run.glob("*.pt")} == before
+    assert "stage 3: already done" in (reference_run / "train.log").read_text(encoding="utf-8")
+
+
+def test_kill_9_mid_epoch_then_resume_gives_identical_weights(data: dict[str, Path], reference_run: Path) -> None:
+    save = data["root"] / "killed"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "chunkformer.train", *command(data, save)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list(save.glob("checkpoint-*.pt")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (save / "epoch-2.pt").exists()
+    assert run_cli(command(data, save)).returncode == 0
+    log = (save / "train.log").read_text(encoding="utf-8")
+    assert "continuing from" in log
+    assert_same_weights(save / "epoch-2.pt", reference_run / "epoch-2.pt")
+
+
+def test_truncated_newest_checkpoint_falls_back_to_the_previous(data: dict[str, Path], reference_run: Path) -> None:
+    save = data["root"] / "truncated"
+    shutil.copytree(reference_run, save, ignore=shutil.ignore_patterns("tensorboard", "epoch-2.pt", "best.pt"))
+    steps = sorted(save.glob("checkpoint-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+    newest = steps[-1]
+    newest.write_bytes(newest.read_bytes()[:1000])  # a copy cut short / a disk that filled up
+    os.utime(newest)  # and it is the newest file
+    found = ckpt_state.newest_valid(save)
+    assert found is not None and found[0] != newest
+    assert run_cli(command(data, save)).returncode == 0
+    assert "skipping damaged checkpoint" in (save / "train.log").read_text(encoding="utf-8")
+    assert_same_weights(save / "epoch-2.pt", reference_run / "epoch-2.pt")
+
+
+def test_non_finite_losses_skip_batches_then_stop_naming_the_cuts(data: dict[str, Path]) -> None:
+    from chunkformer.checkpoint import load_model
+
+    broken = data["root"] / "nan_model"
+    shutil.copytree(MODEL, broken)
+    sd = safe_load(broken / "pytorch_model.bin")
+    sd["encoder.after_norm.weight"][0] = float("nan")
+    torch.save(sd, broken / "pytorch_model.bin")
+    assert torch.isnan(load_model(broken).model.encoder.after_norm.weight).any()
+    save = data["root"] / "nan_run"
+    args = command(data, save)
+    args[args.index(str(MODEL))] = str(broken)
+    res = run_cli(args + ["--max-bad-batches", "3"])
+    assert res.returncode == 2
+    log = (save / "train.log").read_text(encoding="utf-8")
+    assert log.count("non-finite loss: batch skipped") == 4  # more than max_bad_batches = 3, then stop
+    last = res.stderr.strip().splitlines()[-1]
+    assert "offending cuts: " in last and " tel" in last and "max_bad_batches=3" in last
+
+
+def test_config_errors_are_one_line_and_name_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "model.yaml"
+    bad.write_text("optim:\n  learning_rate: 1e-4\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['learning_rate'\] in section 'optim'"):
+        TrainConfig.load(bad, {})
+    res = run_cli(["--model-config", str(bad), "--save-dir", str(tmp_path / "x")])
+    assert res.returncode == 2 and "learning_rate" in res.stderr
+    res = run_cli(["--model-config", str(tmp_path / "missing.yaml"), "--save-dir", str(tmp_path / "x")])
+    assert res.returncode == 2 and "missing.yaml: model config not found" in res.stderr
+    cfg = TrainConfig.from_sources({"trainer": {"epochs": 20}}, {"epochs": 3, "max_duration": "auto"})
+    assert cfg.trainer.epochs == 3 and cfg.trainer.max_duration == "auto"
+
+
+def test_ddp_two_cpu_processes(data: dict[str, Path], reference_run: Path) -> None:
+    save = data["root"] / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+    res = subprocess.run([*torchrun, "-m", "chunkformer.train", *command(data, save), "--epochs", "1"], cwd=REPO,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "[rank 1]" in res.stderr and "[rank 0]" in res.stderr
+    ck = safe_load(save / "epoch-1.pt")
+    single = safe_load(reference_run / "epoch-1.pt")
+    # each rank takes its shard of the epoch: about half the optimizer steps of the single-process run
+    assert 0 < ck["step"] < single["step"]
+    log = (save / "train.log").read_text(encoding="utf-8")
+    assert "[rank 1]" not in log  # only rank 0 writes files
