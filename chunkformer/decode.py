@@ -14,6 +14,7 @@ gives the same numbers. Masked-batch chunked inference with the model's context.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 import sys
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
 from tqdm import tqdm
 
 from chunkformer.checkpoint import CheckpointError, LoadedModel, atomic_write_text, load_model
@@ -69,11 +71,12 @@ def write_set(exp: Path, method: str, set_name: str, tag: str, results: list[Res
 
 
 def results_markdown(table: dict[str, dict[str, dict[str, SetResult]]], tags: list[str], split: str,
-                     command: str, configs: dict[str, str]) -> str:
+                     command: str, configs: dict[str, str], context: Context) -> str:
     """table[method][tag][set] → RESULTS.md text."""
     sets = sorted({s for m in table.values() for t in m.values() for s in t})
     lines = ["# Results", "", f"WER (%) over syllables on the **{split}** sets, after normalization (NFC, lower case, "
-             "punctuation removed); CER (%) in parentheses. Masked-batch chunked decoding.", ""]
+             "punctuation removed); CER (%) in parentheses. Masked-batch chunked decoding, context "
+             f"[{context.left}, {context.chunk}, {context.right}] (left, chunk, right; 80 ms frames).", ""]
     for method, rows in table.items():
         lines += [f"## {METHODS[method]}", "", "| model | " + " | ".join(sets) + " |",
                   "|---|" + "---|" * len(sets)]
@@ -91,6 +94,16 @@ def results_markdown(table: dict[str, dict[str, dict[str, SetResult]]], tags: li
     return "\n".join(lines)
 
 
+def training_context(exp_dir: Path) -> str:
+    """The fine-tune's chunk context (``model.context`` in ``<exp_dir>/config.yaml``), else the paper's."""
+    cfg = exp_dir / "config.yaml"
+    if cfg.is_file():
+        ctx = (yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}).get("model", {}).get("context")
+        if ctx:
+            return ",".join(str(int(v)) for v in ctx)
+    return "128,64,128"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m chunkformer.decode", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results-split", default="test", help="the split tabulated in RESULTS.md")
     p.add_argument("--methods", default="greedy,beam")
     p.add_argument("--beam", type=int, default=10)
-    p.add_argument("--context", default="128,64,128")
+    p.add_argument("--context", default=None,
+                   help="left,chunk,right; default: model.context of <exp-dir>/config.yaml (the fine-tune's), "
+                        "else 128,64,128")
     p.add_argument("--max-duration", type=float, default=300.0)
     p.add_argument("--config", action="append", default=[], metavar="NAME=PATH",
                    help="config files to quote in RESULTS.md (e.g. data=..., model=...)")
@@ -118,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         models = [(tag, path) for tag, _, path in (m.partition("=") for m in a.model)]
         if any(not t or not q for t, q in models):
             raise ValueError("--model takes TAG=PATH")
-        ctx = Context.parse(a.context)
+        ctx = Context.parse(a.context or training_context(a.exp_dir))
         loaded = [(tag, load_model(path)) for tag, path in models]
     except (CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -147,7 +162,13 @@ def main(argv: list[str] | None = None) -> int:
             name, _, path = item.partition("=")
             if Path(path).is_file():
                 configs[f"{name} config ({path})"] = Path(path).read_text(encoding="utf-8")
-        md = results_markdown(table, [t for t, _ in loaded], a.results_split, command, configs)
+        md = results_markdown(table, [t for t, _ in loaded], a.results_split, command, configs, ctx)
+        history = a.exp_dir / "valid_history.json"
+        if history.is_file():  # the fine-tune's validation curve, per domain
+            from chunkformer.plot import plot_valid_wer
+
+            png = plot_valid_wer(json.loads(history.read_text(encoding="utf-8")), a.exp_dir / "valid_wer.png")
+            md = md.replace("## Command", f"Validation WER per epoch: ![validation WER]({png.name})\n\n## Command", 1)
         atomic_write_text(a.exp_dir / "RESULTS.md", md)
         print(md.split("## Command")[0])
     return 0

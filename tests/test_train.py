@@ -200,3 +200,34 @@ def test_ddp_two_cpu_processes(data: dict[str, Path], reference_run: Path) -> No
     assert 0 < ck["step"] < single["step"]
     log = (save / "train.log").read_text(encoding="utf-8")
     assert "[rank 1]" not in log  # only rank 0 writes files
+
+
+def test_stages_4_and_5_after_the_fine_tune(data: dict[str, Path], reference_run: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    """average_checkpoints then decode: icefall-shaped files, RESULTS.md rows/columns, the plot, same numbers
+    on a rerun."""
+    from chunkformer import average, decode
+
+    exp = data["root"] / "exp45"
+    shutil.copytree(reference_run, exp, ignore=shutil.ignore_patterns("tensorboard"))
+    avg = exp / "avg2.pt"
+    assert average.main(["--inputs", *map(str, sorted(exp.glob("epoch-*.pt"))), "--num-ckpts", "2",
+                         "--output", str(avg)]) == 0
+    args = ["--exp-dir", str(exp), "--manifest-dir", str(data["mdir"]), "--model", f"pretrained={MODEL}",
+            "--model", f"best={exp / 'best.pt'}", "--model", f"avg2={avg}", "--beam", "4",
+            "--config", f"model={exp / 'config.yaml'}"]
+    assert decode.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "use " in printed.split("# Results")[0]  # average_checkpoints says which files it used
+    results = (exp / "RESULTS.md").read_text(encoding="utf-8")
+    assert "# Results" + printed.split("# Results")[1].rstrip() in results  # the table is printed
+    for method in ("greedy_search", "prefix_beam_search"):
+        for tag in ("pretrained", "best", "avg2"):
+            for kind in ("recogs", "errs", "errs-cer", "wer-summary"):
+                assert (exp / method / f"{kind}-test_telephony-{tag}.txt").is_file(), (method, tag, kind)
+            assert f"| {tag} | " in results
+    assert "| model | telephony |" in results and "context [16, 8, 16]" in results
+    assert "![validation WER](valid_wer.png)" in results
+    assert (exp / "valid_wer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert decode.main(args) == 0  # deterministic: a rerun writes the same table
+    assert (exp / "RESULTS.md").read_text(encoding="utf-8") == results
