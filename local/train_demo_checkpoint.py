@@ -3,12 +3,14 @@
 reading domain of the demo corpus only, from scratch, then writes it in the official folder format.
 
 It plays the role of the paper's released checkpoint in the demo (a model that never heard a phone line).
-Resumable: state is saved atomically every few minutes; running the same command again continues.
-Training time is a wall-clock budget (``--minutes``), so the result depends on the machine's speed; the
-committed checkpoint records the steps it got.
+Resumable: state is saved atomically every few minutes; running the same command again continues from the
+saved step (mid-epoch: batches and SpecAugment masks are seeded per (epoch, batch), so none repeats or is
+skipped). The budget is a number of optimizer steps (``--max-steps``), so the result does not depend on the
+machine's speed; ``--minutes`` optionally caps the training time as well. The committed checkpoint records
+the steps and minutes it got.
 
     python local/train_demo_checkpoint.py --corpus-dir data/demo_corpus --vocab egs/callbot/demo/vocab.txt \
-        --work-dir exp/demo_pretrain --out-dir egs/callbot/demo/pretrained --minutes 60
+        --work-dir exp/demo_pretrain --out-dir egs/callbot/demo/pretrained --max-steps 1800
 """
 
 from __future__ import annotations
@@ -111,7 +113,8 @@ def main() -> None:
     p.add_argument("--vocab", type=Path, required=True)
     p.add_argument("--work-dir", type=Path, default=Path("exp/demo_pretrain"))
     p.add_argument("--out-dir", type=Path, default=Path("egs/callbot/demo/pretrained"))
-    p.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget (total, across resumes)")
+    p.add_argument("--max-steps", type=int, default=1800, help="optimizer steps in total (across resumes)")
+    p.add_argument("--minutes", type=float, default=None, help="optional cap on training minutes (across resumes)")
     p.add_argument("--d-model", type=int, default=144)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--ffn", type=int, default=576)
@@ -141,12 +144,13 @@ def main() -> None:
     model.encoder.global_cmvn.istd.copy_((1.0 / allf.std(0).clamp_min(1e-5)).float())
     del allf
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
-    step, epoch, elapsed, history = 0, 0, 0.0, []
+    step, epoch, batch0, elapsed, history = 0, 0, 0, 0.0, []
     if state_path.exists():
         st = safe_load(state_path)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         step, epoch, elapsed, history = st["step"], st["epoch"], st["elapsed"], st["history"]
+        batch0 = st.get("batch_in_epoch", 0)
         torch.set_rng_state(st["torch_rng"])
         log.info("resumed from %s: step %d, epoch %d, %.1f min trained", state_path, step, epoch, elapsed / 60)
 
@@ -155,19 +159,24 @@ def main() -> None:
 
     def save() -> None:
         st = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "epoch": epoch,
-              "elapsed": elapsed, "history": history, "torch_rng": torch.get_rng_state()}
+              "batch_in_epoch": batch0, "elapsed": elapsed, "history": history, "torch_rng": torch.get_rng_state()}
         atomic_save(st, state_path)
 
-    g = torch.Generator().manual_seed(a.seed)
+    g = torch.Generator()
     model.train()
-    budget = a.minutes * 60
+    budget = a.minutes * 60 if a.minutes else math.inf
+
+    def finished() -> bool:
+        return step >= a.max_steps or elapsed >= budget
+
     last_save = time.time()
-    while elapsed < budget:
+    while not finished():
         plan = batches(train, a.max_frames, random.Random(a.seed + epoch))
-        g.manual_seed(a.seed * 1000 + epoch)
-        bar = tqdm(plan, desc=f"epoch {epoch}", unit="batch", leave=False)
+        bar = tqdm(plan[batch0:], desc=f"epoch {epoch}", unit="batch", leave=False, initial=batch0, total=len(plan))
         for idx in bar:
             t0 = time.time()
+            g.manual_seed(a.seed * 1_000_003 + epoch * 10_007 + batch0)
+            batch0 += 1
             feats = [spec_augment(train[i][0], g) for i in idx]
             targets = [train[i][1] for i in idx]
             for group in opt.param_groups:
@@ -183,16 +192,17 @@ def main() -> None:
             step += 1
             elapsed += time.time() - t0
             bar.set_postfix(loss=f"{loss.item():.2f}", lr=f"{lr_at(step):.1e}", min=f"{elapsed / 60:.1f}")
-            if time.time() - last_save > a.save_every_min * 60 or elapsed >= budget:
+            if time.time() - last_save > a.save_every_min * 60 or finished():
                 wer = evaluate(model, val, tok, ctx)
                 history.append({"step": step, "minutes": round(elapsed / 60, 2), "val_wer": round(wer, 2)})
                 log.info("step %d (%.1f min): loss %.3f, reading val WER %.2f%%", step, elapsed / 60, loss.item(), wer)
                 save()
                 last_save = time.time()
-            if elapsed >= budget:
+            if finished():
                 break
         else:
             epoch += 1
+            batch0 = 0
     save()
     wer = evaluate(model, val, tok, ctx)
     log.info("done: %d steps, %d epochs, %.1f min, reading val WER %.2f%%", step, epoch, elapsed / 60, wer)

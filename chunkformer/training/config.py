@@ -45,6 +45,7 @@ class TrainerSection:
     save_every_n: int = 0          # checkpoint-STEP.pt every N optimizer steps (0: only per epoch)
     keep_last_k: int = 3
     num_workers: int = 2
+    threads: int | None = None     # CPU intra-op threads; None: the cores left beside the workers (min 1)
     seed: int = 42
     dtype: str = "fp32"            # fp32 | bf16 | fp16 (autocast on GPU)
     device: str = "auto"
@@ -67,7 +68,8 @@ FLAGS = {"lr": ("optim", "lr"), "warmup": ("optim", "warmup_steps"), "epochs": (
          "device": ("trainer", "device"), "resume": ("trainer", "resume_checkpoint"),
          "save_dir": ("trainer", "save_dir"), "vocab": ("trainer", "vocab"),
          "data_config": ("trainer", "data_config"), "manifest_dir": ("trainer", "manifest_dir"),
-         "context": ("model", "context"), "max_bad_batches": ("trainer", "max_bad_batches")}
+         "context": ("model", "context"), "max_bad_batches": ("trainer", "max_bad_batches"),
+         "threads": ("trainer", "threads")}
 
 
 @dataclass
