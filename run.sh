@@ -27,12 +27,14 @@ demo_corpus=data/demo_corpus
 num_avg=3
 avg_mode=best
 seed=42
+decode_splits=test                     # comma-separated: test, val
+decode_methods=greedy,beam             # greedy CTC and CTC prefix beam search
 train_args=""                          # extra flags for chunkformer.train, e.g. "--epochs 20 --lr 5e-5"
 
 log() { echo -e "$(date '+%F %T') (run.sh:${BASH_LINENO[0]}) $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode seed train_args "
+options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode seed decode_splits decode_methods train_args "
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -97,11 +99,12 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  log "stage 5: decode val/test sets, WER tables in $save_dir/RESULTS.md"
+  log "stage 5: decode the $decode_splits sets ($decode_methods), WER tables in $save_dir/RESULTS.md"
   models=(--model "pretrained=$resume")
   [ -f "$save_dir/best.pt" ] && models+=(--model "best=$save_dir/best.pt")
   [ -f "$save_dir/avg$num_avg.pt" ] && models+=(--model "avg$num_avg=$save_dir/avg$num_avg.pt")
   $py -m chunkformer.decode --exp-dir "$save_dir" --manifest-dir "$manifest_dir" "${models[@]}" \
+    --splits "$decode_splits" --methods "$decode_methods" \
     --config "data=$data_config" --config "model=$save_dir/config.yaml"
   log "done: $save_dir/RESULTS.md"
 fi

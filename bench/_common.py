@@ -6,8 +6,13 @@ the same (noisy, shared) CPU, alternating, so machine noise hits both alike and 
 Both packages are called ``chunkformer``. :func:`import_both` imports the official one first (from the
 official venv's site-packages), moves its modules to ``official_chunkformer.*`` in ``sys.modules`` (module
 objects keep their own references, so the official code keeps working), then imports ours from this
-repository. The benchmarks therefore must run with ``/work/official/venv/bin/python`` (which also has torch,
-numpy, scipy, soundfile and PyYAML for our package).
+repository. The benchmarks therefore must run with the official venv's python (which also has torch, numpy,
+scipy, soundfile and PyYAML for our package). ``../shared/tools/official/setup.sh`` run from the repository root
+builds that venv in ``.venv-official/`` (git-ignored; ``$OFFICIAL_VENV`` overrides the place) and prints its
+python, so from the repository root::
+
+    PY=$(../shared/tools/official/setup.sh)      # = .venv-official/bin/python
+    nice -n 5 $PY bench/bench_inference.py --size small
 
 Weights: the official ``init_speech_model`` builds a seeded random model (CTC head only, no attention
 decoder); its ``encoder.*``/``ctc.*`` state dict is written in the official folder format and loaded into
@@ -29,7 +34,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-OFFICIAL_PYTHON = "/work/official/venv/bin/python"
+OFFICIAL_PYTHON = str(Path(os.environ.get("OFFICIAL_VENV", REPO / ".venv-official")) / "bin" / "python")
 
 # (d_model, heads, ffn units, blocks): the released large model, and the small LibriSpeech recipe (v1.yaml)
 SIZES: dict[str, tuple[int, int, int, int]] = {
@@ -63,9 +68,10 @@ def import_both() -> SimpleNamespace:
         hf = importlib.import_module("chunkformer.chunkformer_model")
     except ImportError as e:
         raise SystemExit(f"bench: the official chunkformer does not import ({e}); run with {OFFICIAL_PYTHON}") from e
-    if Path(off_root.__file__).resolve().is_relative_to(REPO):
+    # the official venv may live inside the repository (.venv-official/): compare with our package directory
+    if Path(off_root.__file__).resolve().parent == REPO / "chunkformer":
         raise SystemExit(f"bench: imported our own package as the official one; run with {OFFICIAL_PYTHON} "
-                         "from a directory other than the repository root")
+                         "and without the repository root on PYTHONPATH")
     moved: dict[str, ModuleType] = {}
     for name in [n for n in sys.modules if n == "chunkformer" or n.startswith("chunkformer.")]:
         moved["official_" + name] = sys.modules.pop(name)
@@ -73,7 +79,7 @@ def import_both() -> SimpleNamespace:
     sys.path.insert(0, str(REPO))
     ours = importlib.import_module("chunkformer")
     importlib.import_module("chunkformer.model")  # before chunkformer.masked_batch (import cycle)
-    if not Path(ours.__file__).resolve().is_relative_to(REPO):
+    if Path(ours.__file__).resolve().parent != REPO / "chunkformer":
         raise SystemExit(f"bench: could not import our chunkformer from {REPO}")
     _official = SimpleNamespace(
         init_speech_model=init_model.init_speech_model,

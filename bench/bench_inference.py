@@ -1,15 +1,15 @@
 """Inference speed, ours vs the official chunkformer 1.2.2: masked-batch CTC log-probs of one mixed batch.
 
 Both sides get the same weights (built by the official ``init_speech_model``, see ``_common.py``), the same
-fbank features and ``torch.set_num_threads(2)``; they run alternately in one process. Official: what its
+fbank features and ``torch.set_num_threads(2)`` (``--threads``); they run alternately in one process. Official: what its
 ``batch_decode`` runs — ``encoder.forward_parallel_chunk`` (one masked batch) + ``ctc.log_softmax``, split
 per utterance. Ours: ``ChunkFormerModel.ctc_log_probs``. Audio I/O and fbank are left out (identical work).
 The first call of each side is the parity check (max |Δ| of log-probs, greedy argmax agreement) and the
 warm-up; then ``--reps`` timed rounds. Reported: median wall time, audio-seconds per wall-second, ratio.
 
 Run with the official venv's python (it imports both packages), from the repository root:
-    /work/official/venv/bin/python bench/bench_inference.py --size small --reps 5
-    /work/official/venv/bin/python bench/bench_inference.py --size large --reps 3
+    .venv-official/bin/python bench/bench_inference.py --size small --reps 5
+    .venv-official/bin/python bench/bench_inference.py --size large --reps 3
 """
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ def parse_batch(spec: str) -> list[float]:
     return out
 
 
-def run(size: str, batch: list[float], reps: int, context: str, seed: int) -> dict:
+def run(size: str, batch: list[float], reps: int, context: str, seed: int, threads: int = 2) -> dict:
     C.import_both()
     import torch
 
     from chunkformer.masked_batch import Context
 
-    C.setup_torch(2)
+    C.setup_torch(threads)
     ctx = Context.parse(context)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -95,11 +95,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="timed rounds per side after the parity/warm-up call")
     ap.add_argument("--context", default="128,64,128", help="left,chunk,right (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads, both sides (default: %(default)s)")
     ap.add_argument("--json", type=Path, help="also write the result as JSON here")
     a = ap.parse_args()
     if a.reps < 1:
         raise SystemExit("--reps must be at least 1")
-    result = run(a.size, parse_batch(a.batch), a.reps, a.context, a.seed)
+    result = run(a.size, parse_batch(a.batch), a.reps, a.context, a.seed, a.threads)
     print(json.dumps(result))
     if a.json:
         a.json.write_text(json.dumps(result, indent=1) + "\n")

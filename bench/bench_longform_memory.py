@@ -21,8 +21,8 @@ Modes (all greedy CTC ids, as a transcriber needs; outputs are compared across m
   to ``--official-oneshot-max-min``.
 
 Run from the repository root with the official venv's python:
-    /work/official/venv/bin/python bench/bench_longform_memory.py --size small --minutes 1,10,30,60
-    /work/official/venv/bin/python bench/bench_longform_memory.py --size large --minutes 10,60 --modes ours-segmented
+    .venv-official/bin/python bench/bench_longform_memory.py --size small --minutes 1,10,30,60
+    .venv-official/bin/python bench/bench_longform_memory.py --size large --minutes 10,60 --modes ours-segmented
 """
 
 from __future__ import annotations

@@ -6,14 +6,14 @@ encoder draws (chunk, left, right) from ``dynamic_*_sizes`` (set to the single c
 ``forward_encoder`` on the zero-padded batch (every utterance padded to the longest). Ours: ``model(batch)``
 on the masked chunk batch (no padding beyond each utterance's last chunk) + ``F.ctc_loss`` with the same
 reduction (sum / batch size). Same weights, features, targets, context; both in train mode (dropout on);
-``torch.set_num_threads(2)``; alternating in one process; gradients zeroed before each step; no optimizer step.
+``torch.set_num_threads(2)`` (``--threads``); alternating in one process; gradients zeroed before each step; no optimizer step.
 
 The two training paths differ by design (the official one pads zeros where the depthwise conv would see the
 next chunk; ours matches the official *inference* path), so instead of output parity the benchmark checks
 that our training path equals our inference path (eval mode, max |Δ| of log-probs) and that gradients are
 finite. Run from the repository root with the official venv's python:
-    /work/official/venv/bin/python bench/bench_train_step.py --size small --reps 5
-    /work/official/venv/bin/python bench/bench_train_step.py --size large --reps 3
+    .venv-official/bin/python bench/bench_train_step.py --size small --reps 5
+    .venv-official/bin/python bench/bench_train_step.py --size large --reps 3
 """
 
 from __future__ import annotations
@@ -43,13 +43,13 @@ def draw_lengths(n: int, lo: float, hi: float, dist: str, seed: int) -> list[flo
     return [round(math.exp(rng.uniform(math.log(lo), math.log(hi))), 2) for _ in range(n)]
 
 
-def run(size: str, lengths: list[float], reps: int, context: str, seed: int) -> dict:
+def run(size: str, lengths: list[float], reps: int, context: str, seed: int, threads: int = 2) -> dict:
     C.import_both()
     import torch
 
     from chunkformer.masked_batch import Context
 
-    C.setup_torch(2)
+    C.setup_torch(threads)
     ctx = Context.parse(context)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -140,12 +140,13 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="timed rounds per side after the first (warm-up) step")
     ap.add_argument("--context", default="128,64,128", help="left,chunk,right (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads, both sides (default: %(default)s)")
     ap.add_argument("--json", type=Path, help="also write the result as JSON here")
     a = ap.parse_args()
     if a.reps < 1 or a.utts < 1 or not 0.5 <= a.min_s <= a.max_s:
         raise SystemExit("need --reps ≥ 1, --utts ≥ 1 and 0.5 ≤ --min-s ≤ --max-s")
     lengths = draw_lengths(a.utts, a.min_s, a.max_s, a.dist, a.seed)
-    result = run(a.size, lengths, a.reps, a.context, a.seed)
+    result = run(a.size, lengths, a.reps, a.context, a.seed, a.threads)
     result["dist"] = a.dist
     print(json.dumps(result))
     if a.json:
