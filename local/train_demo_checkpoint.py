@@ -10,7 +10,7 @@ machine's speed; ``--minutes`` optionally caps the training time as well. The co
 the steps and minutes it got.
 
     python local/train_demo_checkpoint.py --corpus-dir data/demo_corpus --vocab egs/callbot/demo/vocab.txt \
-        --work-dir exp/demo_pretrain --out-dir egs/callbot/demo/pretrained --max-steps 1800
+        --work-dir exp/demo_pretrain --out-dir egs/callbot/demo/pretrained --max-steps 2560
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def main() -> None:
     p.add_argument("--vocab", type=Path, required=True)
     p.add_argument("--work-dir", type=Path, default=Path("exp/demo_pretrain"))
     p.add_argument("--out-dir", type=Path, default=Path("egs/callbot/demo/pretrained"))
-    p.add_argument("--max-steps", type=int, default=1800, help="optimizer steps in total (across resumes)")
+    p.add_argument("--max-steps", type=int, default=2560, help="optimizer steps in total (across resumes)")
     p.add_argument("--minutes", type=float, default=None, help="optional cap on training minutes (across resumes)")
     p.add_argument("--d-model", type=int, default=144)
     p.add_argument("--heads", type=int, default=4)
