@@ -1,8 +1,8 @@
 """Inference speed, ours vs the official chunkformer 1.2.2: masked-batch CTC log-probs of one mixed batch.
 
 Both sides get the same weights (built by the official ``init_speech_model``, see ``_common.py``), the same
-fbank features and ``torch.set_num_threads(2)`` (``--threads``); they run alternately in one process. Official: what its
-``batch_decode`` runs — ``encoder.forward_parallel_chunk`` (one masked batch) + ``ctc.log_softmax``, split
+fbank features and ``torch.set_num_threads(--threads)``; they run alternately in one process. Official: what
+its ``batch_decode`` runs — ``encoder.forward_parallel_chunk`` (one masked batch) + ``ctc.log_softmax``, split
 per utterance. Ours: ``ChunkFormerModel.ctc_log_probs``. Audio I/O and fbank are left out (identical work).
 The first call of each side is the parity check (max |Δ| of log-probs, greedy argmax agreement) and the
 warm-up; then ``--reps`` timed rounds. Reported: median wall time, audio-seconds per wall-second, ratio.

@@ -3,9 +3,11 @@
 Every measurement runs in a fresh subprocess that imports only the package it measures, loads the model folder
 (built once by the parent with the official ``init_speech_model``, see ``_common.py``), makes the (T, 80)
 features, then resets the kernel's peak-RSS counter (``/proc/self/clear_refs`` 5) and decodes. Reported per run:
-``peak_mb`` = the process's lifetime peak RSS (``resource.getrusage`` ru_maxrss: imports, weights, features
-and decoding), ``decode_peak_mb`` = peak RSS during decoding (VmHWM after the reset) and ``decode_extra_mb`` =
-that minus the RSS just before decoding (the decoder's own working memory), plus wall time.
+``peak_mb`` = the process's lifetime peak RSS (imports, weights, features and decoding: the larger of VmHWM
+just before the reset and VmHWM after decoding; not ``getrusage`` ru_maxrss, which Linux carries over from the
+parent across fork+exec, so it would report the parent's RSS when that is larger), ``decode_peak_mb`` = peak
+RSS during decoding (VmHWM after the reset) and ``decode_extra_mb`` = that minus the RSS just before decoding
+(the decoder's own working memory), plus wall time.
 
 Modes (all greedy CTC ids, as a transcriber needs; outputs are compared across modes by the parent):
 - ``official-endless``: the official ``ChunkFormerModel.endless_decode`` itself (``from_pretrained`` on the
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -68,7 +69,7 @@ def child(spec: dict) -> dict:
 
         from chunkformer import ChunkFormerModel  # the official package (this process never imports ours)
 
-        C.setup_torch(2)
+        C.setup_torch(spec.get("threads", 2))
         rss["imports_mb"] = C.rss_mb()
         hf = ChunkFormerModel.from_pretrained(folder)
         hf.model.decoder = None  # CTC only, like ours
@@ -81,7 +82,7 @@ def child(spec: dict) -> dict:
         from chunkformer.checkpoint import load_model
         from chunkformer.masked_batch import Context
 
-        C.setup_torch(2)
+        C.setup_torch(spec.get("threads", 2))
         rss["imports_mb"] = C.rss_mb()
         model = load_model(folder).model.eval()
         ctx = Context(left, chunk, right)
@@ -89,6 +90,7 @@ def child(spec: dict) -> dict:
     feats = C.random_feats(minutes * 60.0, seed)
     rss["feats_mb"] = C.rss_mb()
     before = C.rss_mb()
+    load_peak = C.peak_rss_mb()  # this process's own peak so far (VmHWM is per address space, reset by exec)
     C.reset_peak_rss()
     t0 = time.perf_counter()
     with torch.no_grad():
@@ -116,7 +118,7 @@ def child(spec: dict) -> dict:
     decode_peak = C.peak_rss_mb()
     return {
         **spec, "seconds": round(seconds, 2), "rss": {k: round(v, 1) for k, v in rss.items()},
-        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_mb": round(max(load_peak, decode_peak), 1), "load_peak_mb": round(load_peak, 1),
         "decode_peak_mb": round(decode_peak, 1), "decode_extra_mb": round(decode_peak - before, 1),
         "ids": ids,
     }
@@ -149,6 +151,7 @@ def main() -> None:
                     help="skip official-oneshot above this many minutes (its memory need, see above)")
     ap.add_argument("--context", default="128,64,128")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default: %(default)s)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -175,7 +178,8 @@ def main() -> None:
                     print(f"[{a.size}] {m:g} min {mode}: skipped (> --official-oneshot-max-min)", flush=True)
                     continue
                 spec = {"mode": mode, "folder": folder, "minutes": m, "seed": a.seed, "context": context,
-                        "segment_frames": a.segment_frames, "official_tbd": tbd, "size": a.size}
+                        "segment_frames": a.segment_frames, "official_tbd": tbd, "size": a.size,
+                        "threads": a.threads}
                 r = measure(spec)
                 runs[mode] = r
                 if "error" in r:
@@ -197,7 +201,7 @@ def main() -> None:
             results.append({"minutes": m, "runs": runs, "argmax_agreement": checks})
     out = {"benchmark": "longform_memory", "size": a.size, "dims(d,heads,ffn,blocks)": C.SIZES[a.size],
            "vocab": C.VOCAB, "segment_frames": a.segment_frames, "official_total_batch_duration": tbd,
-           "context": a.context, "results": results, "machine": C.machine()}
+           "context": a.context, "threads": a.threads, "results": results, "machine": C.machine()}
     print(json.dumps(out))
     if a.json:
         a.json.write_text(json.dumps(out, indent=1) + "\n")

@@ -6,7 +6,8 @@ encoder draws (chunk, left, right) from ``dynamic_*_sizes`` (set to the single c
 ``forward_encoder`` on the zero-padded batch (every utterance padded to the longest). Ours: ``model(batch)``
 on the masked chunk batch (no padding beyond each utterance's last chunk) + ``F.ctc_loss`` with the same
 reduction (sum / batch size). Same weights, features, targets, context; both in train mode (dropout on);
-``torch.set_num_threads(2)`` (``--threads``); alternating in one process; gradients zeroed before each step; no optimizer step.
+``torch.set_num_threads(--threads)``; alternating in one process; gradients zeroed before each step; no optimizer
+step.
 
 The two training paths differ by design (the official one pads zeros where the depthwise conv would see the
 next chunk; ours matches the official *inference* path), so instead of output parity the benchmark checks
@@ -43,11 +44,12 @@ def draw_lengths(n: int, lo: float, hi: float, dist: str, seed: int) -> list[flo
     return [round(math.exp(rng.uniform(math.log(lo), math.log(hi))), 2) for _ in range(n)]
 
 
-def run(size: str, lengths: list[float], reps: int, context: str, seed: int, threads: int = 2) -> dict:
+def run(size: str, lengths: list[float], reps: int, context: str, seed: int, threads: int = 2,
+        untrimmed: bool = False) -> dict:
     C.import_both()
     import torch
 
-    from chunkformer.masked_batch import Context
+    from chunkformer.masked_batch import Context, make_chunk_batch
 
     C.setup_torch(threads)
     ctx = Context.parse(context)
@@ -78,13 +80,19 @@ def run(size: str, lengths: list[float], reps: int, context: str, seed: int, thr
         loss.backward()
         return float(loss)
 
-    def step_ours() -> float:
+    def ours_step(batch) -> float:
         ours.zero_grad(set_to_none=True)
-        logp, lens = ours(ours.chunk_batch(feats, ctx))
+        logp, lens = ours(batch)
         loss = torch.nn.functional.ctc_loss(logp.transpose(0, 1), flat_targets, lens, target_lens, blank=0,
                                             reduction="sum", zero_infinity=True) / len(feats)
         loss.backward()
         return float(loss)
+
+    def step_ours() -> float:  # the library's training path: chunk_batch trims the context (effective_context)
+        return ours_step(ours.chunk_batch(feats, ctx))
+
+    def step_ours_untrimmed() -> float:  # diagnostic: the same masked batch with the context as given
+        return ours_step(make_chunk_batch(feats, ctx, ours.encoder.conv_lorder))
 
     # checks (eval mode: no dropout): our training path == our inference path; gradients finite
     ours.eval()
@@ -92,9 +100,26 @@ def run(size: str, lengths: list[float], reps: int, context: str, seed: int, thr
         logp, lens = ours(ours.chunk_batch(feats, ctx))
     ref = ours.ctc_log_probs(feats, ctx)
     train_vs_infer = max(float((logp[b, : int(n)] - r).abs().max()) for b, (n, r) in enumerate(zip(lens, ref)))
-    del logp, ref
     if train_vs_infer > TOL:
         raise SystemExit(f"bench_train_step: our training path differs from inference by {train_vs_infer:.2e}")
+    trimmed_batch = ours.chunk_batch(feats, ctx)
+    untrimmed_batch = make_chunk_batch(feats, ctx, ours.encoder.conv_lorder)
+    # encoder output frames computed per forward: real ones, official padded batch, ours (trimmed / untrimmed)
+    frames = {"real": int(trimmed_batch.out_lens.sum()),
+              "official_padded": len(feats) * int(trimmed_batch.out_lens.max()),
+              "ours": trimmed_batch.xs.size(0) * trimmed_batch.context.chunk,
+              "ours_context": str(trimmed_batch.context),
+              "ours_untrimmed": untrimmed_batch.xs.size(0) * ctx.chunk}
+    untrimmed_vs_trimmed = None
+    if untrimmed:
+        with torch.no_grad():
+            logp_u, _ = ours(untrimmed_batch)
+        untrimmed_vs_trimmed = max(float((logp_u[b, : int(n)] - logp[b, : int(n)]).abs().max())
+                                   for b, n in enumerate(lens))
+        del logp_u
+        if untrimmed_vs_trimmed > TOL:
+            raise SystemExit(f"bench_train_step: untrimmed context differs from trimmed by {untrimmed_vs_trimmed:.2e}")
+    del logp, ref, trimmed_batch, untrimmed_batch
     ours.train()
     official.train()
     t0 = time.perf_counter()
@@ -110,7 +135,11 @@ def run(size: str, lengths: list[float], reps: int, context: str, seed: int, thr
     print(f"[{size}] ours train path vs inference path: max|Δ| {train_vs_infer:.2e}; first steps: official "
           f"{t_off0:.2f} s (loss {loss_off:.1f}), ours {t_our0:.2f} s (loss {loss_our:.1f})", flush=True)
 
-    timing = C.alternate({"official": step_official, "ours": step_ours}, reps, warmup=0)
+    fns = {"official": step_official, "ours": step_ours}
+    if untrimmed:
+        step_ours_untrimmed()  # its first (warm-up) step
+        fns["ours-untrimmed"] = step_ours_untrimmed
+    timing = C.alternate(fns, reps, warmup=0)
     audio_s = sum(lengths)
     med_off, med_our = timing.median("official"), timing.median("ours")
     out_frames = sum(1 + (int(n) - 15) // 8 for n in feat_lens)
@@ -118,7 +147,9 @@ def run(size: str, lengths: list[float], reps: int, context: str, seed: int, thr
         "benchmark": "train_step", "size": size, "dims(d,heads,ffn,blocks)": C.SIZES[size], "vocab": C.VOCAB,
         "lengths_s": lengths, "audio_seconds": round(audio_s, 2), "context": str(ctx), "reps": reps,
         "padding_waste_official": round(1 - out_frames / (len(lengths) * (1 + (int(feat_lens.max()) - 15) // 8)), 3),
+        "encoder_frames": frames,
         "ours_train_vs_infer_max_abs_diff": train_vs_infer,
+        "ours_untrimmed_vs_trimmed_max_abs_diff": untrimmed_vs_trimmed,
         "timing": timing.summary(),
         "official_audio_s_per_s": round(audio_s / med_off, 2), "ours_audio_s_per_s": round(audio_s / med_our, 2),
         "speedup": round(med_off / med_our, 3), "machine": C.machine(),
@@ -126,6 +157,13 @@ def run(size: str, lengths: list[float], reps: int, context: str, seed: int, thr
     print(f"[{size}] official {audio_s / med_off:.1f} audio-s/s (median {med_off:.2f} s), ours "
           f"{audio_s / med_our:.1f} audio-s/s (median {med_our:.2f} s): ours/official = {med_off / med_our:.2f}x",
           flush=True)
+    if untrimmed:
+        med_u = timing.median("ours-untrimmed")
+        result["ours_untrimmed_audio_s_per_s"] = round(audio_s / med_u, 2)
+        result["speedup_untrimmed"] = round(med_off / med_u, 3)
+        print(f"[{size}] ours with the untrimmed context {audio_s / med_u:.1f} audio-s/s (median {med_u:.2f} s): "
+              f"{med_off / med_u:.2f}x official (diagnostic)", flush=True)
+    print(f"[{size}] encoder frames: {frames}", flush=True)
     return result
 
 
@@ -141,12 +179,14 @@ def main() -> None:
     ap.add_argument("--context", default="128,64,128", help="left,chunk,right (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads, both sides (default: %(default)s)")
+    ap.add_argument("--untrimmed", action="store_true",
+                    help="also time ours on the untrimmed context (make_chunk_batch without effective_context)")
     ap.add_argument("--json", type=Path, help="also write the result as JSON here")
     a = ap.parse_args()
     if a.reps < 1 or a.utts < 1 or not 0.5 <= a.min_s <= a.max_s:
         raise SystemExit("need --reps ≥ 1, --utts ≥ 1 and 0.5 ≤ --min-s ≤ --max-s")
     lengths = draw_lengths(a.utts, a.min_s, a.max_s, a.dist, a.seed)
-    result = run(a.size, lengths, a.reps, a.context, a.seed, a.threads)
+    result = run(a.size, lengths, a.reps, a.context, a.seed, a.threads, a.untrimmed)
     result["dist"] = a.dist
     print(json.dumps(result))
     if a.json:
