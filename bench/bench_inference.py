@@ -7,9 +7,10 @@ per utterance. Ours: ``ChunkFormerModel.ctc_log_probs``. Audio I/O and fbank are
 The first call of each side is the parity check (max |Δ| of log-probs, greedy argmax agreement) and the
 warm-up; then ``--reps`` timed rounds. Reported: median wall time, audio-seconds per wall-second, ratio.
 
-Run with the official venv's python (it imports both packages), from the repository root:
-    .venv-official/bin/python bench/bench_inference.py --size small --reps 5
-    .venv-official/bin/python bench/bench_inference.py --size large --reps 3
+Run with the official venv's python (it imports both packages), from the repository root
+(``docs/BENCHMARKS.md`` has the figures; on a CPU shared with other jobs use ``--threads 1``, see there):
+    nice -n 5 .venv-official/bin/python bench/bench_inference.py --size small --reps 5 --threads 1
+    nice -n 5 .venv-official/bin/python bench/bench_inference.py --size large --reps 3 --threads 1
 """
 
 from __future__ import annotations

@@ -22,9 +22,10 @@ Modes (all greedy CTC ids, as a transcriber needs; outputs are compared across m
   ~2·N·C·(T/2)·(F/2)·4 bytes for its first conv alone (≈ 30 GB for 60 min with C = 512), so it runs only up
   to ``--official-oneshot-max-min``.
 
-Run from the repository root with the official venv's python:
-    .venv-official/bin/python bench/bench_longform_memory.py --size small --minutes 1,10,30,60
-    .venv-official/bin/python bench/bench_longform_memory.py --size large --minutes 10,60 --modes ours-segmented
+Run from the repository root with the official venv's python (``docs/BENCHMARKS.md`` has the figures):
+    nice -n 5 .venv-official/bin/python bench/bench_longform_memory.py --size small --minutes 1,10,30,60 --threads 1
+    nice -n 5 .venv-official/bin/python bench/bench_longform_memory.py --size large --minutes 10,60 \\
+        --modes ours-segmented --threads 1
 """
 
 from __future__ import annotations

@@ -12,9 +12,12 @@ step.
 The two training paths differ by design (the official one pads zeros where the depthwise conv would see the
 next chunk; ours matches the official *inference* path), so instead of output parity the benchmark checks
 that our training path equals our inference path (eval mode, max |Δ| of log-probs) and that gradients are
-finite. Run from the repository root with the official venv's python:
-    .venv-official/bin/python bench/bench_train_step.py --size small --reps 5
-    .venv-official/bin/python bench/bench_train_step.py --size large --reps 3
+finite. ``--untrimmed`` also times ours on the context as given (``make_chunk_batch`` without the
+``effective_context`` trimming that ``chunk_batch`` applies), a diagnostic: same log-probs, different cost.
+
+Run from the repository root with the official venv's python (``docs/BENCHMARKS.md`` has the figures):
+    nice -n 5 .venv-official/bin/python bench/bench_train_step.py --size small --reps 5 --threads 1 --untrimmed
+    nice -n 5 .venv-official/bin/python bench/bench_train_step.py --size large --reps 3 --threads 1 --untrimmed
 """
 
 from __future__ import annotations
