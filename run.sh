@@ -30,11 +30,14 @@ seed=42
 decode_splits=test                     # comma-separated: test, val
 decode_methods=greedy,beam             # greedy CTC and CTC prefix beam search
 train_args=""                          # extra flags for chunkformer.train, e.g. "--epochs 20 --lr 5e-5"
+nproc=auto                             # stage-3 processes (torchrun DDP). auto: one per GPU; on a CPU-only
+                                       # machine one per core (at most 8) for the demo model (1-thread ranks beat threads
+                                       # there, see docs/BENCHMARKS.md), else 1
 
 log() { echo -e "$(date '+%F %T') (run.sh:${BASH_LINENO[0]}) $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode seed decode_splits decode_methods train_args "
+options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode seed decode_splits decode_methods train_args nproc "
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -82,9 +85,18 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  log "stage 3: fine-tune from $resume into $save_dir"
+  if [ "$nproc" = auto ]; then
+    nproc=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+    if [ "$nproc" -eq 0 ]; then
+      if [ "$model_config" = egs/callbot/conf/demo_model.yaml ]; then nproc=$(( $(nproc) < 8 ? $(nproc) : 8 )); else nproc=1; fi
+    fi
+  fi
+  [[ $nproc =~ ^[1-9][0-9]*$ ]] || die "--nproc must be a positive number or auto, not '$nproc'"
+  launcher=("$py")
+  if [ "$nproc" -gt 1 ]; then launcher=(.venv/bin/torchrun --standalone --nproc_per_node "$nproc"); fi
+  log "stage 3: fine-tune from $resume into $save_dir ($nproc process(es))"
   # shellcheck disable=SC2086
-  $py -m chunkformer.train --data-config "$data_config" --model-config "$model_config" \
+  "${launcher[@]}" -m chunkformer.train --data-config "$data_config" --model-config "$model_config" \
     --resume "$resume" --vocab "$vocab" --save-dir "$save_dir" --manifest-dir "$manifest_dir" --seed "$seed" $train_args
 fi
 

@@ -9,8 +9,15 @@ skipped). The budget is a number of optimizer steps (``--max-steps``), so the re
 machine's speed; ``--minutes`` optionally caps the training time as well. The committed checkpoint records
 the steps and minutes it got.
 
+Under ``torchrun`` it trains data-parallel (PyTorch DDP, gloo on CPU): each optimizer step takes the next
+``world_size`` batches of the epoch plan, one per rank, so the plan, the SpecAugment masks and the resume
+point do not depend on the number of processes. On a 2-core CPU two 1-thread ranks do 1.7x the audio per
+second of one 2-thread process (measured: 1.6 s vs 1.33 s per 64 s batch), because a model this small
+barely uses a second OpenMP thread.
+
     python local/train_demo_checkpoint.py --corpus-dir data/demo_corpus --vocab egs/callbot/demo/vocab.txt \
         --work-dir exp/demo_pretrain --out-dir egs/callbot/demo/pretrained --max-steps 2560
+    torchrun --nproc_per_node 2 local/train_demo_checkpoint.py --threads 1 ...   # same flags
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import argparse
 import csv
 import logging
 import math
+import os
 import random
 import time
 from pathlib import Path
@@ -127,7 +135,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1:
+        torch.distributed.init_process_group("gloo")
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     a.work_dir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +157,8 @@ def main() -> None:
     model.encoder.global_cmvn.istd.copy_((1.0 / allf.std(0).clamp_min(1e-5)).float())
     del allf
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
+    # every rank builds the same initial weights from the seed; DDP also broadcasts rank 0's at wrap time
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     step, epoch, batch0, elapsed, history = 0, 0, 0, 0.0, []
     if state_path.exists():
         st = safe_load(state_path)
@@ -153,11 +168,16 @@ def main() -> None:
         batch0 = st.get("batch_in_epoch", 0)
         torch.set_rng_state(st["torch_rng"])
         log.info("resumed from %s: step %d, epoch %d, %.1f min trained", state_path, step, epoch, elapsed / 60)
+    if world > 1:  # resumed weights were loaded into every rank's replica alike; make that explicit
+        for t in model.state_dict().values():
+            torch.distributed.broadcast(t, 0)
 
     def lr_at(s: int) -> float:
         return a.lr * min((s + 1) / a.warmup, math.sqrt(a.warmup / (s + 1)))
 
     def save() -> None:
+        if rank != 0:
+            return
         st = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "epoch": epoch,
               "batch_in_epoch": batch0, "elapsed": elapsed, "history": history, "torch_rng": torch.get_rng_state()}
         atomic_save(st, state_path)
@@ -172,16 +192,19 @@ def main() -> None:
     last_save = time.time()
     while not finished():
         plan = batches(train, a.max_frames, random.Random(a.seed + epoch))
-        bar = tqdm(plan[batch0:], desc=f"epoch {epoch}", unit="batch", leave=False, initial=batch0, total=len(plan))
-        for idx in bar:
+        bar = tqdm(range(batch0, len(plan) - world + 1, world), desc=f"epoch {epoch}", unit="step", leave=False,
+                   disable=rank != 0)
+        for first in bar:
             t0 = time.time()
+            batch0 = first + rank  # this rank's batch; seeds depend on the plan index only, not on world size
+            idx = plan[batch0]
             g.manual_seed(a.seed * 1_000_003 + epoch * 10_007 + batch0)
-            batch0 += 1
+            batch0 = first + world
             feats = [spec_augment(train[i][0], g) for i in idx]
             targets = [train[i][1] for i in idx]
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
-            logp, lens = model(model.chunk_batch(feats, ctx))
+            logp, lens = ddp(model.chunk_batch(feats, ctx))
             loss = torch.nn.functional.ctc_loss(
                 logp.transpose(0, 1), torch.cat(targets), lens, torch.tensor([len(t) for t in targets]),
                 blank=0, reduction="sum", zero_infinity=True) / len(idx)
@@ -191,12 +214,24 @@ def main() -> None:
             opt.step()
             step += 1
             elapsed += time.time() - t0
+            if world > 1:  # one clock for all ranks, so every rank agrees on when to evaluate and stop
+                clock = torch.tensor([elapsed, float(time.time() - last_save > a.save_every_min * 60)],
+                                     dtype=torch.float64)
+                torch.distributed.broadcast(clock, 0)
+                elapsed, due = float(clock[0]), bool(clock[1])
+            else:
+                due = time.time() - last_save > a.save_every_min * 60
             bar.set_postfix(loss=f"{loss.item():.2f}", lr=f"{lr_at(step):.1e}", min=f"{elapsed / 60:.1f}")
-            if time.time() - last_save > a.save_every_min * 60 or finished():
-                wer = evaluate(model, val, tok, ctx)
-                history.append({"step": step, "minutes": round(elapsed / 60, 2), "val_wer": round(wer, 2)})
-                log.info("step %d (%.1f min): loss %.3f, reading val WER %.2f%%", step, elapsed / 60, loss.item(), wer)
-                save()
+            if due or finished():
+                if rank == 0:
+                    wer = evaluate(model, val, tok, ctx)
+                    history.append({"step": step, "minutes": round(elapsed / 60, 2), "val_wer": round(wer, 2),
+                                    "world_size": world})
+                    log.info("step %d (%.1f min): loss %.3f, reading val WER %.2f%%", step, elapsed / 60,
+                             loss.item(), wer)
+                    save()
+                if world > 1:
+                    torch.distributed.barrier()
                 last_save = time.time()
             if finished():
                 break
@@ -204,6 +239,11 @@ def main() -> None:
             epoch += 1
             batch0 = 0
     save()
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+        if rank != 0:
+            return
     wer = evaluate(model, val, tok, ctx)
     log.info("done: %d steps, %d epochs, %.1f min, reading val WER %.2f%%", step, epoch, elapsed / 60, wer)
     cfg = infer_config(model.state_dict())

@@ -186,13 +186,20 @@ def test_config_errors_are_one_line_and_name_the_key(tmp_path: Path) -> None:
     assert cfg.trainer.epochs == 3 and cfg.trainer.max_duration == "auto"
 
 
-def test_ddp_two_cpu_processes(data: dict[str, Path], reference_run: Path) -> None:
+def test_ddp_two_cpu_processes_through_run_sh(data: dict[str, Path], reference_run: Path) -> None:
+    """``./run.sh --stage 3 --nproc 2`` launches torchrun (DDP on gloo); a bad --nproc is a one-line error."""
     save = data["root"] / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
-    res = subprocess.run([*torchrun, "-m", "chunkformer.train", *command(data, save), "--epochs", "1"], cwd=REPO,
-                         env=env, capture_output=True, text=True, timeout=600)
+    run = ["./run.sh", "--stage", "3", "--stop-stage", "3", "--data-config", str(data["data_yaml"]),
+           "--model-config", str(data["model_yaml"]), "--resume", str(MODEL), "--save-dir", str(save),
+           "--manifest-dir", str(data["mdir"]), "--seed", "7",
+           "--train-args", "--epochs 1 --lr 1e-3 --warmup 3 --batch-size 4"]
+    bad = subprocess.run([*run, "--nproc", "two"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "--nproc must be a positive number or auto, not 'two'" in bad.stderr
+    assert not save.exists()
+    res = subprocess.run([*run, "--nproc", "2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
+    assert "(2 process(es))" in res.stderr
     assert "[rank 1]" in res.stderr and "[rank 0]" in res.stderr
     ck = safe_load(save / "epoch-1.pt")
     single = safe_load(reference_run / "epoch-1.pt")
