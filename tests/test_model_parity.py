@@ -73,3 +73,29 @@ def test_batch_equals_single(loaded):
     batched = loaded.model.ctc_log_probs(feats, ctx)
     for f, b in zip(feats, batched):
         torch.testing.assert_close(loaded.model.ctc_log_probs([f], ctx)[0], b, atol=1e-4, rtol=0)
+
+
+def test_full_attention_batches_use_short_chunks_with_the_same_result(loaded):
+    """Mixed 2-15 s turns: every chunk sees its whole utterance, so short chunks (little padding) replace one
+    padded chunk per utterance, and the log-probs stay those of the padded batch."""
+    from chunkformer.masked_batch import make_chunk_batch
+    from chunkformer.model.asr_model import effective_context, frame_cost
+
+    g = torch.Generator().manual_seed(3)
+    feats = [torch.randn(n, 80, generator=g) for n in (1500, 200, 450, 300, 900)]
+    model = loaded.model
+    ctx = effective_context(Context(128, 64, 128), [f.shape[0] for f in feats], frame_cost(model.encoder.cfg))
+    longest = 1 + (1500 - 15) // 8
+    assert ctx.chunk < longest and ctx.left == ctx.right >= longest - ctx.chunk
+    padded = make_chunk_batch(feats, Context(0, longest, 0), model.encoder.conv_lorder)
+    ours = model.chunk_batch(feats, Context(128, 64, 128))
+    assert ours.context == ctx and ours.xs.shape[0] > padded.xs.shape[0]
+    model.eval()
+    with torch.no_grad():
+        a, lens = model(padded)
+        b, lens_b = model(ours)
+    assert torch.equal(lens, lens_b)
+    for i, n in enumerate(lens.tolist()):
+        torch.testing.assert_close(b[i, :n], a[i, :n], atol=TOL, rtol=1e-5)  # float rounding only
+    # equal lengths: nothing to gain, one chunk per utterance as before
+    assert effective_context(Context(128, 64, 128), [1500, 1500]) == Context(0, longest, 0)

@@ -42,21 +42,47 @@ def relative_right_context(context: Context, num_blocks: int, conv_lorder: int, 
     return num_blocks * (context.chunk + context.right)
 
 
-def effective_context(context: Context, num_frames: list[int]) -> Context:
-    """The smallest context with the same result for utterances of ``num_frames`` fbank frames.
+def effective_context(context: Context, num_frames: list[int], frame_cost: float = 1100.0) -> Context:
+    """The cheapest context with the same result for utterances of ``num_frames`` fbank frames.
 
     Keys outside an utterance are masked, so left/right context beyond the longest utterance's other chunks
-    only adds masked padding: with at most k chunks per utterance, l and r are cut to (k-1)·c; when every
-    utterance fits in one chunk, the chunk shrinks to the longest utterance and l = r = 0 (full attention).
-    If l and r are at least that reach, every chunk already sees its whole utterance, which is full attention:
-    one chunk per utterance gives the same result. Call-bot turns (2–15 s) mostly fall in these cases.
+    only adds masked padding: with at most k chunks per utterance, l and r are cut to (k-1)·c.
+    If l and r are at least that reach, every chunk sees its whole utterance, which is full attention, and
+    then *any* chunk size c' with l = r = its own reach gives the same result. One chunk per utterance is a
+    padded batch (every utterance padded to the longest: 61 % padding for 2–15 s call-bot turns); short
+    chunks pad each utterance only to a multiple of c' but make the attention windows wider. The chunk size
+    is picked by estimated cost: padded frames × (``frame_cost`` + attention window), where ``frame_cost``
+    is a frame's feed-forward/projection work in units of one query-key pair (:func:`frame_cost`).
+
+    >>> effective_context(Context(128, 64, 128), [1500, 300, 200, 250])   # 15 s + three short turns
+    Context(left=176, chunk=16, right=176)
+    >>> effective_context(Context(128, 64, 128), [1500, 1500])            # equal lengths: one chunk each
+    Context(left=0, chunk=186, right=0)
+    >>> effective_context(Context(16, 8, 16), [3000])                     # not full attention: kept
+    Context(left=16, chunk=8, right=16)
     """
+    lengths = [max(1, 1 + (n - 15) // RATE) for n in num_frames]
     c = context.chunk
-    longest = max(1 + (n - 15) // RATE for n in num_frames)
+    longest = max(lengths)
     reach = (-(-longest // c) - 1) * c
-    if min(context.left, context.right) >= reach:
-        return Context(0, max(longest, 1), 0)
-    return Context(min(context.left, reach), c, min(context.right, reach))
+    if min(context.left, context.right) < reach:
+        return Context(min(context.left, reach), c, min(context.right, reach))
+    best: tuple[float, int, int] | None = None
+    for size in sorted({longest, *(k for k in (16, 32, 64) if k < longest)}, reverse=True):
+        size_reach = (-(-longest // size) - 1) * size
+        padded = sum(-(-n // size) * size for n in lengths)
+        cost = padded * (frame_cost + 2 * size_reach + size)
+        if best is None or cost < best[0]:
+            best = (cost, size, size_reach)
+    assert best is not None
+    return Context(best[2], best[1], best[2])
+
+
+def frame_cost(cfg: EncoderConfig) -> float:
+    """Multiply-adds per frame and block outside attention (macaron FFNs 4·d·ffn, q/k/v/out 4·d², conv
+    pointwise 3·d²) over those per query-key pair (scores, positional term, weighted sum: 3·d)."""
+    d, ffn = cfg.output_size, cfg.linear_units
+    return (4 * d * ffn + 7 * d * d) / (3 * d)
 
 
 def official_segment_frames(total_batch_duration: float, chunk: int) -> int:
@@ -82,7 +108,7 @@ class ChunkFormerModel(nn.Module):
                     ) -> ChunkBatch:
         """Masked chunk batch; without cached history the context is trimmed to what the batch can use."""
         if offsets is None:
-            context = effective_context(context, [f.shape[0] for f in feats])
+            context = effective_context(context, [f.shape[0] for f in feats], frame_cost(self.encoder.cfg))
         return make_chunk_batch([f.to(self.device) for f in feats], context, self.encoder.conv_lorder, offsets)
 
     def forward(self, batch: ChunkBatch) -> tuple[torch.Tensor, torch.Tensor]:
