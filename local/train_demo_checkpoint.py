@@ -11,9 +11,9 @@ the steps and minutes it got.
 
 Under ``torchrun`` it trains data-parallel (PyTorch DDP, gloo on CPU): each optimizer step takes the next
 ``world_size`` batches of the epoch plan, one per rank, so the plan, the SpecAugment masks and the resume
-point do not depend on the number of processes. On a 2-core CPU two 1-thread ranks do 1.7x the audio per
-second of one 2-thread process (measured: 1.6 s vs 1.33 s per 64 s batch), because a model this small
-barely uses a second OpenMP thread.
+point do not depend on the number of processes. On a 2-core CPU two 1-thread ranks do 1.24x the audio per
+second of one 2-thread process (``bench/bench_cpu_ranks.py``, docs/BENCHMARKS.md): a model this small makes
+poor use of a second OpenMP thread.
 
     python local/train_demo_checkpoint.py --corpus-dir data/demo_corpus --vocab egs/callbot/demo/vocab.txt \
         --work-dir exp/demo_pretrain --out-dir egs/callbot/demo/pretrained --max-steps 2560
