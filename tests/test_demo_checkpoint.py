@@ -62,5 +62,6 @@ def test_clean_speech_is_recognized_and_the_phone_line_is_not(fresh_corpus: Path
     loaded.model.eval()
     reading = wer_on(loaded, fresh_corpus / "reading/test/list.tsv")
     telephony = wer_on(loaded, fresh_corpus / "telephony/test/list.tsv")
-    assert reading < 45.0, reading
-    assert telephony > reading + 20.0, (reading, telephony)  # the domain gap the fine-tune closes
+    print(f"demo checkpoint on fresh sentences: reading {reading:.1f} %, telephony {telephony:.1f} %")
+    assert reading < 30.0, reading
+    assert telephony > reading + 40.0, (reading, telephony)  # the domain gap the fine-tune closes
