@@ -62,20 +62,22 @@ def effective_context(context: Context, num_frames: list[int], frame_cost: float
     Context(left=16, chunk=8, right=16)
     """
     lengths = [max(1, 1 + (n - 15) // RATE) for n in num_frames]
-    c = context.chunk
     longest = max(lengths)
-    reach = (-(-longest // c) - 1) * c
-    if min(context.left, context.right) < reach:
-        return Context(min(context.left, reach), c, min(context.right, reach))
-    best: tuple[float, int, int] | None = None
-    for size in sorted({longest, *(k for k in (16, 32, 64) if k < longest)}, reverse=True):
-        size_reach = (-(-longest // size) - 1) * size
+
+    def reach(c: int) -> int:  # frames a chunk of the longest utterance must see on each side: (k-1)·c
+        return (-(-longest // c) - 1) * c
+
+    c = context.chunk
+    if min(context.left, context.right) < reach(c):
+        return Context(min(context.left, reach(c)), c, min(context.right, reach(c)))
+
+    def cost(size: int) -> float:
         padded = sum(-(-n // size) * size for n in lengths)
-        cost = padded * (frame_cost + 2 * size_reach + size)
-        if best is None or cost < best[0]:
-            best = (cost, size, size_reach)
-    assert best is not None
-    return Context(best[2], best[1], best[2])
+        return padded * (frame_cost + 2 * reach(size) + size)
+
+    # cheapest size; on a tie the larger chunk (fewer, bigger GEMMs)
+    size = min({longest, *(k for k in (16, 32, 64) if k < longest)}, key=lambda k: (cost(k), -k))
+    return Context(reach(size), size, reach(size))
 
 
 def frame_cost(cfg: EncoderConfig) -> float:
