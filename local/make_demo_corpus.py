@@ -31,7 +31,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from vi_callbot_text import distinct_sentences  # noqa: E402
+from vi_callbot_text import NUM_TEMPLATES, TEXT_VERSION, Sentence, distinct_sentences  # noqa: E402
 
 from chunkformer.audio import resample  # noqa: E402
 from chunkformer.data.augment import add_noise, apply_rir, make_noise, make_rir, telephone_channel  # noqa: E402
@@ -97,6 +97,32 @@ def parse_counts(spec: str) -> dict[str, int]:
     return counts
 
 
+def draw_texts(counts: dict[str, dict[str, int]], seed: int) -> dict[tuple[str, str], list[Sentence]]:
+    """The sentences of every (domain, split), test first. A held-out base sentence (without fillers) is reserved
+    across all domains, so no train sentence of any domain repeats a val/test one, even with other fillers."""
+    lists: dict[tuple[str, str], list[Sentence]] = {}
+    used: set[str] = set()
+    for split in SPLITS:
+        for d_i, domain in enumerate(DOMAINS):
+            style = "conversation" if domain == "conversation" else "reading"
+            sents = distinct_sentences(counts[split][domain], seed * 1000 + SPLITS.index(split) * 10 + d_i, style,
+                                       exclude=used)
+            if split != "train":
+                used.update(s.base for s in sents)
+            lists[(domain, split)] = sents
+    return lists
+
+
+def templates_missing_from_train(lists: dict[tuple[str, str], list[Sentence]]) -> dict[str, list[int]]:
+    """Templates (by index) with no train sentence, per domain that has train sentences at all."""
+    out = {}
+    for (domain, split), sents in lists.items():
+        missing = sorted(set(range(NUM_TEMPLATES)) - {s.template for s in sents})
+        if split == "train" and sents and missing:
+            out[domain] = missing
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir", type=Path, required=True)
@@ -107,24 +133,20 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     a = p.parse_args()
     counts = {"train": parse_counts(a.num_train), "val": parse_counts(a.num_val), "test": parse_counts(a.num_test)}
-    key = hashlib.sha256(json.dumps([counts, a.seed], sort_keys=True).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([counts, a.seed, TEXT_VERSION], sort_keys=True).encode()).hexdigest()[:16]
     done = a.out_dir / ".done"
     if done.is_file() and done.read_text().strip() == key:
         print(f"demo corpus: already done ({a.out_dir}, same arguments), nothing to do", file=sys.stderr)
         return
     t0 = time.time()
-    jobs, lists = [], {}
-    used: set[str] = set()
-    for split in SPLITS:
-        for d_i, domain in enumerate(DOMAINS):
-            style = "conversation" if domain == "conversation" else "reading"
-            n = counts[split][domain]
-            texts = distinct_sentences(n, a.seed * 1000 + SPLITS.index(split) * 10 + d_i, style, exclude=used)
-            if split != "train":
-                used.update(texts)  # val/test sentences never appear in another split
-            (a.out_dir / domain / split / "wavs").mkdir(parents=True, exist_ok=True)
-            lists[(domain, split)] = texts
-            jobs += [(domain, split, i, t, a.seed) for i, t in enumerate(texts)]
+    lists = draw_texts(counts, a.seed)
+    jobs = []
+    for (domain, split), sents in lists.items():
+        (a.out_dir / domain / split / "wavs").mkdir(parents=True, exist_ok=True)
+        jobs += [(domain, split, i, s.text, a.seed) for i, s in enumerate(sents)]
+    for domain, missing in templates_missing_from_train(lists).items():
+        print(f"demo corpus: warning: {domain} train has no sentence of template(s) {missing} "
+              f"(raise --num-train {domain}=N to at least {NUM_TEMPLATES})", file=sys.stderr)
     seconds: dict[str, float] = dict.fromkeys(DOMAINS, 0.0)
     rels: dict[tuple[str, str], list[str]] = {k: [] for k in lists}
     with Pool(a.jobs, initializer=_init, initargs=(a.out_dir,)) as pool:
@@ -132,8 +154,8 @@ def main() -> None:
                                              desc="synthesize", unit="utt")):
             rels[(job[0], job[1])].append(rel)
             seconds[job[0]] += dur
-    for (domain, split), texts in lists.items():
-        lines = ["wav\ttxt"] + [f"{r}\t{t}" for r, t in zip(rels[(domain, split)], texts)]
+    for (domain, split), sents in lists.items():
+        lines = ["wav\ttxt"] + [f"{r}\t{s.text}" for r, s in zip(rels[(domain, split)], sents)]
         (a.out_dir / domain / split / "list.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     wall = time.time() - t0
     total = sum(seconds.values())

@@ -86,6 +86,24 @@ def test_stage0_is_idempotent_and_redoes_only_a_deleted_split(staged: tuple, cap
     assert (mdir / "rejected-val.tsv").exists() and cuts_path(mdir, "telephony", "train").stat().st_mtime_ns == mtime
 
 
+def test_stage0_redoes_a_split_whose_corpus_was_rewritten_in_place(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """Same config, new content (e.g. the demo corpus regenerated): stale manifests must not be kept."""
+    yaml, _, _ = make_corpus(tmp_path)
+    mdir = tmp_path / "manifests"
+    stage0 = load_script("prepare_manifests")
+    args = ["--data-config", str(yaml), "--vocab", str(VOCAB), "--out-dir", str(mdir), "--num-jobs", "1"]
+    assert stage0.main(args) == 0
+    listing = tmp_path / "val" / "list.tsv"
+    rows = listing.read_text(encoding="utf-8").splitlines()
+    listing.write_text("\n".join(r for r in rows if "v1.wav" not in r) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert stage0.main(args) == 0
+    out = capsys.readouterr().out
+    assert "redid val" in out and "train" not in out.split("unchanged:")[0]
+    assert "v1" not in kept_ids(mdir, "val") and "v0" in kept_ids(mdir, "val")
+
+
 def test_stage1_features_equal_the_model_front_end_and_are_idempotent(staged: tuple, tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture) -> None:
     from lhotse import load_manifest

@@ -3,8 +3,10 @@ and every sentence spellable by the demo vocabulary."""
 
 from __future__ import annotations
 
+import collections
 import csv
 import hashlib
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,8 @@ import soundfile as sf
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "local"))
-from vi_callbot_text import distinct_sentences, number_to_words  # noqa: E402
+from make_demo_corpus import DOMAINS, draw_texts, parse_counts, templates_missing_from_train  # noqa: E402
+from vi_callbot_text import NUM_TEMPLATES, distinct_sentences, number_to_words, sentence  # noqa: E402
 
 from chunkformer.tokenizer import Tokenizer  # noqa: E402
 
@@ -29,11 +32,31 @@ def test_number_to_words(n, words):
 
 def test_generator_makes_thousands_of_distinct_spellable_sentences():
     reading = distinct_sentences(3000, seed=1)
-    texts = reading + distinct_sentences(300, seed=2, style="conversation", exclude=set(reading))
+    conversation = distinct_sentences(300, seed=2, style="conversation", exclude={s.base for s in reading})
+    texts = [s.text for s in reading + conversation]
     assert len(set(texts)) == len(texts)
+    assert sum(s.text != s.base for s in conversation) > 0.8 * len(conversation)  # fillers on the base sentence
     tok = Tokenizer.from_file(ROOT / "egs/callbot/demo/vocab.txt")
     assert all(not tok.unspellable(t) for t in texts)
     assert len(tok) > 6000  # broad syllable coverage, not only the generator's words
+
+
+def test_every_template_has_room_for_the_held_out_splits_and_reaches_train():
+    """A template with few fillings would be used up by test/val (drawn first) and never be heard in train."""
+    r = random.Random(0)
+    for k in range(NUM_TEMPLATES):
+        fillings = {sentence(r, "reading", k).base for _ in range(600)}
+        assert len(fillings) >= 140, (k, len(fillings), next(iter(fillings)))
+    counts = {"train": parse_counts("reading=2600,telephony=440,conversation=110"), "val": parse_counts("60"),
+              "test": parse_counts("150")}
+    lists = draw_texts(counts, seed=42)
+    assert templates_missing_from_train(lists) == {}
+    held = {s.base for (_, split), sents in lists.items() if split != "train" for s in sents}
+    train = {s.base for (_, split), sents in lists.items() if split == "train" for s in sents}
+    assert len(held) == 3 * (60 + 150) and not held & train  # disjoint across domains, fillers aside
+    for domain in DOMAINS:
+        per_template = collections.Counter(s.template for s in lists[(domain, "test")])
+        assert max(per_template.values()) - min(per_template.values()) <= 1  # drawn in rounds
 
 
 def make(out: Path) -> None:

@@ -22,6 +22,7 @@ the same augmentations (the plan is per domain).
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import re
@@ -115,9 +116,36 @@ class DataConfig:
 
     def fingerprint(self, split: str) -> str:
         """Hash of everything stage 0 depends on for ``split`` (sources + validation limits)."""
-        payload = {"sources": [asdict(s) for s in self.splits.get(split, [])], "validation": asdict(self.validation),
-                   "speed": self.augment.get("speed_factors")}
+        sources = self.splits.get(split, [])
+        payload = {"sources": [asdict(s) for s in sources], "validation": asdict(self.validation),
+                   "speed": self.augment.get("speed_factors"), "stamps": [source_stamp(s.path) for s in sources]}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def source_stamp(path: str) -> list[tuple[str, int, int]]:
+    """(name, size, mtime) of what a source's listing is read from: the file itself, a folder's top-level files
+    (wav.scp, text, transcripts.tsv, ...) or every match of a glob. A corpus rewritten in place (e.g. the demo
+    corpus regenerated) changes the stamp, so stage 0 redoes the split instead of keeping stale manifests.
+
+    >>> source_stamp("/no/such/file.tsv")
+    []
+    """
+    p = Path(path)
+    if any(c in path for c in "*?["):
+        files = [Path(q) for q in glob.glob(path, recursive=True)]
+    elif p.is_dir():
+        files = list(p.iterdir())
+    else:
+        files = [p]
+    stamps = []
+    for f in sorted(files):
+        try:
+            st = f.stat()
+        except OSError:
+            continue  # a missing source is reported by stage 0 itself, with its name
+        if not f.is_dir():
+            stamps.append((str(f), st.st_size, st.st_mtime_ns))
+    return stamps
 
 
 def _resolve(base: Path, p: str) -> str:
