@@ -39,6 +39,7 @@ from chunkformer.data.augment import add_noise, apply_rir, make_noise, make_rir,
 DOMAINS = ("reading", "conversation", "telephony")
 SPLITS = ("test", "val", "train")  # test first: its sentences are reserved before the others draw
 VOICES = ("vi", "vi-vn-x-central", "vi-vn-x-south")
+DEFAULT_COUNTS = {"train": "reading=2600,telephony=440,conversation=110", "val": "60", "test": "150"}
 SPEED = {"reading": (130, 160), "conversation": (170, 210), "telephony": (140, 200)}
 
 
@@ -126,9 +127,9 @@ def templates_missing_from_train(lists: dict[tuple[str, str], list[Sentence]]) -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir", type=Path, required=True)
-    p.add_argument("--num-train", default="reading=2600,telephony=440,conversation=110")
-    p.add_argument("--num-val", default="60")
-    p.add_argument("--num-test", default="150")
+    p.add_argument("--num-train", default=DEFAULT_COUNTS["train"])
+    p.add_argument("--num-val", default=DEFAULT_COUNTS["val"])
+    p.add_argument("--num-test", default=DEFAULT_COUNTS["test"])
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--jobs", type=int, default=2)
     a = p.parse_args()

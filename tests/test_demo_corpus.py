@@ -16,7 +16,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "local"))
-from make_demo_corpus import DOMAINS, draw_texts, parse_counts, templates_missing_from_train  # noqa: E402
+from make_demo_corpus import DEFAULT_COUNTS, DOMAINS, draw_texts, parse_counts, templates_missing_from_train  # noqa: E402
 from vi_callbot_text import NUM_TEMPLATES, distinct_sentences, number_to_words, sentence  # noqa: E402
 
 from chunkformer.tokenizer import Tokenizer  # noqa: E402
@@ -47,8 +47,7 @@ def test_every_template_has_room_for_the_held_out_splits_and_reaches_train():
     for k in range(NUM_TEMPLATES):
         fillings = {sentence(r, "reading", k).base for _ in range(600)}
         assert len(fillings) >= 140, (k, len(fillings), next(iter(fillings)))
-    counts = {"train": parse_counts("reading=2600,telephony=440,conversation=110"), "val": parse_counts("60"),
-              "test": parse_counts("150")}
+    counts = {split: parse_counts(spec) for split, spec in DEFAULT_COUNTS.items()}
     lists = draw_texts(counts, seed=42)
     assert templates_missing_from_train(lists) == {}
     held = {s.base for (_, split), sents in lists.items() if split != "train" for s in sents}
