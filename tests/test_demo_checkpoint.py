@@ -72,5 +72,5 @@ def test_clean_speech_is_recognized_and_the_phone_line_is_not(fresh_corpus: Path
     reading = wer_on(loaded, fresh_corpus / "reading/test/list.tsv")
     telephony = wer_on(loaded, fresh_corpus / "telephony/test/list.tsv")
     print(f"demo checkpoint on fresh sentences: reading {reading:.1f} %, telephony {telephony:.1f} %")
-    assert reading < 30.0, reading
-    assert telephony > reading + 40.0, (reading, telephony)  # the domain gap the fine-tune closes
+    assert reading < 10.0, reading  # measured 2.8 (3000 steps)
+    assert telephony > reading + 50.0, (reading, telephony)  # measured 77.3: the gap the fine-tune closes
