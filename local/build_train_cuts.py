@@ -76,7 +76,7 @@ def noise_files(cfg: DataConfig, acfg: Any, bank_dir: Path, cuts: list[Any], see
     kinds = list(acfg.noise_kinds)
     babble_ids = None
     if "babble" in kinds:
-        babble_ids = ",".join(c.id for c in banks.babble_choice(cuts, BABBLE_UTTERANCES, seed))
+        babble_ids = ",".join(banks.cut_audio_key(c) for c in banks.babble_choice(cuts, BABBLE_UTTERANCES, seed))
     out = bank_dir / "noises"
     params = banks.noise_params(kinds, cfg.bank.noises_per_kind, cfg.bank.noise_seconds, seed, babble_ids)
     files = banks.bank_is_current(out, params)

@@ -107,3 +107,22 @@ def test_unknown_keys_and_ops_are_errors():
         AugmentConfig.from_dict({"snr": [5, 15]})
     with pytest.raises(ValueError, match="unknown augmentation op"):
         augment_waveform(tone(300), RATE, AugmentConfig(), np.random.default_rng(0), None, None, {"tempo"})
+
+
+def test_babble_key_changes_when_a_cut_audio_is_rewritten_under_the_same_id(tmp_path) -> None:
+    """The noise bank is reused only while its babble sources are the same audio, not merely the same ids."""
+    import os
+
+    import soundfile as sf
+    from lhotse import Recording
+
+    from chunkformer.data.banks import cut_audio_key
+
+    wav = tmp_path / "utt1.wav"
+    sf.write(wav, tone(200, 1.0), RATE)
+    cut = Recording.from_file(wav, recording_id="utt1").to_cut()
+    before = cut_audio_key(cut)
+    assert before.startswith("utt1:") and before == cut_audio_key(cut)
+    sf.write(wav, tone(300, 1.2), RATE)
+    os.utime(wav, ns=(1, 1))  # a new mtime even on a coarse-clock file system
+    assert cut_audio_key(cut) != before

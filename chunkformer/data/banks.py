@@ -127,6 +127,16 @@ def babble_choice(cuts: list[Any], num: int, seed: int) -> list[Any]:
     return [cuts[i] for i in sorted(int(j) for j in idx)]
 
 
+def cut_audio_key(cut: Any) -> str:
+    """A cut's id plus its audio file's size and mtime: a corpus regenerated in place under the same ids (the demo
+    corpus after a generator change) gives new keys, so a babble bank made from the old audio is not reused."""
+    try:
+        st = Path(cut.recording.sources[0].source).stat()
+        return f"{cut.id}:{st.st_size}:{st.st_mtime_ns}"
+    except (AttributeError, IndexError, OSError, TypeError):  # command or in-memory source: no file to stat
+        return f"{cut.id}:{cut.duration:.3f}"
+
+
 def babble_sources_from(cuts: list[Any], num: int, seed: int) -> list[np.ndarray]:
     """:func:`babble_choice` loaded as 16 kHz mono arrays, the raw material of babble."""
     from chunkformer.audio import resample
