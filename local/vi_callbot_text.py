@@ -117,7 +117,8 @@ PERIODS = ("ngày", "buổi sáng", "buổi chiều", "buổi tối", "cuối tu
 def _templates(r: random.Random) -> list[str]:
     """Every template has hundreds of fillings or more, so the held-out splits (drawn first, never reused) leave
     plenty of each template for train: a template whose few fillings all went to test would be unseen in train
-    (measured on the first corpus: 7 two-slot templates, 27 % of the test sentences, never in train)."""
+    (measured on the first corpus: 7 templates with only a pronoun slot, 7 fillings each, made 27 % of the test
+    sentences and were never in train)."""
     p, q, name = r.choice(PRONOUNS), r.choice(PRONOUNS), r.choice(NAMES)
     return [
         f"xin chào {p} tôi là {name} tôi có thể giúp gì cho {p} ạ",
