@@ -22,7 +22,6 @@ the same augmentations (the plan is per domain).
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import re
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from chunkformer.data.sources import source_stamp
 
 SPLITS = ("train", "val", "test")
 WAVE_OPS = ("speed_perturb", "add_noise", "add_reverb", "telephony")
@@ -120,32 +121,6 @@ class DataConfig:
         payload = {"sources": [asdict(s) for s in sources], "validation": asdict(self.validation),
                    "speed": self.augment.get("speed_factors"), "stamps": [source_stamp(s.path) for s in sources]}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def source_stamp(path: str) -> list[tuple[str, int, int]]:
-    """(name, size, mtime) of what a source's listing is read from: the file itself, a folder's top-level files
-    (wav.scp, text, transcripts.tsv, ...) or every match of a glob. A corpus rewritten in place (e.g. the demo
-    corpus regenerated) changes the stamp, so stage 0 redoes the split instead of keeping stale manifests.
-
-    >>> source_stamp("/no/such/file.tsv")
-    []
-    """
-    p = Path(path)
-    if any(c in path for c in "*?["):
-        files = [Path(q) for q in glob.glob(path, recursive=True)]
-    elif p.is_dir():
-        files = list(p.iterdir())
-    else:
-        files = [p]
-    stamps = []
-    for f in sorted(files):
-        try:
-            st = f.stat()
-        except OSError:
-            continue  # a missing source is reported by stage 0 itself, with its name
-        if not f.is_dir():
-            stamps.append((str(f), st.st_size, st.st_mtime_ns))
-    return stamps
 
 
 def _resolve(base: Path, p: str) -> str:

@@ -247,8 +247,39 @@ def read_source(path: str) -> list[Item]:
     return items
 
 
+def is_glob(path: str) -> bool:
+    """A source path with ``*``, ``?`` or ``[`` is a glob pattern, not a file or folder name."""
+    return any(ch in path for ch in "*?[")
+
+
+def source_stamp(path: str) -> list[tuple[str, int, int]]:
+    """(name, size, mtime) of what a source's listing is read from: the file itself, a folder's top-level files
+    (wav.scp, text, transcripts.tsv, ...) or every match of a glob. A corpus rewritten in place (e.g. the demo
+    corpus regenerated) changes the stamp, so stage 0 redoes the split instead of keeping stale manifests.
+
+    >>> source_stamp("/no/such/file.tsv")
+    []
+    """
+    p = Path(path)
+    if is_glob(path):
+        files = [Path(q) for q in glob.glob(path, recursive=True)]
+    elif p.is_dir():
+        files = list(p.iterdir())
+    else:
+        files = [p]
+    stamps = []
+    for f in sorted(files):
+        try:
+            st = f.stat()
+        except OSError:
+            continue  # a missing source is reported by stage 0 itself, with its name
+        if not f.is_dir():
+            stamps.append((str(f), st.st_size, st.st_mtime_ns))
+    return stamps
+
+
 def _read(path: str) -> list[Item]:
-    if any(ch in path for ch in "*?["):
+    if is_glob(path):
         return read_glob(path)
     p = Path(path)
     if p.is_file():
