@@ -238,3 +238,79 @@ def test_stages_4_and_5_after_the_fine_tune(data: dict[str, Path], reference_run
     assert (exp / "valid_wer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert decode.main(args) == 0  # deterministic: a rerun writes the same table
     assert (exp / "RESULTS.md").read_text(encoding="utf-8") == results
+
+
+SCRATCH_YAML = """model:
+  context: [16, 8, 16]
+  init: random
+  arch: {output_size: 32, attention_heads: 2, linear_units: 64, num_blocks: 2, cnn_module_kernel: 7}
+  cmvn_cuts: 50
+optim:
+  lr: 2.0e-3
+  warmup_steps: 3
+  decay: inverse_sqrt
+trainer:
+  epochs: 50
+  max_steps: 8
+  batch_size: 4
+  save_every_n: 2
+  keep_last_k: 2
+  valid_interval: 4
+  num_workers: 0
+"""
+
+
+def scratch_command(data: dict[str, Path], save_dir: Path) -> list[str]:
+    return ["--model-config", str(data["root"] / "scratch.yaml"), "--vocab", str(VOCAB), "--save-dir", str(save_dir),
+            "--manifest-dir", str(data["mdir"]), "--seed", "11"]
+
+
+def kill_after_first_checkpoint(args: list[str], save: Path) -> None:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "chunkformer.train", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list(save.glob("checkpoint-*.pt")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+
+
+def test_from_scratch_with_the_same_engine_resumes_bit_identically(data: dict[str, Path], tmp_path: Path) -> None:
+    """``--init random``: the demo checkpoint's pretraining runs through the fine-tune engine; a step budget ends
+    it, a kill -9 and rerun end with the same weights, and the result exports to the official folder."""
+    from chunkformer import export
+    from chunkformer.checkpoint import load_model
+
+    (data["root"] / "scratch.yaml").write_text(SCRATCH_YAML, encoding="utf-8")
+    ref, killed = tmp_path / "ref", tmp_path / "killed"
+    res = run_cli(scratch_command(data, ref))
+    assert res.returncode == 0, res.stderr[-3000:]
+    log = (ref / "train.log").read_text(encoding="utf-8")
+    assert "random init: " in log and "CMVN from " in log
+    final = safe_load(ref / "checkpoint-8.pt")
+    assert final["step"] == 8 and final["elapsed"] > 0
+    steps = [h["step"] for h in final["history"]]  # every valid_interval, each epoch end, the budget's last step
+    assert {4, 8} <= set(steps) and steps == sorted(set(steps)) and all("minutes" in h for h in final["history"])
+    assert yaml.safe_load((ref / "config.yaml").read_text(encoding="utf-8"))["model"]["init"] == "random"
+    cmvn = final["model"]["encoder.global_cmvn.mean"]
+    assert cmvn.abs().sum() > 0  # estimated from the data, not the zero default
+    kill_after_first_checkpoint(scratch_command(data, killed), killed)
+    assert not (killed / "checkpoint-8.pt").exists()
+    assert run_cli(scratch_command(data, killed)).returncode == 0
+    assert_same_weights(killed / "checkpoint-8.pt", ref / "checkpoint-8.pt")
+    assert "already done" in run_cli(scratch_command(data, killed)).stderr
+    out = tmp_path / "official"
+    assert export.main(["--checkpoint", str(ref / "checkpoint-8.pt"), "--output-dir", str(out)]) == 0
+    back = load_model(out)
+    assert torch.equal(back.model.state_dict()["ctc.ctc_lo.weight"], final["model"]["ctc.ctc_lo.weight"])
+    assert back.config["encoder_conf"]["num_blocks"] == 2
+
+
+def test_init_random_without_arch_or_vocab_is_a_one_line_error(data: dict[str, Path], tmp_path: Path) -> None:
+    res = run_cli(["--init", "random", "--save-dir", str(tmp_path / "a"), "--manifest-dir", str(data["mdir"])])
+    assert res.returncode == 2 and "model.init: random needs model.arch" in res.stderr
+    (data["root"] / "scratch.yaml").write_text(SCRATCH_YAML, encoding="utf-8")
+    res = run_cli(["--model-config", str(data["root"] / "scratch.yaml"), "--save-dir", str(tmp_path / "b"),
+                   "--manifest-dir", str(data["mdir"])])
+    assert res.returncode == 2 and "--init random needs --vocab" in res.stderr.strip().splitlines()[-1]

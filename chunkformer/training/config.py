@@ -21,6 +21,11 @@ import yaml
 class ModelSection:
     context: list[int] = field(default_factory=lambda: [128, 64, 128])  # left, chunk, right (80 ms frames)
     dynamic_context: list[list[int]] | None = None  # optional list of [l, c, r] drawn per batch (seeded)
+    # where the weights come from: "checkpoint" (--resume: fine-tuning) or "random" (from scratch: pretraining,
+    # with ``arch`` and --vocab; the global CMVN is estimated from the training cuts)
+    init: str = "checkpoint"
+    arch: dict[str, Any] | None = None  # official encoder_conf keys (output_size, attention_heads, ...) for "random"
+    cmvn_cuts: int = 2000           # training cuts (first by id) whose features give a random init its CMVN
 
 
 @dataclass
@@ -50,6 +55,7 @@ class TrainerSection:
     dtype: str = "fp32"            # fp32 | bf16 | fp16 (autocast on GPU)
     device: str = "auto"
     max_bad_batches: int = 20
+    max_steps: int = 0             # stop after this many optimizer steps in total (0: only epochs limit the run)
     resume_checkpoint: str | None = None
     save_dir: str = "exp/callbot"
     vocab: str | None = None
@@ -69,7 +75,7 @@ FLAGS = {"lr": ("optim", "lr"), "warmup": ("optim", "warmup_steps"), "epochs": (
          "save_dir": ("trainer", "save_dir"), "vocab": ("trainer", "vocab"),
          "data_config": ("trainer", "data_config"), "manifest_dir": ("trainer", "manifest_dir"),
          "context": ("model", "context"), "max_bad_batches": ("trainer", "max_bad_batches"),
-         "threads": ("trainer", "threads")}
+         "threads": ("trainer", "threads"), "init": ("model", "init"), "max_steps": ("trainer", "max_steps")}
 
 
 @dataclass
@@ -123,6 +129,13 @@ class TrainConfig:
             raise ValueError(f"optim.decay must be cosine, inverse_sqrt or constant, got {o.decay}")
         if t.grad_accum < 1 or t.epochs < 1:
             raise ValueError("grad_accum and epochs must be >= 1")
+        if t.keep_last_k < 1:
+            raise ValueError(f"trainer.keep_last_k must be >= 1 (the newest step checkpoint is the resume point), "
+                             f"got {t.keep_last_k}")
+        if self.model.init not in ("checkpoint", "random"):
+            raise ValueError(f"model.init must be checkpoint or random, got {self.model.init!r}")
+        if self.model.init == "random" and not self.model.arch:
+            raise ValueError("model.init: random needs model.arch (official encoder_conf keys, e.g. output_size)")
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": asdict(self.model), "optim": asdict(self.optim), "trainer": asdict(self.trainer)}
