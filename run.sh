@@ -34,22 +34,13 @@ nproc=auto                             # stage-3 processes (torchrun DDP). auto:
                                        # machine one per core (at most 8) for the demo model (1-thread ranks beat threads
                                        # there, see docs/BENCHMARKS.md), else 1
 
-log() { echo -e "$(date '+%F %T') (run.sh:${BASH_LINENO[0]}) $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
 options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode seed decode_splits decode_methods train_args nproc "
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -h|--help) usage; exit 0 ;;
-    --*)
-      name=${1#--}; name=${name//-/_}
-      [ $# -ge 2 ] || die "option $1 needs a value"
-      [[ $options == *" $name "* ]] || die "unknown option $1 (see ./run.sh --help)"
-      printf -v "$name" '%s' "$2"; shift 2 ;;
-    *) die "unexpected argument $1 (options are --name value)" ;;
-  esac
+. local/parse_options.sh
+for v in stage stop_stage; do
+  [[ ${!v} =~ ^-?[0-9]+$ ]] || die "--${v//_/-} must be an integer stage number (-1..5), not '${!v}'"
 done
+[ "$stage" -le "$stop_stage" ] || die "--stage $stage is after --stop-stage $stop_stage: nothing would run"
 
 local/setup_env.sh
 py=.venv/bin/python
