@@ -56,13 +56,14 @@ class LoadedModel:
     checkpoint: dict[str, Any] | None = None  # the full training checkpoint when kind == "train"
 
 
-def safe_load(path: str | Path) -> Any:
-    """``torch.load(weights_only=True)`` with one-line errors for missing, pickled-code and truncated files."""
+def safe_load(path: str | Path, mmap: bool = False) -> Any:
+    """``torch.load(weights_only=True)`` with one-line errors for missing, pickled-code and truncated files;
+    ``mmap`` maps tensors instead of reading them (cheap when only a few fields are needed)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         if "weights only" in str(e).lower() or "weights_only" in str(e).lower():
             raise CheckpointError(

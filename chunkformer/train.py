@@ -27,13 +27,14 @@ from typing import Any
 
 import torch
 
-from chunkformer.checkpoint import CheckpointError, atomic_write_text, load_model
+from chunkformer.checkpoint import CheckpointError, load_model
 from chunkformer.data.datamodule import LoaderConfig, TrainData, eval_sets
 from chunkformer.masked_batch import Context
 from chunkformer.training import state as ckpt_state
 from chunkformer.training.config import TrainConfig
-from chunkformer.training.distributed import World, cpu_threads, setup, teardown
+from chunkformer.training.distributed import World, barrier, cpu_threads, setup, teardown
 from chunkformer.training.engine import Trainer
+from chunkformer.training.guard import check_same_run, move_aside, record
 from chunkformer.training.init import initial_model
 from chunkformer.training.validate import ctc_loss
 from chunkformer.utils.logs import setup_logger
@@ -69,6 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--valid-interval", type=int, help="also validate every N optimizer steps")
     p.add_argument("--save-every-n", type=int, help="write checkpoint-STEP.pt every N optimizer steps")
     p.add_argument("--keep-last-k", type=int)
+    p.add_argument("--new-run", action="store_true",
+                   help="the save dir holds another run: move it into <save-dir>/previous-<time>/ and start over")
     p.add_argument("--max-steps", type=int, help="stop after N optimizer steps in total (a pretraining budget)")
     p.add_argument("--max-bad-batches", type=int, help="stop after more batches than this had a non-finite loss")
     return p.parse_args(argv)
@@ -104,7 +107,7 @@ def auto_max_duration(model: torch.nn.Module, device: torch.device, context: Con
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    flags = {k: v for k, v in vars(args).items() if k != "model_config"}
+    flags = {k: v for k, v in vars(args).items() if k not in ("model_config", "new_run")}
     if flags.get("max_duration") not in (None, "auto"):
         flags["max_duration"] = float(flags["max_duration"])
     try:
@@ -116,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     save_dir = Path(t.save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
     world = setup(t.device)
+    moved = move_aside(save_dir) if args.new_run and world.main else None
+    barrier(world)  # no rank looks for checkpoints before the old run is out of the way
     setup_logger(save_dir / "train.log", world.rank)
+    if moved:
+        log.info("--new-run: the previous run is in %s", moved)
     try:
         return train(cfg, save_dir, world)
     except (CheckpointError, ValueError, FileNotFoundError) as e:
@@ -131,6 +138,7 @@ def train(cfg: TrainConfig, save_dir: Path, world: World) -> int:
     found = ckpt_state.newest_valid(save_dir)
     if found is not None:
         start_path, start = found
+        check_same_run(save_dir, cfg)
         loaded = load_model(start_path)
         log.info("continuing from %s (epoch %d, step %d)", start_path, start["epoch"], start["step"])
     else:
@@ -141,7 +149,7 @@ def train(cfg: TrainConfig, save_dir: Path, world: World) -> int:
                  t.epochs, start["step"], ", stopped early" if start.get("early_stop", {}).get("stopped") else "")
         return 0
     if world.main:
-        atomic_write_text(save_dir / "config.yaml", cfg.to_yaml())
+        record(save_dir, cfg)
     if world.device.type == "cpu":
         torch.set_num_threads(cpu_threads(t.threads, t.num_workers, world.size))
         log.info("CPU run: %d intra-op threads, %d DataLoader workers", torch.get_num_threads(), t.num_workers)

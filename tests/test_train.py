@@ -314,3 +314,31 @@ def test_init_random_without_arch_or_vocab_is_a_one_line_error(data: dict[str, P
     res = run_cli(["--model-config", str(data["root"] / "scratch.yaml"), "--save-dir", str(tmp_path / "b"),
                    "--manifest-dir", str(data["mdir"])])
     assert res.returncode == 2 and "--init random needs --vocab" in res.stderr.strip().splitlines()[-1]
+
+
+def test_a_rerun_that_contradicts_the_saved_run_is_refused_then_new_run_moves_it(
+        data: dict[str, Path], reference_run: Path, tmp_path: Path) -> None:
+    save = tmp_path / "changed"
+    shutil.copytree(reference_run, save, ignore=shutil.ignore_patterns("tensorboard"))
+    before = sorted(p.name for p in save.iterdir())
+    args = command(data, save)
+    args[args.index("--lr") + 1] = "5e-4"
+    res = run_cli(args)
+    assert res.returncode == 2
+    last = res.stderr.strip().splitlines()[-1]
+    assert "holds a run with optim.lr=0.001 but this command gives 0.0005" in last and "--new-run" in last
+    assert sorted(p.name for p in save.iterdir()) == before  # nothing rewritten, config.yaml included
+    assert yaml.safe_load((save / "config.yaml").read_text(encoding="utf-8"))["optim"]["lr"] == 1e-3
+    res = run_cli([*args, "--epochs", "1", "--new-run"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    old = next(save.glob("previous-*"))
+    assert (old / "epoch-2.pt").is_file() and not (save / "epoch-2.pt").exists()
+    assert yaml.safe_load((save / "config.yaml").read_text(encoding="utf-8"))["optim"]["lr"] == 5e-4
+
+
+def test_resume_takes_the_highest_step_not_the_newest_file(reference_run: Path, tmp_path: Path) -> None:
+    save = tmp_path / "mtimes"
+    shutil.copytree(reference_run, save, ignore=shutil.ignore_patterns("tensorboard"))
+    os.utime(save / "epoch-1.pt")  # a restore or copy made the older state the newest file
+    path, ck = ckpt_state.newest_valid(save)
+    assert path.name == "epoch-2.pt" and ck["step"] == safe_load(reference_run / "epoch-2.pt")["step"]

@@ -54,6 +54,11 @@ def cpu_threads(requested: int | None, num_workers: int, world_size: int) -> int
     return max(1, (os.cpu_count() or 1) // world_size - num_workers)
 
 
+def barrier(world: World) -> None:
+    if world.size > 1:
+        dist.barrier()
+
+
 def all_agree(flag: bool, world: World) -> bool:
     """True only if ``flag`` holds on every rank (so all ranks take the same branch, or DDP would hang)."""
     if world.size == 1:

@@ -66,19 +66,23 @@ def save(payload: dict[str, Any], save_dir: Path, name: str, keep_last_k: int) -
 
 
 def newest_valid(save_dir: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest (highest step) readable training checkpoint in ``save_dir``; damaged ones are logged and
-    skipped, so a ``kill -9`` during a write (or a truncated copy) falls back to the previous checkpoint."""
-    cands = []
-    for p in save_dir.glob("*.pt"):
-        if _NAME.match(p.name):
-            cands.append((p.stat().st_mtime, p))
-    for _, p in sorted(cands, reverse=True):
+    """The training checkpoint furthest along in ``save_dir``: highest step read from the file (then epoch:
+    ``epoch-N.pt`` after the ``checkpoint-S.pt`` of the same step), not the newest mtime, which a copy or a
+    restore can change. Damaged files are logged and skipped, so a ``kill -9`` during a write (or a truncated
+    copy) falls back to the previous checkpoint."""
+    best: tuple[tuple[int, int], Path] | None = None
+    for p in sorted(save_dir.glob("*.pt")):
+        if not _NAME.match(p.name):
+            continue
         try:
-            ck = safe_load(p)
+            ck = safe_load(p, mmap=True)  # only step/epoch are read here
         except CheckpointError as e:
             log.warning("skipping damaged checkpoint: %s", e)
             continue
-        if isinstance(ck, dict) and ck.get("format") == FORMAT_TRAIN:
-            return p, ck
-        log.warning("skipping %s: not a training checkpoint", p)
-    return None
+        if not (isinstance(ck, dict) and ck.get("format") == FORMAT_TRAIN):
+            log.warning("skipping %s: not a training checkpoint", p)
+            continue
+        key = (int(ck["step"]), int(ck["epoch"]))
+        if best is None or key > best[0]:
+            best = (key, p)
+    return None if best is None else (best[1], safe_load(best[1]))
