@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logger(save_dir / "train.log", world.rank)
     if moved:
         log.info("--new-run: the previous run is in %s", moved)
+    for note in cfg.notes:
+        log.warning("%s", note)
     try:
         return train(cfg, save_dir, world)
     except (CheckpointError, ValueError, FileNotFoundError) as e:

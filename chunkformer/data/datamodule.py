@@ -96,6 +96,7 @@ class TrainData:
         self.weights = normalized_weights(self.durations, self.plan.get("weights"))
         self.epoch_duration = float(self.plan["epoch_duration"])
         self._aug: AugPlan | None = None
+        self._bucket_note = False
 
     def epoch_cuts(self, epoch: int) -> list[Any]:
         """The cuts of ``epoch`` in sampling order; repeats of a cut get ids ``<id>_r<k>``."""
@@ -119,15 +120,25 @@ class TrainData:
         from lhotse import CutSet
         from lhotse.dataset import DynamicBucketingSampler
 
+        cuts = self.epoch_cuts(epoch)
         with warnings.catch_warnings():  # lhotse warns that an eager CutSet is in memory: it is small (metadata)
             warnings.simplefilter("ignore")
             s = DynamicBucketingSampler(
-                CutSet.from_cuts(self.epoch_cuts(epoch)), max_duration=self.loader.max_duration,
+                CutSet.from_cuts(cuts), max_duration=self.loader.max_duration,
                 max_cuts=None if self.loader.max_duration is not None else self.loader.batch_size,
-                num_buckets=self.loader.num_buckets, shuffle=True, drop_last=False, seed=self.loader.seed,
+                num_buckets=self.num_buckets(len(cuts)), shuffle=True, drop_last=False, seed=self.loader.seed,
                 world_size=self.world_size, rank=self.rank)
         s.set_epoch(epoch)
         return s
+
+    def num_buckets(self, n_cuts: int) -> int:
+        """The configured bucket count, fewer for a tiny epoch: lhotse's bucket estimate fails (an
+        AssertionError) with fewer cuts than buckets; two cuts per bucket at least keep the buckets meaningful."""
+        n = max(1, min(self.loader.num_buckets, n_cuts // 2))
+        if n < self.loader.num_buckets and not self._bucket_note:
+            log.warning("only %d cuts per epoch: %d length buckets instead of %d", n_cuts, n, self.loader.num_buckets)
+            self._bucket_note = True
+        return n
 
     def num_batches(self, epoch: int) -> int:
         return sum(1 for _ in self.sampler(epoch))

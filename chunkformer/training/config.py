@@ -83,11 +83,14 @@ class TrainConfig:
     model: ModelSection = field(default_factory=ModelSection)
     optim: OptimSection = field(default_factory=OptimSection)
     trainer: TrainerSection = field(default_factory=TrainerSection)
+    notes: list[str] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def from_sources(cls, yaml_cfg: dict[str, Any] | None, flags: dict[str, Any]) -> TrainConfig:
-        """YAML sections, then every flag that is not None; unknown keys are an error naming them."""
+        """YAML sections, then every flag that is not None; unknown keys are an error naming them. What the
+        merge decided beyond plain overriding is in ``notes`` (logged by the trainer)."""
         parts: dict[str, dict[str, Any]] = {}
+        notes: list[str] = []
         for name, klass in SECTIONS.items():
             given = dict((yaml_cfg or {}).get(name) or {})
             known = {f.name for f in fields(klass)}
@@ -103,8 +106,16 @@ class TrainConfig:
             if value is not None and flag in FLAGS:
                 section, key = FLAGS[flag]
                 parts[section][key] = value
+        trainer = parts["trainer"]
+        if flags.get("batch_size") is not None and flags.get("max_duration") is None \
+                and trainer.get("max_duration") is not None:
+            # flags override YAML: a --batch-size typed on the command line replaces the YAML's duration batches
+            notes.append(f"--batch-size {flags['batch_size']} replaces the model config's max_duration "
+                         f"{trainer['max_duration']} (batches of {flags['batch_size']} utterances)")
+            trainer["max_duration"] = None
         cfg = cls(**{name: SECTIONS[name](**parts[name]) for name in SECTIONS})
         cfg.validate()
+        cfg.notes = notes
         return cfg
 
     @classmethod

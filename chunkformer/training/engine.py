@@ -73,6 +73,11 @@ class Trainer:
         self.opt = torch.optim.AdamW(self.core.parameters(), lr=o.lr, weight_decay=o.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_factor(OptimSpec(
             o.warmup_steps, total_steps(cfg, self.steps_per_epoch), o.decay, o.min_lr_ratio)))
+        total = total_steps(cfg, self.steps_per_epoch)
+        if o.warmup_steps >= total:
+            log.warning("warm-up (%d steps) is longer than the whole run (%d optimizer steps: %d per epoch x %d "
+                        "epochs): the peak lr %g is never reached; lower optim.warmup_steps", o.warmup_steps, total,
+                        self.steps_per_epoch, t.epochs, o.lr)
         self.use_amp = world.device.type == "cuda" and t.dtype != "fp32"
         self.amp_dtype = torch.bfloat16 if t.dtype == "bf16" else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and t.dtype == "fp16")
