@@ -92,12 +92,21 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  shopt -s nullglob; epochs=("$save_dir"/epoch-*.pt); shopt -u nullglob
+  [ ${#epochs[@]} -gt 0 ] || die "stage 4: no epoch-*.pt in $save_dir; run stage 3 first"
+  if [ ${#epochs[@]} -lt "$num_avg" ]; then
+    log "WARNING: stage 4: only ${#epochs[@]} epoch checkpoint(s) in $save_dir (a short run or an early stop); averaging ${#epochs[@]} instead of --num-avg $num_avg"
+    num_avg=${#epochs[@]}
+  fi
   out=$save_dir/avg$num_avg.pt
-  if [ -f "$out" ] && [ -z "$(find "$save_dir" -maxdepth 1 -name 'epoch-*.pt' -newer "$out")" ]; then
-    log "stage 4: already done ($out is newer than every epoch checkpoint), nothing to do"
+  # redone when the mode, the count or any input checkpoint (name, size, mtime) changes
+  key="$avg_mode $num_avg $(stat -c '%n %s %Y' "${epochs[@]}" | md5sum | cut -c1-16)"
+  if [ -f "$out" ] && [ "$(cat "$out.done" 2>/dev/null)" = "$key" ]; then
+    log "stage 4: already done ($out: same mode, count and checkpoints), nothing to do"
   else
     log "stage 4: average $num_avg checkpoints ($avg_mode) into $out"
-    $py -m chunkformer.average --inputs "$save_dir"/epoch-*.pt --num-ckpts "$num_avg" --mode "$avg_mode" --output "$out"
+    $py -m chunkformer.average --inputs "${epochs[@]}" --num-ckpts "$num_avg" --mode "$avg_mode" --output "$out"
+    echo "$key" > "$out.done"
   fi
 fi
 

@@ -342,3 +342,21 @@ def test_resume_takes_the_highest_step_not_the_newest_file(reference_run: Path, 
     os.utime(save / "epoch-1.pt")  # a restore or copy made the older state the newest file
     path, ck = ckpt_state.newest_valid(save)
     assert path.name == "epoch-2.pt" and ck["step"] == safe_load(reference_run / "epoch-2.pt")["step"]
+
+
+def test_run_sh_stage_4_averages_what_exists_and_redoes_on_a_change(reference_run: Path, tmp_path: Path) -> None:
+    exp = tmp_path / "avg"
+    shutil.copytree(reference_run, exp, ignore=shutil.ignore_patterns("tensorboard"))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+
+    def stage4(*extra: str) -> str:
+        res = subprocess.run(["./run.sh", "--stage", "4", "--stop-stage", "4", "--save-dir", str(exp), *extra],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        return res.stderr
+
+    first = stage4("--num-avg", "5")
+    assert "only 2 epoch checkpoint(s)" in first and (exp / "avg2.pt").is_file()
+    assert "already done" in stage4("--num-avg", "5")
+    again = stage4("--num-avg", "5", "--avg-mode", "last")
+    assert "already done" not in again and "average 2 checkpoints (last)" in again
