@@ -200,3 +200,25 @@ def test_lhotse_manifest_source(tmp_path: Path) -> None:
     items = {it.id: it for it in read_source(str(tmp_path / "m"))}
     assert items["a-1"].text == "xin chào" and items["a-1"].recording.id == "a" and items["a-2"].start == 1.0
     assert items["a-2"].text is None and items["a-2"].text_error == "missing transcript"
+
+
+def test_official_chunkformer_training_list_is_a_source(tmp_path: Path) -> None:
+    """The official recipe's ``data.tsv``: header ``key wav txt``, absolute paths; two files with the same stem
+    in different folders keep their own keys."""
+    for d in ("a", "b"):
+        _wav(tmp_path / d / "same.wav", speech(3, 1.0))
+    rows = [f"spk1-utt1\t{tmp_path / 'a' / 'same.wav'}\txin chào", f"spk2-utt1\t{tmp_path / 'b' / 'same.wav'}\tcảm ơn"]
+    (tmp_path / "data.tsv").write_text("key\twav\ttxt\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    for src in (tmp_path / "data.tsv", tmp_path):  # the file, or its folder
+        items = {it.id: it for it in read_source(str(src))}
+        assert set(items) == {"spk1-utt1", "spk2-utt1"}
+        assert items["spk2-utt1"].audio == str(tmp_path / "b" / "same.wav") and items["spk2-utt1"].text == "cảm ơn"
+
+
+def test_top_level_train_py_is_the_trainer() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "train.py", "--help"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "python -m chunkformer.train" in res.stdout and "--init" in res.stdout

@@ -4,8 +4,9 @@ Source kinds, detected from ``path``:
 
 * glob pattern (``*``, ``?``, ``[``): every match except ``.txt`` is an utterance; id = file stem; the
   transcript is the sibling ``<stem>.txt``;
-* TSV file (``.tsv``), or a folder holding ``transcripts.tsv`` / ``list.tsv``: header with columns ``wav``
-  and ``txt`` (optional ``id``; default id = wav stem); relative wav paths resolve against the TSV's folder;
+* TSV file (``.tsv``), or a folder holding ``transcripts.tsv`` / ``list.tsv`` / ``data.tsv``: header with
+  columns ``wav`` and ``txt`` (optional ``id``, or ``key`` as in the official chunkformer training list
+  ``key<TAB>wav<TAB>txt``; default id = wav stem); relative wav paths resolve against the TSV's folder;
 * Kaldi data dir (``wav.scp`` + ``text``, optional ``segments``, ``utt2spk``): id = utterance id; a
   ``cmd |`` entry in wav.scp is run as a command (lhotse ``command`` audio source; it must be deterministic,
   e.g. ``sox -D`` without dither); relative paths are tried against the data dir, then the cwd;
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 AUDIO_EXTS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph", ".aiff", ".au")
-TSV_NAMES = ("transcripts.tsv", "list.tsv")
+TSV_NAMES = ("transcripts.tsv", "list.tsv", "data.tsv")
+ID_COLUMNS = ("id", "key")  # ours, and the official chunkformer training list's
 NON_UTF8 = "non-UTF-8 transcript"
 
 
@@ -102,7 +104,7 @@ def read_tsv(tsv: Path) -> list[Item]:
     if "wav" not in cols:
         raise SourceError(f"{tsv}: no 'wav' column in header {cols} (expected columns wav and txt)")
     iw, it = cols.index("wav"), cols.index("txt") if "txt" in cols else None
-    iid = cols.index("id") if "id" in cols else None
+    iid = next((cols.index(c) for c in ID_COLUMNS if c in cols), None)
     items = []
     for lineno, raw in enumerate(lines[1:], 2):
         if not raw.strip():
