@@ -360,3 +360,37 @@ def test_run_sh_stage_4_averages_what_exists_and_redoes_on_a_change(reference_ru
     assert "already done" in stage4("--num-avg", "5")
     again = stage4("--num-avg", "5", "--avg-mode", "last")
     assert "already done" not in again and "average 2 checkpoints (last)" in again
+
+
+@pytest.mark.parametrize("kill_at", ["checkpoint-*.pt", "epoch-1.pt"])
+def test_ddp_kill_and_resume_through_run_sh_is_bit_identical(data: dict[str, Path], tmp_path: Path,
+                                                             kill_at: str) -> None:
+    """2 ranks (gloo) under ``run.sh --nproc 2``, killed mid-epoch or at an epoch boundary, resumed by the same
+    command: the final weights equal an uninterrupted run's (every rank's RNG state is in the checkpoint)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+
+    def run(save: Path) -> list[str]:
+        return ["./run.sh", "--stage", "3", "--stop-stage", "3", "--data-config", str(data["data_yaml"]),
+                "--model-config", str(data["model_yaml"]), "--resume", str(MODEL), "--save-dir", str(save),
+                "--manifest-dir", str(data["mdir"]), "--seed", "7", "--nproc", "2",
+                "--train-args", "--epochs 2 --lr 1e-3 --warmup 3 --max-duration 3 --save-every-n 1"]
+
+    ref, killed = tmp_path / "ref", tmp_path / "killed"
+    res = subprocess.run(run(ref), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    proc = subprocess.Popen(run(killed), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while not list(killed.glob(kill_at)) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    # run.sh, torchrun and both ranks (torch elastic starts the ranks in sessions of their own)
+    subprocess.run(["pkill", "-9", "-f", "--", f"save-dir {killed} "], check=False)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.5)
+    assert not (killed / "epoch-2.pt").exists(), "the run ended before it could be killed"
+    res = subprocess.run(run(killed), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    log = (killed / "train.log").read_text(encoding="utf-8")
+    assert "continuing from" in log and "already done" not in log
+    assert_same_weights(killed / "epoch-2.pt", ref / "epoch-2.pt")
