@@ -70,13 +70,21 @@ def write_set(exp: Path, method: str, set_name: str, tag: str, results: list[Res
     return SetResult(wer, cer, len(results), sum(len(r.split()) for _, r, _ in results))
 
 
+# What RESULTS.md says about scoring (chunkformer.scoring / chunkformer.text.scoring_text).
+SCORING_NOTE = ("Scoring normalisation, same for references and hypotheses (`chunkformer.text.scoring_text`): "
+                "NFC; tags like [noise] <unk> (laugh) removed; digits, amounts, times, dates and percentages in "
+                "Vietnamese words; spell-out table (OTP → ô tê pê); lower case; punctuation removed; tone marks in "
+                "the old style (hoà = hòa, thuỷ = thủy), so the two spellings never count as an error.")
+
+
 def results_markdown(table: dict[str, dict[str, dict[str, SetResult]]], tags: list[str], split: str,
                      command: str, configs: dict[str, str], context: Context) -> str:
     """table[method][tag][set] → RESULTS.md text."""
     sets = sorted({s for m in table.values() for t in m.values() for s in t})
-    lines = ["# Results", "", f"WER (%) over syllables on the **{split}** sets, after normalization (NFC, lower case, "
-             "punctuation removed); CER (%) in parentheses. Masked-batch chunked decoding, context "
-             f"[{context.left}, {context.chunk}, {context.right}] (left, chunk, right; 80 ms frames).", ""]
+    lines = ["# Results", "", f"WER (%) over syllables on the **{split}** sets, after normalization; CER (%) in "
+             "parentheses. Masked-batch chunked decoding, context "
+             f"[{context.left}, {context.chunk}, {context.right}] (left, chunk, right; 80 ms frames).", "",
+             SCORING_NOTE, ""]
     for method, rows in table.items():
         lines += [f"## {METHODS[method]}", "", "| model | " + " | ".join(sets) + " |",
                   "|---|" + "---|" * len(sets)]

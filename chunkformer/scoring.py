@@ -2,9 +2,11 @@
 
 Scoring rules (documented in the README):
 
-* Both reference and hypothesis go through :func:`chunkformer.text.normalize_text` first (NFC, lower
-  case, punctuation removed, whitespace collapsed), so NFC/NFD spellings, case and punctuation never
-  count as errors.
+* Both reference and hypothesis go through :func:`chunkformer.text.scoring_text` first: the stage-0
+  normaliser's defaults (NFC, tags removed, numbers/amounts/times/dates in words, spell-out table, lower
+  case, punctuation removed, whitespace collapsed; unknown Latin words kept) and every syllable in the old
+  tone-mark style, so NFC/NFD spellings, case, punctuation, "hoà"/"hòa" and "15%"/"mười lăm phần trăm"
+  never count as errors.
 * **WER** is over whitespace-separated words (for Vietnamese: syllables).
 * **CER** is over the characters of the normalized text *including the single spaces between words*,
   which is exactly what ``jiwer.cer`` counts (icefall's ``compute_CER`` drops spaces instead). In
@@ -40,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from chunkformer.text import normalize_text
+from chunkformer.text import scoring_text
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ Result = tuple[str, str, str]  # (utterance id, reference text, hypothesis text)
 
 def units(text: str, unit: Unit = "word") -> list[str]:
     """Normalized scoring units of ``text``: words, or characters with spaces shown as ``▁``."""
-    norm = normalize_text(text)
+    norm = scoring_text(text)
     if unit == "word":
         return norm.split()
     if unit == "char":

@@ -6,7 +6,9 @@
 
 Every item is validated (see :mod:`chunkformer.data.validate`): kept items go to
 ``<out>/<domain>_{recordings,supervisions,cuts}_<split>.jsonl.gz``, rejected ones to
-``<out>/rejected-<split>.tsv`` (id, path, reason), and a summary table is printed per split.
+``<out>/rejected-<split>.tsv`` (id, path, reason), and a summary table is printed per split. Transcripts are
+normalised first (data.yaml ``text:``, :class:`chunkformer.text.TextNormalizer` with the vocabulary's tone-mark
+spelling); what changed is counted in ``<out>/normalized-<split>.json`` (counts per kind + examples).
 Idempotent per split: a split whose sources, limits and vocabulary are unchanged and whose outputs all
 exist is skipped; deleting one output (or changing the config) redoes that split only.
 """
@@ -22,17 +24,20 @@ from chunkformer.data.config import SPLITS, ConfigError, DataConfig, load_data_c
 from chunkformer.data.manifests import (
     file_digest,
     marker_path,
+    normalized_path,
     read_marker,
     rejected_path,
     split_outputs,
     summary_table,
     write_domain,
     write_marker,
+    write_normalized,
     write_rejected,
 )
 from chunkformer.data.sources import SourceError, read_source
 from chunkformer.data.validate import Kept, Limits, Rejection, validate_items
-from chunkformer.tokenizer import Tokenizer
+from chunkformer.text import NormalizationReport, TextNormalizer
+from chunkformer.tokenizer import WORD_START, Tokenizer
 
 log = logging.getLogger("stage0")
 
@@ -61,7 +66,10 @@ def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jo
         log.info("%s/%s: %d items from %s", split, spec.domain, len(got), spec.path)
         domain_of[spec.path] = spec.domain
         items.extend(got)
-    kept, rejected = validate_items(items, tok, split_limits(cfg, split), num_jobs, desc=f"stage 0 {split}")
+    words = {t[len(WORD_START):] for t in tok.tokens if t.startswith(WORD_START) and len(t) > len(WORD_START)}
+    report = NormalizationReport()
+    kept, rejected = validate_items(items, tok, split_limits(cfg, split), num_jobs, desc=f"stage 0 {split}",
+                                    normalizer=TextNormalizer(cfg.text, vocab=words), report=report)
     by_dom: dict[str, list[Kept]] = {d: [] for d in cfg.domains(split)}
     rej_dom: dict[str, list[Rejection]] = {d: [] for d in cfg.domains(split)}
     for k in kept:
@@ -74,7 +82,11 @@ def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jo
         else:
             log.warning("%s/%s: no valid items (see %s)", split, dom, rejected_path(out, split))
     write_rejected(rejected_path(out, split), rejected)
+    write_normalized(normalized_path(out, split), split, report)
     print(summary_table(split, by_dom, rej_dom), flush=True)
+    kinds = ", ".join(f"{k} {n}" for k, n in report.counts.most_common())
+    print(f"normalized {report.items_changed} of {report.items} transcripts ({kinds or 'no changes'}); "
+          f"see {normalized_path(out, split)}", flush=True)
     return len(kept), len(rejected)
 
 

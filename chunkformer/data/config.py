@@ -15,6 +15,7 @@ The shape users write (relative paths resolve against the yaml file's folder)::
     rir_dir: null                          # folder of RIR wav files; null = generated RIRs
     generated: {...}                       # sizes of the generated noise/RIR sets, see BankConfig
     augment: {...}                         # chunkformer.data.augment.AugmentConfig fields
+    text: {numbers: true, ...}             # transcript normalisation, see chunkformer.text.TextNormConfig
 
 Several sources may share a domain: their audio is pooled, their weights add up, and they must name
 the same augmentations (the plan is per domain).
@@ -32,6 +33,7 @@ from typing import Any
 import yaml
 
 from chunkformer.data.sources import source_stamp
+from chunkformer.text.normalize import TextNormConfig
 
 SPLITS = ("train", "val", "test")
 WAVE_OPS = ("speed_perturb", "add_noise", "add_reverb", "telephony")
@@ -90,6 +92,7 @@ class DataConfig:
     rir_dir: Path | None = None
     bank: BankConfig = field(default_factory=BankConfig)
     augment: dict[str, Any] = field(default_factory=dict)
+    text: TextNormConfig = field(default_factory=TextNormConfig)
 
     def domains(self, split: str) -> list[str]:
         """Domains of ``split`` in first-appearance order."""
@@ -116,9 +119,10 @@ class DataConfig:
         return max([1.0, *map(float, factors)])
 
     def fingerprint(self, split: str) -> str:
-        """Hash of everything stage 0 depends on for ``split`` (sources + validation limits)."""
+        """Hash of everything stage 0 depends on for ``split`` (sources, validation limits, normalisation)."""
         sources = self.splits.get(split, [])
         payload = {"sources": [asdict(s) for s in sources], "validation": asdict(self.validation),
+                   "text": asdict(self.text),
                    "speed": self.augment.get("speed_factors"), "stamps": [source_stamp(s.path) for s in sources]}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -189,7 +193,7 @@ def load_data_config(path: str | Path) -> DataConfig:
         raise ConfigError(f"{path}: not valid YAML ({e})") from e
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with train/val/test lists")
-    allowed = set(SPLITS) | {"validation", "mixing", "noise_dir", "rir_dir", "generated", "augment"}
+    allowed = set(SPLITS) | {"validation", "mixing", "noise_dir", "rir_dir", "generated", "augment", "text"}
     unknown = set(raw) - allowed
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -221,6 +225,10 @@ def load_data_config(path: str | Path) -> DataConfig:
     if not isinstance(augment, dict):
         raise ConfigError(f"{path}: 'augment' must be a mapping of AugmentConfig fields")
     bank = _dataclass_from(BankConfig, raw.get("generated"), f"{path}: generated")
+    try:
+        text = TextNormConfig.from_mapping(raw.get("text"))
+    except (TypeError, ValueError) as e:  # TypeError: a mistyped value reaching the dataclass
+        raise ConfigError(f"{path}: {e}") from e
     if bank.dir is not None:
         bank.dir = _resolve(base, bank.dir)
     return DataConfig(
@@ -232,4 +240,5 @@ def load_data_config(path: str | Path) -> DataConfig:
         rir_dir=Path(_resolve(base, raw["rir_dir"])) if raw.get("rir_dir") else None,
         bank=bank,
         augment=dict(augment),
+        text=text,
     )

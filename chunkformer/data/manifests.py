@@ -4,9 +4,10 @@ Layout of the manifest dir (icefall naming, one set of files per domain and spli
 
     <domain>_recordings_<split>.jsonl.gz   <domain>_supervisions_<split>.jsonl.gz   <domain>_cuts_<split>.jsonl.gz
     rejected-<split>.tsv                   (id, path, reason) of every rejected item of the split
+    normalized-<split>.json                what transcript normalisation changed: counts per kind + examples
     .stage0-<split>.done                   fingerprint of the config + vocab the split was built from
 
-Cuts carry ``custom["domain"]``; supervisions keep the transcript as written (NFC, stripped) with
+Cuts carry ``custom["domain"]``; supervisions hold the normalised transcript (data.yaml ``text:``) with
 ``custom["source"]`` = the data.yaml source it came from. Stereo audio gives a MultiCut over all channels
 (the pipeline downmixes); everything else a MonoCut.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from chunkformer.checkpoint import atomic_write_text
 from chunkformer.data.validate import Kept, Rejection
-from chunkformer.text import nfc
+from chunkformer.text import NormalizationReport, nfc
 
 
 def cuts_path(d: Path, domain: str, split: str) -> Path:
@@ -31,6 +32,10 @@ def rejected_path(d: Path, split: str) -> Path:
     return Path(d) / f"rejected-{split}.tsv"
 
 
+def normalized_path(d: Path, split: str) -> Path:
+    return Path(d) / f"normalized-{split}.json"
+
+
 def marker_path(d: Path, name: str) -> Path:
     return Path(d) / f".{name}.done"
 
@@ -39,7 +44,7 @@ def split_outputs(d: Path, split: str) -> list[Path]:
     """Every stage-0 file of ``split`` currently in ``d``."""
     d = Path(d)
     files = [p for kind in ("recordings", "supervisions", "cuts") for p in d.glob(f"*_{kind}_{split}.jsonl.gz")]
-    return sorted(files) + [p for p in [rejected_path(d, split)] if p.exists()]
+    return sorted(files) + [p for p in [rejected_path(d, split), normalized_path(d, split)] if p.exists()]
 
 
 def domains_of(d: Path, split: str) -> list[str]:
@@ -114,6 +119,11 @@ def write_rejected(path: Path, rejected: list[Rejection]) -> None:
 
     lines = ["id\tpath\treason"] + [f"{clean(r.id)}\t{clean(r.path)}\t{clean(r.tsv_reason())}" for r in rejected]
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def write_normalized(path: Path, split: str, report: NormalizationReport) -> None:
+    """The split's normalisation report as JSON (human-readable: UTF-8, indented)."""
+    atomic_write_text(path, json.dumps({"split": split, **report.as_dict()}, ensure_ascii=False, indent=1) + "\n")
 
 
 def summary_table(split: str, kept: dict[str, list[Kept]], rejected: dict[str, list[Rejection]]) -> str:

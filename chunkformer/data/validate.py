@@ -1,7 +1,9 @@
 """Stage-0 checks: every item is kept or rejected with a reason; one bad file never stops the run.
 
-Transcript checks (no audio needed): missing, non-UTF-8, empty after :func:`chunkformer.text.normalize_text`,
-not spellable by the model vocabulary. Audio checks (each recording is decoded once, in worker processes):
+Transcript checks (no audio needed): missing, non-UTF-8, an unknown Latin word or empty after the transcript
+normaliser (:class:`chunkformer.text.TextNormalizer`, when one is given; the kept item carries the normalised
+text), empty after :func:`chunkformer.text.normalize_text`, not spellable by the model vocabulary.
+Audio checks (each recording is decoded once, in worker processes):
 unreadable/corrupt, segment outside the audio, zero or near-zero duration, NaN/Inf samples, digital silence,
 longer than the maximum, shorter than the encoder's 15-frame receptive field, and too short for CTC: after
 8x subsampling ``out = 1 + (T - 15) // 8`` frames (T = fbank frames at 10 ms, 16 kHz) must cover the tokens
@@ -15,7 +17,7 @@ import math
 import subprocess
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ from tqdm import tqdm
 from chunkformer.audio import MODEL_RATE
 from chunkformer.data.sources import Item
 from chunkformer.frontend import num_frames
-from chunkformer.text import normalize_text
+from chunkformer.text import NormalizationReport, NormalizeError, TextNormalizer, normalize_text
 from chunkformer.tokenizer import Tokenizer
 
 RECEPTIVE_FIELD = 15  # fbank frames consumed by the 8x depthwise-conv subsampling (chunkformer.model.subsampling)
@@ -77,6 +79,29 @@ def out_frames(num_samples: int, rate: int, speed: float = 1.0) -> int:
 def ctc_min_frames(ids: list[int]) -> int:
     """Shortest CTC alignment of ``ids``: one frame per token plus a blank between equal neighbours."""
     return len(ids) + sum(1 for a, b in zip(ids, ids[1:]) if a == b)
+
+
+def normalize_item(item: Item, normalizer: TextNormalizer,
+                   report: NormalizationReport | None = None) -> tuple[Item, Rejection | None]:
+    """The item with its transcript normalised (the supervision text stage 0 writes), or why it cannot be.
+
+    Items without a usable transcript pass unchanged: :func:`check_text` reports them.
+    """
+    if item.text is None or item.text_error:
+        return item, None
+    try:
+        res = normalizer(item.text)
+    except NormalizeError as e:
+        if report is not None:
+            report.reject(e)
+        return item, Rejection(item.id, item.audio, "unknown Latin word",
+                               f"{e.word!r} in {item.text[:120]!r}; add it to text.spell_out in data.yaml", item.source)
+    if report is not None:
+        report.add(item.id, item.text, res)
+    if not res.text:
+        return item, Rejection(item.id, item.audio, "empty transcript", f"{item.text!r} after normalization",
+                               item.source)
+    return replace(item, text=res.text), None
 
 
 def check_text(item: Item, tokenizer: Tokenizer) -> tuple[list[int] | None, Rejection | None]:
@@ -178,10 +203,12 @@ def _check_group(task: tuple[list[tuple[Item, int]], Limits]) -> list[tuple[Kept
 
 
 def validate_items(items: Iterable[Item], tokenizer: Tokenizer, limits: Limits | dict[str, Limits],
-                   num_jobs: int = 1, desc: str = "validate") -> tuple[list[Kept], list[Rejection]]:
+                   num_jobs: int = 1, desc: str = "validate", normalizer: TextNormalizer | None = None,
+                   report: NormalizationReport | None = None) -> tuple[list[Kept], list[Rejection]]:
     """Splits ``items`` into kept and rejected (first-seen order kept); every item ends in one list.
 
     ``limits`` may differ per source (a dict keyed by ``Item.source``), e.g. the CTC speed factor.
+    With a ``normalizer`` every transcript is normalised first (changes counted in ``report``).
     """
     rejected: list[Rejection] = []
     seen: dict[str, str] = {}
@@ -191,6 +218,11 @@ def validate_items(items: Iterable[Item], tokenizer: Tokenizer, limits: Limits |
             rejected.append(Rejection(it.id, it.audio, "duplicate id", f"first seen in {seen[it.id]}", it.source))
             continue
         seen[it.id] = it.audio or it.source
+        if normalizer is not None:
+            it, rej = normalize_item(it, normalizer, report)
+            if rej is not None:
+                rejected.append(rej)
+                continue
         ids, rej = check_text(it, tokenizer)
         if rej is not None:
             rejected.append(rej)

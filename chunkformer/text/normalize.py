@@ -1,0 +1,431 @@
+"""Vietnamese transcript normalisation for CTC targets and scoring (standard library only).
+
+:class:`TextNormalizer` turns a written transcript into the syllables a speaker said, in this order:
+
+1. Unicode NFC;
+2. tags (``[noise]``, ``<unk>``, ``(laugh)``…) removed or mapped (``TextNormConfig.tags``);
+3. digits to words (``numbers: true``), most specific form first:
+
+   ========================  ==================================================================
+   ``20/11/2024``            ``ngày hai mươi tháng mười một năm hai nghìn không trăm hai mươi tư``
+                             (also ``-`` or ``.``; ``20/11`` without a year; month 4 is ``tư``;
+                             no second ``ngày`` when the text already says it)
+   ``9h30``, ``14:05``       ``chín giờ ba mươi``, ``mười bốn giờ không năm`` (minutes as read on a
+                             clock: below 10 as ``không`` + digit; ``:00`` and ``9h`` say only ``giờ``)
+   ``15%``                   ``mười lăm phần trăm``
+   ``500.000 đồng``          ``năm trăm nghìn đồng`` (also ``đ``, ``vnđ``, ``vnd``); ``50k`` → ``năm
+                             mươi nghìn``; ``5tr`` → ``năm triệu``; ``1,5 triệu`` → ``một phẩy năm triệu``
+   ``0912 345 678``          digit by digit (groups of a number starting with 0, ≥ 9 digits)
+   ``1,5``                   ``một phẩy năm`` (Vietnamese decimal comma; the fraction is read as a
+                             number after its leading zeros: ``0,05`` → ``không phẩy không năm``)
+   ``500.000``               ``năm trăm nghìn`` (``.`` groups thousands)
+   ``0912345678``, ``123456789``  digit by digit: ``min_digit_string`` (7) digits or more, or a leading 0
+   ``mã OTP là 123456``      digit by digit: 3+ digits within 3 words after a ``digits_after`` word
+   ``42``                    ``bốn mươi hai``
+   ========================  ==================================================================
+
+4. lower case, punctuation removed (as :func:`chunkformer.text.normalize_text`), quotes around words dropped;
+5. words that are not Vietnamese syllables: the ``spell_out`` table (``OTP`` → ``ô tê pê``), else a word
+   the model vocabulary has as a whole word (e.g. ``alo``), else :class:`NormalizeError` naming the word
+   (``unknown_latin: reject``) or kept as written (``keep``);
+6. tone marks: with a vocabulary, the spelling it has (:func:`chunkformer.text.tones.to_vocab_spelling`),
+   without one, every syllable in ``tone_style``.
+
+Every step that changes something adds a :class:`Change` (kind, before, after) to the result.
+
+>>> TextNormalizer()("Tôi muốn chuyển 500.000 đồng lúc 9h30, mã OTP là 123456 [noise]").text
+'tôi muốn chuyển năm trăm nghìn đồng lúc chín giờ ba mươi mã ô tê pê là một hai ba bốn năm sáu'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Container, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
+
+from chunkformer.text.numbers import THOUSAND_WORDS, ZERO_TENS_WORDS, digits_to_words, number_to_words
+from chunkformer.text.tones import TONE_STYLES, split_tone, syllable_tones, to_vocab_spelling
+
+# A "*" matches anything inside the brackets; exact tags are looked up first (case-insensitive).
+DEFAULT_TAGS: dict[str, str] = {"[*]": "", "<*>": "", "(laugh)": "", "(laughter)": "", "(cough)": "",
+                                "(noise)": "", "(breath)": "", "(music)": "", "(silence)": "", "(sil)": "",
+                                "(cười)": "", "(ho)": "", "(ồn)": ""}
+# Letter names as Vietnamese speakers say them in calls; keys are case-insensitive whole words.
+DEFAULT_SPELL_OUT: dict[str, str] = {"otp": "ô tê pê", "app": "áp", "email": "i meo", "ok": "ô kê",
+                                     "okay": "ô kê", "sms": "ét em ét", "atm": "a tê em", "wifi": "oai phai",
+                                     "online": "on lai", "facebook": "phây búc", "zalo": "da lô", "visa": "vi sa"}
+# A digit string shortly after one of these words is a code, read digit by digit ("mã OTP là 123456").
+DEFAULT_DIGITS_AFTER = ("mã", "otp", "pin", "code", "stk", "sđt", "số tài khoản", "số điện thoại", "số thẻ")
+UNKNOWN_LATIN = ("reject", "keep")
+
+
+class NormalizeError(ValueError):
+    """A transcript that cannot be normalised; ``word`` is the offending word as written."""
+
+    def __init__(self, word: str, text: str) -> None:
+        self.word, self.text = word, text
+        super().__init__(f"unknown Latin word {word!r}: not a Vietnamese syllable, not in text.spell_out "
+                         f"nor the vocabulary (in {text[:120]!r})")
+
+
+class Change(NamedTuple):
+    """One edit of a transcript: ``kind`` (tag, date, time, percent, amount, digits, decimal, number,
+    case/punctuation, spell_out, tone), the text before and after."""
+
+    kind: str
+    before: str
+    after: str
+
+
+class Normalized(NamedTuple):
+    text: str
+    changes: list[Change]
+
+
+@dataclass
+class TextNormConfig:
+    """``text:`` of data.yaml. ``tags``/``spell_out`` given there are merged over the defaults (a ``null``
+    value removes a default entry); a tag key is ``[x]``, ``<x>`` or ``(x)`` where ``*`` matches anything."""
+
+    numbers: bool = True
+    thousand_word: str = "nghìn"
+    zero_tens: str = "linh"
+    tags: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TAGS))
+    spell_out: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPELL_OUT))
+    unknown_latin: str = "reject"
+    tone_style: str = "old"
+    digits_after: tuple[str, ...] = DEFAULT_DIGITS_AFTER
+    min_digit_string: int = 7
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raises ValueError naming the bad key."""
+        choices = {"thousand_word": THOUSAND_WORDS, "zero_tens": ZERO_TENS_WORDS, "unknown_latin": UNKNOWN_LATIN,
+                   "tone_style": TONE_STYLES}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"text.{key} must be one of {list(allowed)}, not {getattr(self, key)!r}")
+        if not isinstance(self.numbers, bool):
+            raise ValueError(f"text.numbers must be true or false, not {self.numbers!r}")
+        if isinstance(self.min_digit_string, bool) or not isinstance(self.min_digit_string, int) \
+                or self.min_digit_string < 2:
+            raise ValueError(f"text.min_digit_string must be an integer >= 2, not {self.min_digit_string!r}")
+        for key in ("tags", "spell_out"):
+            table = getattr(self, key)
+            if not isinstance(table, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in table.items()):
+                raise ValueError(f"text.{key} must map strings to strings")
+        bad = [k for k in self.tags if not _TAG.fullmatch(k)]
+        if bad:
+            raise ValueError(f"text.tags: {bad} are not tags like [noise], <unk> or (laugh) ('*' = anything)")
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any] | None) -> TextNormConfig:
+        """The ``text:`` mapping of data.yaml (None = defaults); ValueError names an unknown or bad key.
+
+        >>> TextNormConfig.from_mapping({"spell_out": {"OTP": None, "kyc": "ca y xê"}}).spell_out["kyc"]
+        'ca y xê'
+        """
+        if raw is None:
+            return cls()
+        if not isinstance(raw, Mapping):
+            raise ValueError("text: expected a mapping")
+        names = [f.name for f in fields(cls)]
+        unknown = set(raw) - set(names)
+        if unknown:
+            raise ValueError(f"text: unknown key(s) {sorted(unknown)}; allowed: {names}")
+        kw = dict(raw)
+        for key, defaults in (("tags", DEFAULT_TAGS), ("spell_out", DEFAULT_SPELL_OUT)):
+            if key in kw:
+                kw[key] = _merged(defaults, kw[key], key)
+        if "digits_after" in kw:
+            if not isinstance(kw["digits_after"], list | tuple):
+                raise ValueError("text.digits_after must be a list of words")
+            kw["digits_after"] = tuple(str(w) for w in kw["digits_after"])
+        return cls(**kw)
+
+
+def _merged(defaults: dict[str, str], given: Any, key: str) -> dict[str, str]:
+    if not isinstance(given, Mapping):
+        raise ValueError(f"text.{key} must be a mapping")
+    out = {k.lower(): v for k, v in defaults.items()}
+    for k, v in given.items():
+        if v is None:
+            out.pop(str(k).lower(), None)
+        else:
+            out[str(k).lower()] = str(v)
+    return out
+
+
+_TAG = re.compile(r"\[[^\[\]]*\]|<[^<>]*>|\([^()]*\)")
+
+# ---------------------------------------------------------------------------------------------- numbers
+_INT = r"(?:\d{1,3}(?:\.\d{3})+|\d+)"       # 500.000 or 500000
+_DEC = rf"{_INT}(?:,\d+)?"                 # 1,5
+_DATE = re.compile(r"(?<![\w/.,-])(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?![\w/-]|[.,]\d)")
+_DAY_MONTH = re.compile(r"(?<![\w/.,-])(\d{1,2})/(\d{1,2})(?![\w/]|[.,]\d)")
+_TIME_H = re.compile(r"(?<![\w:.,])(\d{1,2})[hH](\d{2})?(?!\w)")
+_TIME_COLON = re.compile(r"(?<![\w:.,])(\d{1,2}):(\d{2})(?![\w:]|[.,]\d)")
+_PERCENT = re.compile(rf"(?<![\w.,])({_DEC})\s?%")
+_CURRENCY = re.compile(rf"(?<![\w.,])({_DEC})\s?(vnđ|vnd|đồng|đ)(?!\w)", re.IGNORECASE)
+_SCALED = re.compile(rf"(?<![\w.,])({_DEC})\s?(k|tr|nghìn|ngàn|triệu|tỷ|tỉ)(?!\w)", re.IGNORECASE)
+_PHONE = re.compile(r"(?<![\w.,])0\d{2,4}(?:[ .-]\d{2,4}){1,3}(?![\w]|[.,]\d)")
+_DECIMAL = re.compile(rf"(?<![\w.,])({_INT}),(\d+)(?![\d,])")
+_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:\.\d{3})+(?!\d|[.,]\d)")
+_DIGITS = re.compile(r"\d+")
+_WORDS = re.compile(r"\w+")
+
+
+@dataclass
+class _Speller:
+    """Number words with the configured ``thousand_word`` / ``zero_tens``."""
+
+    cfg: TextNormConfig
+
+    def int(self, s: str) -> str:
+        """'500.000' or '0912' → words (a leading zero means a code: digit by digit)."""
+        s = s.replace(".", "")
+        if len(s) > 1 and s.startswith("0"):
+            return digits_to_words(s)
+        return number_to_words(int(s), self.cfg.thousand_word, self.cfg.zero_tens)
+
+    def dec(self, s: str) -> str:
+        """'1,5' → 'một phẩy năm'; the fraction's leading zeros are read, then the rest as a number."""
+        whole, _, frac = s.partition(",")
+        words = self.int(whole) if not whole.startswith("0") else self.int(whole.lstrip("0") or "0")
+        if not frac:
+            return words
+        rest = frac.lstrip("0")
+        zeros = ["không"] * (len(frac) - len(rest))
+        tail = [number_to_words(int(rest), self.cfg.thousand_word, self.cfg.zero_tens)] if rest else []
+        return " ".join([words, "phẩy", *zeros, *tail])
+
+
+def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Pattern, Callable]]:
+    """(kind, pattern, match → words, (kind, words) or None to leave it) in the order they apply."""
+    def date(m: re.Match) -> str | None:
+        d, mo = int(m.group(1)), int(m.group(3) if m.re is _DATE else m.group(2))
+        if not (1 <= d <= 31 and 1 <= mo <= 12):
+            return None
+        said = "ngày " if not _before(m).endswith(("ngày", "mùng", "mồng")) else ""
+        year = f" năm {sp.int(m.group(4))}" if m.re is _DATE else ""
+        return f"{said}{sp.int(str(d))} tháng {'tư' if mo == 4 else sp.int(str(mo))}{year}"
+
+    def clock(m: re.Match) -> str | None:
+        h, mins = int(m.group(1)), m.group(2)
+        if h > 24 or (mins is not None and int(mins) > 59):
+            return None
+        said = f"{sp.int(str(h))} giờ"
+        if mins and int(mins):
+            said += " " + (f"không {sp.int(mins[1])}" if mins[0] == "0" else sp.int(mins))
+        return said
+
+    def scaled(m: re.Match) -> str:
+        unit = m.group(2).lower()
+        unit = {"k": cfg.thousand_word, "tr": "triệu", "tỉ": "tỷ", "nghìn": cfg.thousand_word,
+                "ngàn": cfg.thousand_word}.get(unit, unit)
+        return f"{sp.dec(m.group(1))} {unit}"
+
+    def phone(m: re.Match) -> str | None:
+        digits = re.sub(r"\D", "", m.group())
+        return digits_to_words(digits) if len(digits) >= 9 else None
+
+    def plain(m: re.Match) -> tuple[str, str]:
+        s = m.group()
+        code = len(s) >= 3 and _after_code_word(_before(m), cfg.digits_after)
+        if code or len(s) >= cfg.min_digit_string or (len(s) > 1 and s.startswith("0")):
+            return "digits", digits_to_words(s)
+        return "number", sp.int(s)
+
+    return [("date", _DATE, date), ("date", _DAY_MONTH, date), ("time", _TIME_H, clock),
+            ("time", _TIME_COLON, clock), ("percent", _PERCENT, lambda m: f"{sp.dec(m.group(1))} phần trăm"),
+            ("amount", _CURRENCY, lambda m: f"{sp.dec(m.group(1))} đồng"), ("amount", _SCALED, scaled),
+            ("digits", _PHONE, phone), ("decimal", _DECIMAL, lambda m: sp.dec(m.group())),
+            ("number", _GROUPED, lambda m: sp.int(m.group())), ("number", _DIGITS, plain)]
+
+
+def _before(m: re.Match) -> str:
+    """The lower-cased words before a match, joined by single spaces."""
+    return " ".join(_WORDS.findall(m.string[: m.start()].lower()))
+
+
+def _after_code_word(before: str, words: tuple[str, ...], window: int = 3) -> bool:
+    """True when one of ``words`` (possibly several words long) ends within ``window`` words before."""
+    tail = before.split()
+    for k in range(window + 1):
+        head = " ".join(tail[: len(tail) - k]) if k else " ".join(tail)
+        if head and any(head == w or head.endswith(" " + w) for w in words):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------- words
+_SYLLABLE = re.compile(r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|th|tr|qu|[bcdđghklmnprstvx])?[aăâeêioôơuưy]{1,3}"
+                       r"(?:ch|ng|nh|[cmnpt])?")
+_PUNCT = re.compile(r"[^\w\s']|_")
+
+
+def is_vietnamese_syllable(word: str) -> bool:
+    """True for a word shaped like one Vietnamese syllable (onset, 1-3 vowels, final; at most one tone).
+
+    It checks the shape, not the dictionary: ``sim`` passes, ``app``, ``email``, ``otp``, ``zalo`` do not.
+
+    >>> [is_vietnamese_syllable(w) for w in ("nghiêng", "khuya", "người", "app", "otp", "ừm")]
+    [True, True, True, False, False, True]
+    """
+    nfd = unicodedata.normalize("NFD", word.lower())
+    if sum(c in "\u0300\u0301\u0303\u0309\u0323" for c in nfd) > 1:
+        return False
+    return bool(_SYLLABLE.fullmatch(split_tone(word.lower())[0]))
+
+
+def _is_latin(word: str) -> bool:
+    return any(unicodedata.name(c, "").startswith("LATIN") for c in word)
+
+
+class TextNormalizer:
+    """Normalises transcripts with one config; ``vocab`` (words without ``▁``) enables step 5's vocabulary
+    words and step 6's vocabulary spelling.
+
+    >>> TextNormalizer(TextNormConfig(thousand_word="ngàn", tone_style="new"))("Hóa đơn 2.500.000đ").text
+    'hoá đơn hai triệu năm trăm ngàn đồng'
+    """
+
+    def __init__(self, config: TextNormConfig | None = None, vocab: Container[str] | None = None) -> None:
+        self.cfg = config or TextNormConfig()
+        self.vocab = vocab
+        self.spell = {k.lower(): v for k, v in self.cfg.spell_out.items()}
+        self.exact_tags = {k.lower(): v for k, v in self.cfg.tags.items() if "*" not in k}
+        self.wild_tags = [(re.compile(".*".join(map(re.escape, k.lower().split("*")))), v)
+                          for k, v in self.cfg.tags.items() if "*" in k]
+        self.rules = _number_rules(_Speller(self.cfg), self.cfg)
+
+    def __call__(self, text: str) -> Normalized:
+        """Raises :class:`NormalizeError` on an unknown Latin word when ``unknown_latin`` is ``reject``."""
+        changes: list[Change] = []
+        t = self._tags(unicodedata.normalize("NFC", text), changes)
+        if self.cfg.numbers:
+            for kind, pattern, fn in self.rules:
+                t = _apply(pattern, fn, kind, t, changes)
+        t = self._case_punct(t, changes)
+        words: list[str] = []
+        for w in t.split():
+            words += self._word(w, text, changes)
+        return Normalized(" ".join(words), changes)
+
+    def _tags(self, t: str, changes: list[Change]) -> str:
+        def repl(m: re.Match) -> str:
+            tag = m.group().lower()
+            new = self.exact_tags.get(tag)
+            if new is None:
+                new = next((v for p, v in self.wild_tags if p.fullmatch(tag)), None)
+            if new is None:
+                return m.group()
+            changes.append(Change("tag", m.group(), new))
+            return f" {new} "
+        return _TAG.sub(repl, t)
+
+    @staticmethod
+    def _case_punct(t: str, changes: list[Change]) -> str:
+        out = " ".join(w.strip("'") for w in _PUNCT.sub(" ", t.lower()).split())
+        out = " ".join(out.split())
+        if out != " ".join(t.split()):
+            changes.append(Change("case/punctuation", " ".join(t.split()), out))
+        return out
+
+    def _word(self, w: str, text: str, changes: list[Change]) -> list[str]:
+        """One lower-case word → its final syllables (spell-out, Latin check, tone spelling)."""
+        if w in self.spell:
+            changes.append(Change("spell_out", w, self.spell[w]))
+            return [self._tone(s, changes) for s in self.spell[w].split()]
+        if is_vietnamese_syllable(w):
+            return [self._tone(w, changes)]
+        if (self.vocab is not None and w in self.vocab) or not _is_latin(w) or self.cfg.unknown_latin == "keep":
+            return [w]
+        raise NormalizeError(_as_written(w, text), text)
+
+    def _tone(self, w: str, changes: list[Change]) -> str:
+        if self.vocab is not None:
+            new = to_vocab_spelling(w, self.vocab, self.cfg.tone_style)
+        else:
+            new = syllable_tones(w, self.cfg.tone_style)
+        if new != w:
+            changes.append(Change("tone", w, new))
+        return new
+
+
+def _apply(pattern: re.Pattern, fn: Callable, kind: str, t: str, changes: list[Change]) -> str:
+    def repl(m: re.Match) -> str:
+        new = fn(m)
+        if new is None:
+            return m.group()
+        # a rule may decide the kind itself (a plain digit string is a number or a code)
+        what, new = new if isinstance(new, tuple) else (kind, new)
+        changes.append(Change(what, m.group(), new))
+        return f" {new} "
+    return pattern.sub(repl, t)
+
+
+def _as_written(word: str, text: str) -> str:
+    """``word`` with its original case when the transcript has it (the error names what the user wrote)."""
+    m = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", unicodedata.normalize("NFC", text), re.IGNORECASE)
+    return m.group() if m else word
+
+
+_SCORING = TextNormalizer(TextNormConfig(unknown_latin="keep"))
+
+
+def scoring_text(text: str) -> str:
+    """What WER/CER compare: the default normalisation (tags, numbers, spell-out, case, punctuation) with
+    unknown Latin words kept, every syllable in the old tone style. Applied to references and hypotheses alike.
+
+    >>> scoring_text("Hoà bình 15%") == scoring_text("hòa bình mười lăm phần trăm")
+    True
+    """
+    return _SCORING(text).text
+
+
+@dataclass
+class NormalizationReport:
+    """What normalisation changed in one split: counts per kind and up to ``max_examples`` examples each, and
+    the unknown Latin words that rejected items (candidates for ``text.spell_out``).
+
+    >>> rep = NormalizationReport()
+    >>> rep.add("u1", "15%", TextNormalizer()("15%"))
+    >>> rep.as_dict()["changes"]
+    {'percent': 1}
+    """
+
+    max_examples: int = 5
+    items: int = 0
+    items_changed: int = 0
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    unknown_words: Counter = field(default_factory=Counter)
+
+    def reject(self, error: NormalizeError) -> None:
+        """Counts an item rejected by normalisation."""
+        self.items += 1
+        self.unknown_words[error.word] += 1
+
+    def add(self, item_id: str, before: str, result: Normalized) -> None:
+        """Counts a normalised item and keeps the first examples of each kind of change."""
+        self.items += 1
+        if result.changes:
+            self.items_changed += 1
+        for c in result.changes:
+            self.counts[c.kind] += 1
+            shown = self.examples.setdefault(c.kind, [])
+            if len(shown) < self.max_examples and all(e["before"] != c.before for e in shown):
+                shown.append({"id": item_id, "before": c.before, "after": c.after, "transcript": before})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"items": self.items, "items_changed": self.items_changed,
+                "rejected_unknown_latin": sum(self.unknown_words.values()),
+                "changes": dict(self.counts.most_common()), "examples": self.examples,
+                "unknown_latin_words": dict(self.unknown_words.most_common())}
