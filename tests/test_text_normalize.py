@@ -298,3 +298,12 @@ def test_data_yaml_text_section(corpus: Path) -> None:
     corpus.write_text(base + "text:\n  thousand_word: nghin\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="text.thousand_word"):
         load_data_config(corpus)
+
+
+def test_results_md_states_the_scoring_normalisation() -> None:
+    from chunkformer import decode
+
+    method = next(iter(decode.METHODS))
+    md = decode.results_markdown({method: {"m": {"test_a": decode.SetResult(1.0, 0.5, 1, 2)}}}, ["m"], "test",
+                                 "cmd", {}, decode.Context(16, 8, 16))
+    assert decode.SCORING_NOTE in md and "hoà = hòa" in md and "scoring_text" in md
