@@ -10,9 +10,12 @@ generated vocabulary-coverage material (training split only), written as officia
 - val: ``--num-val`` sentences of validation documents that no training document contains; TRAIN_VARIANTS;
 - test: the committed ``egs/callbot/demo/general_test.tsv`` (test documents only), HELDOUT_VARIANTS.
 
-Seeded per utterance: the same arguments give the same bytes; a ``.done`` marker makes a rerun a no-op.
+Seeded per utterance: the same arguments give the same bytes; a ``.done`` marker makes a rerun a no-op (a real
+rerun first deletes the split's old wavs: do not rerun into a folder a running stage 0/1 is reading).
+Defaults make ~30 k training utterances, ~28 h (all ~18 k extracted sentences ~18 h, K=10 coverage ~6 h, everyday
+and number material ~4 h) in ~5 min on 2 cores; ``--natural-hours`` caps the extracted part.
 
-    python local/make_general_corpus.py --out-dir data/general_corpus               # everything (~3 min)
+    python local/make_general_corpus.py --out-dir data/general_corpus               # everything (~5 min)
     python local/make_general_corpus.py --out-dir data/general_test --test-only     # the committed test set only
     python local/make_general_corpus.py --out-dir /tmp/g --write-test-set 300       # (re)pick the committed file
 """
