@@ -236,3 +236,30 @@ def test_test_only_mode_is_deterministic_and_a_rerun_is_a_no_op(tmp_path: Path):
     stamp = (outs[0] / ".done").stat().st_mtime_ns
     assert main(["--out-dir", str(outs[0]), "--test-only", "--test-tsv", str(tsv), "--jobs", "1"]) == 0
     assert (outs[0] / ".done").stat().st_mtime_ns == stamp
+
+
+def test_maint_guide_is_never_fetched(tmp_path: Path):
+    with pytest.raises(ValueError, match="independent checks"):
+        gt.fetch_package("maint-guide-vi", tmp_path)
+    assert "maint-guide-vi" not in gt.CATALOG_PACKAGES + (gt.HELP_PACKAGE, gt.MAN_PACKAGE)
+
+
+def test_pick_test_set_balances_sources_lengths_and_documents():
+    pool = [(f"help:p{i % 40}.html", " ".join(["câu"] * (4 + i % 22)) + f" số {i}") for i in range(2000)]
+    pool += [(f"man:man1/x{i % 5}.1", f"một câu trong trang man số {i}") for i in range(100)]
+    pool += [("catalog:bash/bash.mo", f"một chuỗi của danh mục số {i}") for i in range(500)]
+    picked = gt.pick_test_set(pool, 100, seed=1)
+    assert picked == gt.pick_test_set(pool, 100, seed=1) and len(set(picked)) == 100
+    by_source = {s: sum(d.startswith(s) for d, _ in picked) for s in ("help", "catalog", "man")}
+    assert by_source == {"help": 60, "catalog": 30, "man": 10}
+    lengths = [len(t.split()) for d, t in picked if d.startswith("help")]
+    assert min(lengths) <= 10 and max(lengths) >= 18                   # short and long sentences
+    assert max(sum(d == p for d, _ in picked) for p in {d for d, _ in pool if d.startswith("help")}) <= 3
+
+
+def test_cap_hours_is_a_seeded_subset():
+    rows = [(f"help:p{i}.html", "một hai ba bốn năm sáu bảy tám") for i in range(1000)]  # ~2.9 s each
+    capped = gt.cap_hours(rows, 0.2, seed=3)
+    assert capped == gt.cap_hours(rows, 0.2, seed=3) and set(capped) <= set(rows)
+    assert 0.19 <= gt.estimated_hours(t for _, t in capped) <= 0.2
+    assert gt.cap_hours(rows, 0, seed=3) == rows
