@@ -54,6 +54,8 @@ if [ $stage -le -1 ] && [ $stop_stage -ge -1 ]; then
   if [ "$data_config" = egs/callbot/conf/demo_data.yaml ]; then
     log "stage -1: demo corpus (synthetic Vietnamese call-bot speech) in $demo_corpus"
     $py local/make_demo_corpus.py --out-dir "$demo_corpus" --seed "$seed"
+    # held-out prose (committed sentences of documents never used in pretraining, held-out voices): forgetting
+    $py local/make_general_corpus.py --out-dir "$demo_corpus/general" --test-only
   else
     log "stage -1: nothing to do for a user data config"
   fi
