@@ -23,17 +23,9 @@ import torch
 from torch import nn
 
 
-def rel_shift(x: torch.Tensor, width: int) -> torch.Tensor:
-    """(N, h, c, 2c+l+r-1) → (N, h, c, width=l+c+r): ``out[.., i, j] = x[.., i, c - 1 - i + j]`` (a view)."""
-    n, h, t1, _ = x.shape
-    s = x.stride()
-    return x.as_strided(
-        (n, h, t1, width), (s[0], s[1], s[2] - s[3], s[3]), storage_offset=x.storage_offset() + s[3] * (t1 - 1)
-    )
-
-
 class ChunkRelPositionAttention(nn.Module):
-    """x (N, c, d), mask (N, l+c+r) bool, pos (1, 2c+l+r-1, d) → (N, c, d), new cache (l, h, 2·d_k)."""
+    """x (N, c, d), mask (N, l+c+r) bool, pos (1, 2c+l+r-1, d) → (N, c, d), new cache (l, h, 2·d_k), in the three
+    steps :meth:`project`, :meth:`kv_sequence`, :meth:`attend` that ``ChunkFormerEncoderLayer`` calls per group."""
 
     def __init__(self, heads: int, d_model: int, dropout_rate: float) -> None:
         super().__init__()
@@ -114,18 +106,3 @@ class ChunkRelPositionAttention(nn.Module):
             attn = torch.softmax(scores.float(), dim=-1).type_as(scores)
         out = torch.matmul(self.dropout(attn), v)  # (g, h, c, d_k)
         return self.linear_out(out.transpose(1, 2).reshape(g, c, h * dk))
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor,
-        pos_emb: torch.Tensor,
-        left: int,
-        right: int,
-        cache: torch.Tensor | None = None,
-        keep: int = 0,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The whole batch in one group (the layer calls the steps itself, in groups)."""
-        q, kv = self.project(x, self.fused_qkv())
-        seq, new_cache = self.kv_sequence(kv, left, right, cache, keep)
-        return self.attend(q, seq, 0, mask, self.pos_proj(pos_emb), left + x.size(1) + right), new_cache

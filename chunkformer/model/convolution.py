@@ -59,10 +59,3 @@ class ChunkConvolutionModule(nn.Module):
         x = self.activation(self.norm(x.transpose(1, 2)))  # (g, c, d)
         x = nn.functional.linear(x, self.pointwise_conv2.weight.squeeze(-1), self.pointwise_conv2.bias)
         return x.masked_fill_(~mask[:, lo:-lo].unsqueeze(-1), 0.0)  # in place: linear keeps no output
-
-    def forward(
-        self, x: torch.Tensor, mask: torch.Tensor, cache: torch.Tensor | None = None, keep: int = 0
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x (N, c, d), mask (N, c + 2·lorder), cache (d, lorder) → (N, c, d), new cache (d, lorder)."""
-        seq, new_cache = self.sequence(self.glu(x), cache, keep)
-        return self.finish(seq, 0, mask, x.size(1)), new_cache
