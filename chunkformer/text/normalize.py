@@ -165,19 +165,19 @@ def _merged(defaults: dict[str, str], given: Any, key: str) -> dict[str, str]:
 _TAG = re.compile(r"\[[^\[\]]*\]|<[^<>]*>|\([^()]*\)")
 
 # ---------------------------------------------------------------------------------------------- numbers
-_INT = r"(?:\d{1,3}(?:\.\d{3})+|\d+)"       # 500.000 or 500000
-_DEC = rf"{_INT}(?:,\d+)?"                 # 1,5
-_DATE = re.compile(r"(?<![\w/.,-])(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?![\w/-]|[.,]\d)")
-_DAY_MONTH = re.compile(r"(?<![\w/.,-])(\d{1,2})/(\d{1,2})(?![\w/]|[.,]\d)")
-_TIME_H = re.compile(r"(?<![\w:.,])(\d{1,2})[hH](\d{2})?(?!\w)")
-_TIME_COLON = re.compile(r"(?<![\w:.,])(\d{1,2}):(\d{2})(?![\w:]|[.,]\d)")
+_INT = r"(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)"       # 500.000 or 500000
+_DEC = rf"{_INT}(?:,[0-9]+)?"                 # 1,5
+_DATE = re.compile(r"(?<![\w/.,-])([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})(?![\w/-]|[.,][0-9])")
+_DAY_MONTH = re.compile(r"(?<![\w/.,-])([0-9]{1,2})/([0-9]{1,2})(?![\w/]|[.,][0-9])")
+_TIME_H = re.compile(r"(?<![\w:.,])([0-9]{1,2})[hH]([0-9]{2})?(?!\w)")
+_TIME_COLON = re.compile(r"(?<![\w:.,])([0-9]{1,2}):([0-9]{2})(?![\w:]|[.,][0-9])")
 _PERCENT = re.compile(rf"(?<![\w.,])({_DEC})\s?%")
 _CURRENCY = re.compile(rf"(?<![\w.,])({_DEC})\s?(vnđ|vnd|đồng|đ)(?!\w)", re.IGNORECASE)
 _SCALED = re.compile(rf"(?<![\w.,])({_DEC})\s?(k|tr|nghìn|ngàn|triệu|tỷ|tỉ)(?!\w)", re.IGNORECASE)
-_PHONE = re.compile(r"(?<![\w.,])0\d{2,4}(?:[ .-]\d{2,4}){1,3}(?![\w]|[.,]\d)")
-_DECIMAL = re.compile(rf"(?<![\w.,])({_INT}),(\d+)(?![\d,])")
-_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:\.\d{3})+(?!\d|[.,]\d)")
-_DIGITS = re.compile(r"\d+")
+_PHONE = re.compile(r"(?<![\w.,])0[0-9]{2,4}(?:[ .-][0-9]{2,4}){1,3}(?![\w]|[.,][0-9])")
+_DECIMAL = re.compile(rf"(?<![\w.,])({_INT}),([0-9]+)(?![0-9,])")
+_GROUPED = re.compile(r"(?<![0-9.,])[0-9]{1,3}(?:\.[0-9]{3})+(?![0-9]|[.,][0-9])")
+_DIGITS = re.compile(r"[0-9]+")
 _WORDS = re.compile(r"\w+")
 
 
