@@ -78,7 +78,6 @@ def import_both() -> SimpleNamespace:
     sys.modules.update(moved)
     sys.path.insert(0, str(REPO))
     ours = importlib.import_module("chunkformer")
-    importlib.import_module("chunkformer.model")  # before chunkformer.masked_batch (import cycle)
     if Path(ours.__file__).resolve().parent != REPO / "chunkformer":
         raise SystemExit(f"bench: could not import our chunkformer from {REPO}")
     _official = SimpleNamespace(

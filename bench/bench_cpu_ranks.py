@@ -26,8 +26,8 @@ import time
 
 import torch
 
-from chunkformer.masked_batch import Context
 from chunkformer.model import ChunkFormerModel, EncoderConfig, ModelConfig
+from chunkformer.model.masked_batch import Context
 
 
 def _batch(seconds: float, seed: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

@@ -43,7 +43,7 @@ def run(size: str, batch: list[float], reps: int, context: str, seed: int, threa
     C.import_both()
     import torch
 
-    from chunkformer.masked_batch import Context
+    from chunkformer.model.masked_batch import Context
 
     C.setup_torch(threads)
     ctx = Context.parse(context)

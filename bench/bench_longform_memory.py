@@ -81,7 +81,7 @@ def child(spec: dict) -> dict:
         import torch
 
         from chunkformer.checkpoint import load_model
-        from chunkformer.masked_batch import Context
+        from chunkformer.model.masked_batch import Context
 
         C.setup_torch(spec.get("threads", 2))
         rss["imports_mb"] = C.rss_mb()

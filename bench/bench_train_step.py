@@ -52,7 +52,8 @@ def run(size: str, lengths: list[float], reps: int, context: str, seed: int, thr
     C.import_both()
     import torch
 
-    from chunkformer.masked_batch import Context, make_chunk_batch
+    from chunkformer.model.masked_batch import Context, make_chunk_batch
+    from chunkformer.model.subsampling import subsampled_len
 
     C.setup_torch(threads)
     ctx = Context.parse(context)
@@ -145,11 +146,11 @@ def run(size: str, lengths: list[float], reps: int, context: str, seed: int, thr
     timing = C.alternate(fns, reps, warmup=0)
     audio_s = sum(lengths)
     med_off, med_our = timing.median("official"), timing.median("ours")
-    out_frames = sum(1 + (int(n) - 15) // 8 for n in feat_lens)
+    out_frames = sum(subsampled_len(int(n)) for n in feat_lens)
     result = {
         "benchmark": "train_step", "size": size, "dims(d,heads,ffn,blocks)": C.SIZES[size], "vocab": C.VOCAB,
         "lengths_s": lengths, "audio_seconds": round(audio_s, 2), "context": str(ctx), "reps": reps,
-        "padding_waste_official": round(1 - out_frames / (len(lengths) * (1 + (int(feat_lens.max()) - 15) // 8)), 3),
+        "padding_waste_official": round(1 - out_frames / (len(lengths) * subsampled_len(int(feat_lens.max()))), 3),
         "encoder_frames": frames,
         "ours_train_vs_infer_max_abs_diff": train_vs_infer,
         "ours_untrimmed_vs_trimmed_max_abs_diff": untrimmed_vs_trimmed,

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from chunkformer.checkpoint import FORMAT_TRAIN, CheckpointError, atomic_save, safe_load
+from chunkformer.utils.cli import error
 
 
 @dataclass
@@ -126,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         payload = average(inputs, a.num_ckpts, a.mode)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return error(e)
     atomic_save(payload, a.output)
     print(f"wrote {a.output} (average of {len(payload['averaged_from'])}, mode {a.mode})")
     return 0

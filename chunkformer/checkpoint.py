@@ -18,10 +18,9 @@ CTC model (the attention decoder) are kept in ``LoadedModel.extra_state`` and wr
 from __future__ import annotations
 
 import copy
-import os
+import json
 import pickle
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from chunkformer.model.cmvn import cmvn_json, read_cmvn_json
 from chunkformer.model.encoder import EncoderConfig
 from chunkformer.model.subsampling import conv_out_len
 from chunkformer.tokenizer import Tokenizer
+from chunkformer.utils.io import atomic_write, atomic_write_text
 
 FORMAT_TRAIN = "chunkformer-callbot/train"
 FORMAT_MODEL = "chunkformer-callbot/model"
@@ -76,30 +76,8 @@ def safe_load(path: str | Path, mmap: bool = False) -> Any:
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temp file in the same folder, fsync, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; checkpoints are shared like any other file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """``torch.save`` that a crash never leaves half-written (:func:`chunkformer.utils.io.atomic_write`)."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def _state_dict_of(obj: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -292,8 +270,6 @@ def save_official_folder(loaded: LoadedModel, out_dir: str | Path) -> Path:
     cfg.pop("cmvn_file", None)  # the official loader finds global_cmvn beside config.yaml
     atomic_save(sd, out / "pytorch_model.bin")
     if m.encoder.global_cmvn is not None:
-        import json
-
         stats = cmvn_json(m.encoder.global_cmvn.mean, m.encoder.global_cmvn.istd)
         atomic_write_text(out / "global_cmvn", json.dumps(stats))
     atomic_write_text(out / "vocab.txt", "".join(f"{t} {i}\n" for i, t in enumerate(loaded.tokenizer.tokens)))

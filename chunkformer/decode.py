@@ -2,7 +2,7 @@
 
     python -m chunkformer.decode --exp-dir exp/callbot --manifest-dir data/manifests \
         --model pretrained=egs/callbot/demo/pretrained --model best=exp/callbot/best.pt \
-        --model avg5=exp/callbot/avg5.pt [--methods greedy,beam] [--beam 10] [--context 128,64,128]
+        --model avg5=exp/callbot/avg5.pt [--methods greedy,beam] [--beam 10] [--context L,C,R]
 
 For each method (``greedy_search``, ``prefix_beam_search``) and model tag, under ``<exp>/<method>/``:
 ``recogs-<set>-<tag>.txt``, ``errs-<set>-<tag>.txt`` (WER), ``errs-cer-<set>-<tag>.txt`` (CER) and
@@ -25,10 +25,15 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from chunkformer.checkpoint import CheckpointError, LoadedModel, atomic_write_text, load_model
-from chunkformer.ctc_search import greedy_search, prefix_beam_search
-from chunkformer.masked_batch import Context
-from chunkformer.scoring import Result, write_error_stats, write_recogs, write_wer_summary
+from chunkformer.checkpoint import CheckpointError, LoadedModel, load_model
+from chunkformer.data.datamodule import eval_batches, eval_sets
+from chunkformer.decoding.ctc_search import greedy_search, prefix_beam_search
+from chunkformer.decoding.scoring import Result, write_error_stats, write_recogs, write_wer_summary
+from chunkformer.model.masked_batch import Context
+from chunkformer.plot import plot_valid_wer
+from chunkformer.utils.cli import error
+from chunkformer.utils.io import atomic_write_text
+from chunkformer.utils.logs import setup_logger
 
 log = logging.getLogger("chunkformer.decode")
 METHODS = {"greedy": "greedy_search", "beam": "prefix_beam_search"}
@@ -45,8 +50,6 @@ class SetResult:
 def decode_set(loaded: LoadedModel, cuts, context: Context, methods: list[str], beam: int,
                max_duration: float) -> dict[str, list[Result]]:
     """Hypotheses for one eval CutSet: {method: [(id, ref, hyp)]}."""
-    from chunkformer.data.datamodule import eval_batches
-
     tok = loaded.tokenizer
     out: dict[str, list[Result]] = {m: [] for m in methods}
     for batch in eval_batches(cuts, tok, max_duration=max_duration):
@@ -70,7 +73,7 @@ def write_set(exp: Path, method: str, set_name: str, tag: str, results: list[Res
     return SetResult(wer, cer, len(results), sum(len(r.split()) for _, r, _ in results))
 
 
-# What RESULTS.md says about scoring (chunkformer.scoring / chunkformer.text.scoring_text).
+# What RESULTS.md says about scoring (chunkformer.decoding.scoring / chunkformer.text.scoring_text).
 SCORING_NOTE = ("Scoring normalisation, same for references and hypotheses (`chunkformer.text.scoring_text`): "
                 "NFC; tags like [noise] <unk> (laugh) removed; digits, amounts, times, dates and percentages in "
                 "Vietnamese words; spell-out table (OTP → ô tê pê); lower case; punctuation removed; tone marks in "
@@ -109,7 +112,7 @@ def training_context(exp_dir: Path) -> str:
         ctx = (yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}).get("model", {}).get("context")
         if ctx:
             return ",".join(str(int(v)) for v in ctx)
-    return "128,64,128"
+    return str(Context.DEFAULT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,18 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--beam", type=int, default=10)
     p.add_argument("--context", default=None,
                    help="left,chunk,right; default: model.context of <exp-dir>/config.yaml (the fine-tune's), "
-                        "else 128,64,128")
+                        f"else {Context.DEFAULT}")
     p.add_argument("--max-duration", type=float, default=300.0)
     p.add_argument("--config", action="append", default=[], metavar="NAME=PATH",
                    help="config files to quote in RESULTS.md (e.g. data=..., model=...)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logger(a.exp_dir / "log" / "decode.log")
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS]
     if bad:
-        print(f"error: unknown method(s) {bad}; choose from {sorted(METHODS)}", file=sys.stderr)
-        return 2
+        return error(f"unknown method(s) {bad}; choose from {sorted(METHODS)}")
     try:
         models = [(tag, path) for tag, _, path in (m.partition("=") for m in a.model)]
         if any(not t or not q for t, q in models):
@@ -144,10 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context.parse(a.context or training_context(a.exp_dir))
         loaded = [(tag, load_model(path)) for tag, path in models]
     except (CheckpointError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    from chunkformer.data.datamodule import eval_sets
-
+        return error(e)
     table: dict[str, dict[str, dict[str, SetResult]]] = {m: {t: {} for t, _ in loaded} for m in methods}
     for split in [s.strip() for s in a.splits.split(",") if s.strip()]:
         sets = eval_sets(a.manifest_dir, split)
@@ -164,22 +163,26 @@ def main(argv: list[str] | None = None) -> int:
                         table[method][tag][set_name] = r
             lm.model.cpu()
     if any(table[m][t] for m in table for t in table[m]):
-        command = "python -m chunkformer.decode " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
-        configs = {}
-        for item in a.config:
-            name, _, path = item.partition("=")
-            if Path(path).is_file():
-                configs[f"{name} config ({path})"] = Path(path).read_text(encoding="utf-8")
-        md = results_markdown(table, [t for t, _ in loaded], a.results_split, command, configs, ctx)
-        history = a.exp_dir / "valid_history.json"
-        if history.is_file():  # the fine-tune's validation curve, per domain
-            from chunkformer.plot import plot_valid_wer
-
-            png = plot_valid_wer(json.loads(history.read_text(encoding="utf-8")), a.exp_dir / "valid_wer.png")
-            md = md.replace("## Command", f"Validation WER per epoch: ![validation WER]({png.name})\n\n## Command", 1)
-        atomic_write_text(a.exp_dir / "RESULTS.md", md)
-        print(md.split("## Command")[0])
+        write_results(a, argv, table, [t for t, _ in loaded], ctx)
     return 0
+
+
+def write_results(a: argparse.Namespace, argv: list[str] | None, table: dict[str, dict[str, dict[str, SetResult]]],
+                  tags: list[str], ctx: Context) -> None:
+    """``<exp>/RESULTS.md`` (with the validation curve when the fine-tune left one), its tables printed."""
+    command = "python -m chunkformer.decode " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+    configs = {}
+    for item in a.config:
+        name, _, path = item.partition("=")
+        if Path(path).is_file():
+            configs[f"{name} config ({path})"] = Path(path).read_text(encoding="utf-8")
+    md = results_markdown(table, tags, a.results_split, command, configs, ctx)
+    history = a.exp_dir / "valid_history.json"
+    if history.is_file():  # the fine-tune's validation curve, per domain
+        png = plot_valid_wer(json.loads(history.read_text(encoding="utf-8")), a.exp_dir / "valid_wer.png")
+        md = md.replace("## Command", f"Validation WER per epoch: ![validation WER]({png.name})\n\n## Command", 1)
+    atomic_write_text(a.exp_dir / "RESULTS.md", md)
+    print(md.split("## Command")[0])
 
 
 if __name__ == "__main__":

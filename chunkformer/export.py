@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from chunkformer.checkpoint import CheckpointError, load_model, save_official_folder
+from chunkformer.utils.cli import error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = load_model(a.checkpoint, vocab=a.vocab)
     except CheckpointError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return error(e)
     out = save_official_folder(loaded, a.output_dir)
     print(f"wrote {out}: config.yaml, pytorch_model.bin, vocab.txt, global_cmvn")
     return 0

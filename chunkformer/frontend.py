@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -67,6 +66,15 @@ class FbankOptions:
     preemphasis: float = 0.97
 
 
+FRAME_SHIFT = FbankOptions.frame_shift_ms / 1000  # seconds between fbank frames (0.01)
+FRAMES_PER_SECOND = round(1 / FRAME_SHIFT)      # fbank frames per second of audio (100)
+
+
+def _frame_geometry(rate: int, opts: FbankOptions) -> tuple[int, int]:
+    """(window, shift) in samples."""
+    return int(rate * opts.frame_length_ms * 0.001), int(rate * opts.frame_shift_ms * 0.001)
+
+
 def fbank(samples: np.ndarray | torch.Tensor, rate: int = MODEL_RATE, opts: FbankOptions = FbankOptions(),
           block_frames: int = 6000) -> torch.Tensor:
     """Log mel filterbank (T, 80) of mono float samples in [-1, 1] at ``rate`` (must be 16 kHz).
@@ -80,8 +88,7 @@ def fbank(samples: np.ndarray | torch.Tensor, rate: int = MODEL_RATE, opts: Fban
     if x.dim() != 1:
         raise ValueError(f"fbank expects mono samples (N,), got shape {tuple(x.shape)}")
     x = x * INT16_SCALE
-    win = int(rate * opts.frame_length_ms * 0.001)
-    shift = int(rate * opts.frame_shift_ms * 0.001)
+    win, shift = _frame_geometry(rate, opts)
     padded = 1 << (win - 1).bit_length()
     if x.numel() < win:
         return torch.zeros(0, opts.num_mel_bins, dtype=torch.float32, device=x.device)
@@ -113,52 +120,5 @@ def load_features(path: str | Path) -> torch.Tensor:
 
 def num_frames(num_samples: int, rate: int = MODEL_RATE) -> int:
     """Number of fbank frames for ``num_samples`` samples at ``rate`` (snip_edges)."""
-    win, shift = int(rate * 0.025), int(rate * 0.010)
+    win, shift = _frame_geometry(rate, FbankOptions())
     return 0 if num_samples < win else 1 + (num_samples - win) // shift
-
-
-def _lhotse_extractor() -> Any:
-    """Builds the lhotse FeatureExtractor class lazily so that importing the front end stays light."""
-    from lhotse.features.base import FeatureExtractor, register_extractor
-
-    @dataclass
-    class ChunkFormerFbankConfig:
-        num_mel_bins: int = NUM_MEL_BINS
-
-    @register_extractor
-    class ChunkFormerFbank(FeatureExtractor):
-        """lhotse extractor producing exactly the model front end's features (for stage 1)."""
-
-        name = "chunkformer-fbank"
-        config_type = ChunkFormerFbankConfig
-
-        @property
-        def frame_shift(self) -> float:
-            return 0.01
-
-        def feature_dim(self, sampling_rate: int) -> int:
-            return NUM_MEL_BINS
-
-        def extract(self, samples: np.ndarray | torch.Tensor, sampling_rate: int) -> np.ndarray:
-            x = torch.as_tensor(samples, dtype=torch.float32)
-            x = x.reshape(-1) if x.dim() > 1 and x.shape[0] == 1 else x
-            if x.dim() > 1:
-                x = x.mean(dim=0)
-            if sampling_rate != MODEL_RATE:
-                from chunkformer.audio import resample
-
-                x = torch.from_numpy(resample(x.numpy(), sampling_rate, MODEL_RATE))
-            return fbank(x).numpy()
-
-    return ChunkFormerFbank
-
-
-_EXTRACTOR: Any = None
-
-
-def KaldiFbankExtractor() -> Any:  # noqa: N802 - a factory that reads like a class
-    """The lhotse ``FeatureExtractor`` for the model front end (registered as ``chunkformer-fbank``)."""
-    global _EXTRACTOR
-    if _EXTRACTOR is None:
-        _EXTRACTOR = _lhotse_extractor()
-    return _EXTRACTOR()

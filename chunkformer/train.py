@@ -29,7 +29,7 @@ import torch
 
 from chunkformer.checkpoint import CheckpointError, load_model
 from chunkformer.data.datamodule import LoaderConfig, TrainData, eval_sets
-from chunkformer.masked_batch import Context
+from chunkformer.model.masked_batch import Context
 from chunkformer.training import state as ckpt_state
 from chunkformer.training.config import TrainConfig
 from chunkformer.training.distributed import World, barrier, cpu_threads, setup, teardown
@@ -37,6 +37,7 @@ from chunkformer.training.engine import Trainer
 from chunkformer.training.guard import check_same_run, move_aside, record
 from chunkformer.training.init import initial_model
 from chunkformer.training.validate import ctc_loss
+from chunkformer.utils.cli import error
 from chunkformer.utils.logs import setup_logger
 
 log = logging.getLogger("chunkformer.train")
@@ -113,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = TrainConfig.load(args.model_config, flags)
     except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return error(e)
     t = cfg.trainer
     save_dir = Path(t.save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)

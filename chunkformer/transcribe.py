@@ -1,6 +1,6 @@
 """Transcribe audio files of any rate and length with a ChunkFormer checkpoint (greedy CTC, masked batch).
 
-    python -m chunkformer.transcribe --model PATH [--vocab F] [--context 128,64,128] [--jsonl OUT] WAV...
+    python -m chunkformer.transcribe --model PATH [--vocab F] [--context L,C,R] [--jsonl OUT] WAV...
 
 Prints ``path<TAB>text`` per file, in input order. Short files are decoded together in masked batches
 (``--batch-seconds`` of audio per batch, like the official ``total_batch_duration``); files longer than
@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -23,13 +24,15 @@ from tqdm import tqdm
 
 from chunkformer.audio import AudioError
 from chunkformer.checkpoint import CheckpointError, load_model
-from chunkformer.ctc_search import collapse
-from chunkformer.frontend import load_features
-from chunkformer.masked_batch import Context
+from chunkformer.decoding.ctc_search import collapse
+from chunkformer.frontend import FRAMES_PER_SECOND, load_features
 from chunkformer.model import ChunkFormerModel
+from chunkformer.model.masked_batch import Context
+from chunkformer.model.subsampling import OUTPUT_FRAME_SECONDS, RECEPTIVE_FIELD
 from chunkformer.tokenizer import Tokenizer
+from chunkformer.utils.cli import error
+from chunkformer.utils.logs import setup_logger
 
-FRAME_SECONDS = 0.08
 log = logging.getLogger("chunkformer.transcribe")
 
 
@@ -63,16 +66,16 @@ def split_at_pauses(ids: list[int], max_silence_frames: int, blank: int = 0) -> 
 class Transcriber:
     """Greedy CTC transcription with masked batching and segmented long-form decoding."""
 
-    def __init__(self, model: ChunkFormerModel, tokenizer: Tokenizer, context: Context = Context(),
+    def __init__(self, model: ChunkFormerModel, tokenizer: Tokenizer, context: Context = Context.DEFAULT,
                  batch_seconds: float = 1800.0, segment_seconds: float = 600.0, max_silence: float = 0.5) -> None:
         self.model = model.eval()
         self.tok = tokenizer
         self.ctx = context
-        self.batch_frames = int(batch_seconds * 100)
+        self.batch_frames = int(batch_seconds * FRAMES_PER_SECOND)
         # segments hold a whole number of chunks
-        self.segment_frames = max(1, int(segment_seconds / FRAME_SECONDS) // context.chunk) * context.chunk
-        self.long_frames = int(segment_seconds * 100)
-        self.max_silence_frames = max(1, round(max_silence / FRAME_SECONDS))
+        self.segment_frames = max(1, int(segment_seconds / OUTPUT_FRAME_SECONDS) // context.chunk) * context.chunk
+        self.long_frames = int(segment_seconds * FRAMES_PER_SECOND)
+        self.max_silence_frames = max(1, round(max_silence / OUTPUT_FRAME_SECONDS))
 
     def _frame_ids(self, feats: list[torch.Tensor]) -> list[list[int]]:
         return [lp.argmax(-1).tolist() for lp in self.model.ctc_log_probs(feats, self.ctx)]
@@ -84,7 +87,8 @@ class Transcriber:
         return ids
 
     def _result(self, path: str, ids: list[int]) -> Transcript:
-        segs = [{"start": round(s * FRAME_SECONDS, 2), "end": round(e * FRAME_SECONDS, 2), "text": self.tok.decode(t)}
+        sec = OUTPUT_FRAME_SECONDS
+        segs = [{"start": round(s * sec, 2), "end": round(e * sec, 2), "text": self.tok.decode(t)}
                 for s, e, t in split_at_pauses(ids, self.max_silence_frames)]
         return Transcript(path, self.tok.decode(collapse(ids)), segs)
 
@@ -107,7 +111,7 @@ class Transcriber:
                 budget = 0
                 yield Transcript(path, "", error=str(e))
                 continue
-            if feats.shape[0] < 15:
+            if feats.shape[0] < RECEPTIVE_FIELD:
                 yield from flush()
                 budget = 0
                 yield Transcript(path, "", error=f"{path}: shorter than 0.16 s, nothing to decode")
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True, help="official model folder, bare state-dict .pt, or our checkpoint")
     p.add_argument("--vocab", help="vocab.txt (default: beside the model)")
     p.add_argument("--cmvn", help="global_cmvn JSON (default: beside the model or inside the checkpoint)")
-    p.add_argument("--context", default="128,64,128", help="left,chunk,right in 80 ms frames")
+    p.add_argument("--context", default=str(Context.DEFAULT), help="left,chunk,right in 80 ms frames")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batch-seconds", type=float, default=1800.0, help="audio per masked batch")
     p.add_argument("--segment-seconds", type=float, default=600.0, help="longer files are decoded in segments")
@@ -140,35 +144,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     p.add_argument("wavs", nargs="+")
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    setup_logger(None, level=logging.WARNING)
     if a.threads:
         torch.set_num_threads(a.threads)
     try:
         loaded = load_model(a.model, vocab=a.vocab, cmvn=a.cmvn)
         ctx = Context.parse(a.context)
     except (CheckpointError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return error(e)
     model = loaded.model.to(a.device)
     tr = Transcriber(model, loaded.tokenizer, ctx, a.batch_seconds, a.segment_seconds, a.max_silence)
     failed = 0
-    out = open(a.jsonl, "w", encoding="utf-8") if a.jsonl else None
-    try:
+    with open(a.jsonl, "w", encoding="utf-8") if a.jsonl else nullcontext() as out:
         for t in tr.transcribe(a.wavs):
             if t.error:
                 failed += 1
-                print(f"error: {t.error}", file=sys.stderr)
+                error(t.error)
                 continue
             print(f"{t.path}\t{t.text}", flush=True)
             if out:
                 rec = {"path": t.path, "text": t.text, "segments": t.segments}
                 out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    finally:
-        if out:
-            out.close()
     if failed:
-        print(f"error: {failed} of {len(a.wavs)} files could not be transcribed (see above)", file=sys.stderr)
-    return 1 if failed else 0
+        return error(f"{failed} of {len(a.wavs)} files could not be transcribed (see above)", code=1)
+    return 0
 
 
 if __name__ == "__main__":

@@ -15,19 +15,33 @@ from ``noise_dir`` or are generated (``local/make_noises.py`` logic) under the b
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from chunkformer.checkpoint import atomic_write_text
+from lhotse import CutSet, load_manifest
+
 from chunkformer.data import banks
-from chunkformer.data.config import WAVE_OPS, ConfigError, DataConfig, load_data_config
-from chunkformer.data.datamodule import TRAIN_CUTS, TRAIN_PLAN
-from chunkformer.data.manifests import cuts_path, domains_of, file_digest, marker_path, read_marker, write_marker
+from chunkformer.data.augment import WAVE_OPS, AugmentConfig
+from chunkformer.data.config import ConfigError, DataConfig, load_data_config
+from chunkformer.data.manifests import (
+    TRAIN_CUTS,
+    TRAIN_PLAN,
+    CutsDone,
+    DomainPlan,
+    Stage0Done,
+    TrainPlan,
+    cuts_path,
+    domains_of,
+    features_current,
+    marker_path,
+)
 from chunkformer.data.mixing import normalized_weights
+from chunkformer.utils.cli import error
+from chunkformer.utils.io import atomic_write_text, file_digest
+from chunkformer.utils.logs import setup_logger
 
 log = logging.getLogger("stage2")
 BABBLE_UTTERANCES = 20
@@ -36,18 +50,13 @@ BABBLE_UTTERANCES = 20
 def train_sources(cfg: DataConfig, mdir: Path) -> dict[str, Path]:
     """Domain → cuts file: stage-1 cuts (with features) when the domain has no waveform ops and they are
     current, else the stage-0 cuts."""
-    fb = None
-    if (mdir / "features.json").is_file():
-        fb = Path(json.loads((mdir / "features.json").read_text(encoding="utf-8"))["fbank_dir"])
     out = {}
     for dom, aug in cfg.domain_aug("train").items():
         src = cuts_path(mdir, dom, "train")
         if not src.is_file():
             raise ConfigError(f"{mdir}: no valid train cuts for domain {dom!r} (see rejected-train.tsv)")
-        out[dom] = src
-        if fb is not None and not set(aug) & set(WAVE_OPS) and cuts_path(fb, dom, "train").is_file():
-            if (read_marker(marker_path(fb, f"fbank-{dom}-train")) or {}).get("input") == file_digest(src):
-                out[dom] = cuts_path(fb, dom, "train")
+        current = None if set(aug) & set(WAVE_OPS) else features_current(mdir, dom, "train")
+        out[dom] = current or src
     stray = set(domains_of(mdir, "train")) - set(out)
     if stray:
         log.warning("ignoring train manifests of domains no longer in %s: %s", cfg.path, sorted(stray))
@@ -56,17 +65,15 @@ def train_sources(cfg: DataConfig, mdir: Path) -> dict[str, Path]:
 
 def build_cuts(srcs: dict[str, Path], mdir: Path) -> tuple[bool, list[Any]]:
     """(rebuilt?, cuts) of ``train_cuts.jsonl.gz``."""
-    from lhotse import CutSet, load_manifest
-
     out, marker = mdir / TRAIN_CUTS, marker_path(mdir, "stage2-cuts")
-    want = {d: [p.name, file_digest(p)] for d, p in srcs.items()}
-    if out.is_file() and (read_marker(marker) or {}).get("inputs") == want:
+    want = CutsDone({d: [p.name, file_digest(p)] for d, p in srcs.items()})
+    if out.is_file() and CutsDone.read(marker) == want:
         return False, list(load_manifest(out))
     cuts = [c for p in srcs.values() for c in load_manifest(p)]
     tmp = out.with_name(".tmp_" + out.name)
     CutSet.from_cuts(cuts).to_file(tmp)
     tmp.replace(out)
-    write_marker(marker, {"inputs": want})
+    want.write(marker)
     return True, cuts
 
 
@@ -97,6 +104,36 @@ def rir_files(cfg: DataConfig, acfg: Any, bank_dir: Path, seed: int) -> tuple[bo
     return True, banks.make_rir_bank(out, cfg.bank.num_rirs, rng, seed)
 
 
+def make_plan(cfg: DataConfig, a: argparse.Namespace) -> tuple[TrainPlan, int, list[str]]:
+    """The train plan, the number of training cuts, and what was (re)built for it."""
+    mdir = a.manifest_dir
+    done = Stage0Done.read(marker_path(mdir, "stage0-train"))
+    if done is None or done.fingerprint != cfg.fingerprint("train"):
+        raise ConfigError(f"{mdir}: train manifests are missing or were built from another data config; "
+                          "run stage 0 (local/prepare_manifests.py) first")
+    acfg = AugmentConfig.from_dict(cfg.augment)
+    rebuilt, cuts = build_cuts(train_sources(cfg, mdir), mdir)
+    durs: dict[str, list[float]] = {}
+    for c in cuts:
+        durs.setdefault(c.custom["domain"], []).append(c.duration)
+    weights = normalized_weights(durs, cfg.domain_weights())
+    bank_dir = a.bank_dir or (Path(cfg.bank.dir) if cfg.bank.dir else mdir.resolve().parent / "augment")
+    augs = cfg.domain_aug("train")
+    ops = {d: sorted(set(aug) & set(WAVE_OPS)) for d, aug in augs.items()}
+    any_op = {op for v in ops.values() for op in v}
+    new_noise, noises = noise_files(cfg, acfg, bank_dir, cuts, a.seed) if "add_noise" in any_op else (False, [])
+    new_rir, rirs = rir_files(cfg, acfg, bank_dir, a.seed) if "add_reverb" in any_op else (False, [])
+    plan = TrainPlan(
+        seed=a.seed, weights=cfg.domain_weights(),
+        epoch_duration=cfg.epoch_hours * 3600 if cfg.epoch_hours else sum(sum(v) for v in durs.values()),
+        domains={d: DomainPlan(ops[d], "specaugment" in augs[d], len(durs[d]), round(sum(durs[d]) / 3600, 4),
+                               round(weights[d], 4)) for d in durs},
+        augment={k: v for k, v in asdict(acfg).items() if k != "extra"},  # "extra" is not a from_dict key
+        noises=[str(f.resolve()) for f in noises], rirs=[str(f.resolve()) for f in rirs])
+    redone = [n for n, f in [("train cuts", rebuilt), ("noises", new_noise), ("RIRs", new_rir)] if f]
+    return plan, len(cuts), redone
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-config", type=Path, required=True)
@@ -105,59 +142,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bank-dir", type=Path, default=None,
                    help="generated noises/RIRs (default: data.yaml generated.dir, else <manifest-dir>/../augment)")
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(filename)s:%(lineno)d] %(message)s")
-    mdir = a.manifest_dir
+    setup_logger(None)
     try:
-        from chunkformer.data.augment import AugmentConfig
-
         cfg = load_data_config(a.data_config)
         if not cfg.splits["train"]:
             print(f"stage 2: no train sources in {cfg.path}, nothing to do")
             return 0
-        info = read_marker(marker_path(mdir, "stage0-train"))
-        if not info or info.get("fingerprint") != cfg.fingerprint("train"):
-            raise ConfigError(f"{mdir}: train manifests are missing or were built from another data config; "
-                              "run stage 0 (local/prepare_manifests.py) first")
-        acfg = AugmentConfig.from_dict(cfg.augment)
-        srcs = train_sources(cfg, mdir)
-        rebuilt, cuts = build_cuts(srcs, mdir)
-        durs: dict[str, list[float]] = {}
-        for c in cuts:
-            durs.setdefault(c.custom["domain"], []).append(c.duration)
-        weights = normalized_weights(durs, cfg.domain_weights())
-        bank_dir = a.bank_dir or (Path(cfg.bank.dir) if cfg.bank.dir else mdir.resolve().parent / "augment")
-        ops = {d: sorted(set(aug) & set(WAVE_OPS)) for d, aug in cfg.domain_aug("train").items()}
-        any_op = {op for v in ops.values() for op in v}
-        new_noise, noises = noise_files(cfg, acfg, bank_dir, cuts, a.seed) if "add_noise" in any_op else (False, [])
-        new_rir, rirs = rir_files(cfg, acfg, bank_dir, a.seed) if "add_reverb" in any_op else (False, [])
+        plan, n_cuts, redone = make_plan(cfg, a)
     except (ConfigError, FileNotFoundError, ValueError, TypeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    total = sum(sum(v) for v in durs.values())
-    plan = {
-        "seed": a.seed, "weights": cfg.domain_weights(),
-        "epoch_duration": cfg.epoch_hours * 3600 if cfg.epoch_hours else total,
-        "domains": {d: {"ops": ops[d], "specaugment": "specaugment" in cfg.domain_aug("train")[d],
-                        "cuts": len(durs[d]), "hours": round(sum(durs[d]) / 3600, 4), "weight": round(weights[d], 4)}
-                    for d in durs},
-        "augment": {k: v for k, v in asdict(acfg).items() if k != "extra"},  # "extra" is not a from_dict key
-        "noises": [str(f.resolve()) for f in noises], "rirs": [str(f.resolve()) for f in rirs],
-    }
-    text = json.dumps(plan, indent=1, sort_keys=True, default=list) + "\n"
-    plan_path = mdir / TRAIN_PLAN
-    old = plan_path.read_text(encoding="utf-8") if plan_path.is_file() else None
-    if old != text:
+        return error(e)
+    text, plan_path = plan.to_json(), a.manifest_dir / TRAIN_PLAN
+    if (plan_path.read_text(encoding="utf-8") if plan_path.is_file() else None) != text:
         atomic_write_text(plan_path, text)
-    for d, v in plan["domains"].items():
-        log.info("train %s: %d cuts, %.3f h, weight %.3f, ops %s%s", d, v["cuts"], v["hours"], v["weight"],
-                 v["ops"], " + specaugment" if v["specaugment"] else "")
-    log.info("epoch = %.3f h of audio; %d noises, %d RIRs", plan["epoch_duration"] / 3600, len(noises), len(rirs))
-    redone = [n for n, f in [("train cuts", rebuilt), ("noises", new_noise), ("RIRs", new_rir),
-                             ("plan", old != text)] if f]
+        redone.append("plan")
+    for d, v in plan.domains.items():
+        log.info("train %s: %d cuts, %.3f h, weight %.3f, ops %s%s", d, v.cuts, v.hours, v.weight, v.ops,
+                 " + specaugment" if v.specaugment else "")
+    log.info("epoch = %.3f h of audio; %d noises, %d RIRs", plan.epoch_duration / 3600, len(plan.noises),
+             len(plan.rirs))
     if redone:
-        print(f"stage 2: wrote {', '.join(redone)} ({mdir / TRAIN_CUTS}, {plan_path})")
+        print(f"stage 2: wrote {', '.join(redone)} ({a.manifest_dir / TRAIN_CUTS}, {plan_path})")
     else:
-        print(f"stage 2: already done ({len(cuts)} train cuts, plan in {plan_path}), nothing to do")
+        print(f"stage 2: already done ({n_cuts} train cuts, plan in {plan_path}), nothing to do")
     return 0
 
 

@@ -3,9 +3,9 @@
 
     python local/compute_fbank.py --manifest-dir data/manifests --out-dir data/fbank [--num-jobs 2]
 
-Features are exactly the model front end's (:func:`chunkformer.frontend.fbank`, via
-``KaldiFbankExtractor().extract``: audio resampled to 16 kHz, channels averaged, Kaldi snip-edges framing,
-so ``T = 1 + (N - 400) // 160``). They are stored losslessly (lhotse ``NumpyFilesWriter``) and attached
+Features are exactly the model front end's (:func:`chunkformer.frontend.fbank`, via the lhotse extractor
+:class:`chunkformer.data.fbank.ChunkFormerFbank`: audio resampled to 16 kHz, channels averaged, Kaldi snip-edges
+framing, so ``T = 1 + (N - 400) // 160``). They are stored losslessly (lhotse ``NumpyFilesWriter``) and attached
 to copies of the stage-0 cuts, written as ``<out>/<domain>_cuts_<split>.jsonl.gz``. lhotse's
 ``compute_and_store_features`` is not used: its manifest check assumes ``ceil(duration / shift)`` frames.
 ``<manifest-dir>/features.json`` records where the features are, for :func:`chunkformer.data.datamodule.eval_sets`.
@@ -16,7 +16,6 @@ Idempotent per (domain, split): a set whose stage-0 cuts are unchanged and whose
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -24,11 +23,29 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lhotse import CutSet, load_manifest
+from lhotse.features import Features
+from lhotse.features.io import NumpyFilesWriter
+from lhotse.utils import fastcopy
 from tqdm import tqdm
 
-from chunkformer.checkpoint import atomic_write_text
-from chunkformer.data.config import WAVE_OPS
-from chunkformer.data.manifests import cuts_path, domains_of, file_digest, marker_path, read_marker, write_marker
+from chunkformer.audio import MODEL_RATE
+from chunkformer.data.augment import WAVE_OPS
+from chunkformer.data.fbank import ChunkFormerFbank
+from chunkformer.data.manifests import (
+    FEATURES_INFO,
+    FbankDone,
+    FeaturesInfo,
+    Stage0Done,
+    cuts_path,
+    domains_of,
+    marker_path,
+)
+from chunkformer.data.pipeline import load_mono
+from chunkformer.frontend import FRAME_SHIFT
+from chunkformer.utils.cli import error
+from chunkformer.utils.io import file_digest
+from chunkformer.utils.logs import setup_logger
 
 log = logging.getLogger("stage1")
 _WRITER: Any = None
@@ -37,8 +54,8 @@ _WRITER: Any = None
 def fbank_units(manifest_dir: Path) -> list[tuple[str, str]]:
     """(split, domain) pairs that get stored features: val/test, and train domains with no waveform ops."""
     units = [(s, d) for s in ("val", "test") for d in domains_of(manifest_dir, s)]
-    info = read_marker(marker_path(manifest_dir, "stage0-train")) or {}
-    for dom, aug in (info.get("aug") or {}).items():
+    done = Stage0Done.read(marker_path(manifest_dir, "stage0-train"))
+    for dom, aug in (done.aug if done else {}).items():
         if not set(aug) & set(WAVE_OPS) and cuts_path(manifest_dir, dom, "train").exists():
             units.append(("train", dom))
     return units
@@ -46,25 +63,17 @@ def fbank_units(manifest_dir: Path) -> list[tuple[str, str]]:
 
 def _init_worker(storage: str) -> None:
     global _WRITER
-    from lhotse.features.io import NumpyFilesWriter
-
     torch.set_num_threads(1)
     _WRITER = NumpyFilesWriter(storage)
 
 
 def _extract(cut: Any) -> Any:
     """Computes, stores and attaches the features of one cut (in a worker)."""
-    from lhotse.features import Features
-    from lhotse.utils import fastcopy
-
-    from chunkformer.data.pipeline import load_mono
-    from chunkformer.frontend import KaldiFbankExtractor
-
     x, rate = load_mono(cut)
-    arr = KaldiFbankExtractor().extract(x, rate)
+    arr = ChunkFormerFbank().extract(x, rate)
     key = _WRITER.write(cut.id, arr)
-    feats = Features(type="chunkformer-fbank", num_frames=int(arr.shape[0]), num_features=int(arr.shape[1]),
-                     frame_shift=0.01, sampling_rate=16000, start=cut.start, duration=cut.duration,
+    feats = Features(type=ChunkFormerFbank.name, num_frames=int(arr.shape[0]), num_features=int(arr.shape[1]),
+                     frame_shift=FRAME_SHIFT, sampling_rate=MODEL_RATE, start=cut.start, duration=cut.duration,
                      storage_type=_WRITER.name, storage_path=str(_WRITER.storage_path), storage_key=key,
                      recording_id=cut.recording.id, channels=cut.channel)
     return fastcopy(cut, features=feats)
@@ -72,8 +81,6 @@ def _extract(cut: Any) -> Any:
 
 def compute_set(src: Path, dst: Path, storage: Path, num_jobs: int, desc: str) -> int:
     """Features for every cut of ``src``; writes ``dst`` (atomically, last); returns the number of cuts."""
-    from lhotse import CutSet, load_manifest
-
     cuts = list(load_manifest(src))
     storage.mkdir(parents=True, exist_ok=True)
     if num_jobs > 1 and len(cuts) > 1:
@@ -94,14 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", type=Path, default=Path("data/fbank"))
     p.add_argument("--num-jobs", type=int, default=2)
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(filename)s:%(lineno)d] %(message)s")
+    setup_logger(None)
     torch.set_num_threads(1)
     if not any(marker_path(a.manifest_dir, f"stage0-{s}").exists() for s in ("train", "val", "test")):
-        print(f"error: {a.manifest_dir}: no stage-0 manifests; run local/prepare_manifests.py first", file=sys.stderr)
-        return 2
+        return error(f"{a.manifest_dir}: no stage-0 manifests; run local/prepare_manifests.py first")
     out = a.out_dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(a.manifest_dir / "features.json", json.dumps({"fbank_dir": str(out)}, indent=1) + "\n")
+    FeaturesInfo(str(out)).write(a.manifest_dir / FEATURES_INFO)
     units = fbank_units(a.manifest_dir)
     skipped, done = [], []
     for split, dom in units:
@@ -109,13 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         storage = out / f"{dom}_feats_{split}"
         marker = marker_path(out, f"fbank-{dom}-{split}")
         digest = file_digest(src)
-        info = read_marker(marker)
-        if info and info.get("input") == digest and dst.exists() and storage.is_dir():
+        info = FbankDone.read(marker)
+        if info and info.input == digest and dst.exists() and storage.is_dir():
             skipped.append(f"{split}/{dom}")
             continue
         marker.unlink(missing_ok=True)
         n = compute_set(src, dst, storage, a.num_jobs, desc=f"stage 1 fbank {split}/{dom}")
-        write_marker(marker, {"input": digest, "cuts": n})
+        FbankDone(digest, n).write(marker)
         log.info("stage 1: %s/%s: %d cuts -> %s", split, dom, n, dst)
         done.append(f"{split}/{dom}")
     if not done:

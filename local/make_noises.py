@@ -11,12 +11,15 @@ code when data.yaml names no ``noise_dir``. Seeded; skipped when the set exists 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
+from lhotse import load_manifest
+
 from chunkformer.data import banks
-from chunkformer.data.manifests import file_digest
+from chunkformer.utils.cli import error
+from chunkformer.utils.io import file_digest
+from chunkformer.utils.logs import setup_logger
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,15 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--babble-from", type=Path, default=None, help="lhotse cuts manifest of speech (for babble)")
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    setup_logger(None)
     kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]
     cuts, key = [], None
     if "babble" in kinds:
         if a.babble_from is None or not a.babble_from.is_file():
-            print("error: babble noise needs --babble-from CUTS_MANIFEST (speech to sum)", file=sys.stderr)
-            return 2
-        from lhotse import load_manifest
-
+            return error("babble noise needs --babble-from CUTS_MANIFEST (speech to sum)")
         cuts = list(load_manifest(a.babble_from))
         key = f"{a.babble_from.resolve()}:{file_digest(a.babble_from)}"
     params = banks.noise_params(kinds, a.per_kind, a.seconds, a.seed, key)
@@ -47,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         srcs = banks.babble_sources_from(cuts, 20, a.seed) if cuts else None
         files = banks.make_noise_bank(a.out_dir, kinds, a.per_kind, a.seconds, a.seed, srcs, key)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return error(e)
     print(f"make_noises: wrote {len(files)} noise files to {a.out_dir}")
     return 0
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from chunkformer.data import banks
+from chunkformer.utils.cli import error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,8 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         if not 0 < lo <= hi:
             raise ValueError
     except ValueError:
-        print(f"error: --rt60 must be 'lo,hi' seconds with 0 < lo <= hi, got {a.rt60!r}", file=sys.stderr)
-        return 2
+        return error(f"--rt60 must be 'lo,hi' seconds with 0 < lo <= hi, got {a.rt60!r}")
     if banks.bank_is_current(a.out_dir, banks.rir_params(a.num, (lo, hi), a.seed)) is not None:
         print(f"make_rirs: already done ({a.out_dir}), nothing to do")
         return 0

@@ -22,15 +22,13 @@ from pathlib import Path
 
 from chunkformer.data.config import SPLITS, ConfigError, DataConfig, load_data_config
 from chunkformer.data.manifests import (
-    file_digest,
+    Stage0Done,
     marker_path,
     normalized_path,
-    read_marker,
     rejected_path,
     split_outputs,
     summary_table,
     write_domain,
-    write_marker,
     write_normalized,
     write_rejected,
 )
@@ -38,6 +36,9 @@ from chunkformer.data.sources import SourceError, read_source
 from chunkformer.data.validate import Kept, Limits, Rejection, validate_items
 from chunkformer.text import NormalizationReport, TextNormalizer
 from chunkformer.tokenizer import WORD_START, Tokenizer
+from chunkformer.utils.cli import error
+from chunkformer.utils.io import file_digest
+from chunkformer.utils.logs import setup_logger
 
 log = logging.getLogger("stage0")
 
@@ -98,14 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-jobs", type=int, default=2, help="processes decoding audio")
     p.add_argument("--force", action="store_true", help="redo every split")
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(filename)s:%(lineno)d] %(message)s")
+    setup_logger(None)
     try:
         cfg = load_data_config(a.data_config)
         vocab = vocab_file(a.vocab)
         tok = Tokenizer.from_file(vocab)
     except (ConfigError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return error(e)
     a.out_dir.mkdir(parents=True, exist_ok=True)
     vdigest = file_digest(vocab)
     done, redone = [], []
@@ -113,11 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         if not cfg.splits[split]:
             continue
         marker = marker_path(a.out_dir, f"stage0-{split}")
-        want = {"fingerprint": cfg.fingerprint(split), "vocab": vdigest}
-        info = read_marker(marker)
-        if not a.force and info and all(info.get(k) == v for k, v in want.items()) \
-                and all((a.out_dir / f).exists() for f in info.get("outputs", [])):
-            done.append(f"{split}: {info.get('kept')} kept, {info.get('rejected')} rejected")
+        want = Stage0Done(cfg.fingerprint(split), vdigest)
+        info = Stage0Done.read(marker)
+        if not a.force and info and (info.fingerprint, info.vocab) == (want.fingerprint, want.vocab) \
+                and all((a.out_dir / f).exists() for f in info.outputs):
+            done.append(f"{split}: {info.kept} kept, {info.rejected} rejected")
             continue
         if info:
             why = "forced" if a.force else "config, vocab or outputs changed"
@@ -126,11 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             n_kept, n_rej = prepare_split(cfg, split, tok, a.out_dir, a.num_jobs)
         except SourceError as e:
-            print(f"error: {cfg.path}: {split}: {e}", file=sys.stderr)
-            return 2
-        outputs = [q.name for q in split_outputs(a.out_dir, split)]
-        aug = {d: list(ops) for d, ops in cfg.domain_aug(split).items()}
-        write_marker(marker, {**want, "outputs": outputs, "kept": n_kept, "rejected": n_rej, "aug": aug})
+            return error(f"{cfg.path}: {split}: {e}")
+        Stage0Done(want.fingerprint, vdigest, [q.name for q in split_outputs(a.out_dir, split)], n_kept, n_rej,
+                   {d: list(ops) for d, ops in cfg.domain_aug(split).items()}).write(marker)
         redone.append(split)
     if not redone:
         print(f"stage 0: already done ({'; '.join(done)} in {a.out_dir}), nothing to do")

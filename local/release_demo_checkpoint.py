@@ -18,6 +18,7 @@ import torch
 
 from chunkformer.checkpoint import CheckpointError, load_model, safe_load, save_official_folder
 from chunkformer.plot import plot_valid_wer
+from chunkformer.utils.cli import error
 
 
 def summary(ck: dict, exp_dir: Path, report: dict | None) -> dict:
@@ -48,15 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         ck = safe_load(path)
         loaded = load_model(path)
     except CheckpointError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return error(e)
     report = json.loads(a.corpus_report.read_text(encoding="utf-8")) if a.corpus_report else None
     loaded.config["demo_pretraining"] = summary(ck, a.exp_dir, report)
     save_official_folder(loaded, a.out_dir)
     back = load_model(a.out_dir)
     if not all(torch.equal(v, back.model.state_dict()[k]) for k, v in loaded.model.state_dict().items()):
-        print(f"error: {a.out_dir} does not load back to the same weights", file=sys.stderr)
-        return 2
+        return error(f"{a.out_dir} does not load back to the same weights")
     png = plot_valid_wer(ck["history"], a.exp_dir / "pretrain_curve.png", "Pretraining: validation WER", x="minutes")
     print(f"wrote {a.out_dir} (step {ck['step']}, val WER {ck.get('valid_wer')}%) and {png}")
     return 0

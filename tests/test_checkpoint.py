@@ -16,7 +16,7 @@ from chunkformer.checkpoint import (
     save_official_folder,
 )
 from chunkformer.frontend import load_features
-from chunkformer.masked_batch import Context
+from chunkformer.model.masked_batch import Context
 
 from conftest import OFFICIAL
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 import pytest
 import torch
 
-from chunkformer.ctc_search import greedy_search, greedy_search_batch, prefix_beam_search
+from chunkformer.decoding.ctc_search import greedy_search, greedy_search_batch, prefix_beam_search
 
 
 def one_hot_log_probs(path: list[int], vocab: int) -> torch.Tensor:

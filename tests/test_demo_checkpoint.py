@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from chunkformer.checkpoint import load_model, safe_load
-from chunkformer.ctc_search import greedy_search
+from chunkformer.decoding.ctc_search import greedy_search
+from chunkformer.decoding.scoring import compute_wer
 from chunkformer.frontend import load_features
-from chunkformer.masked_batch import Context
-from chunkformer.scoring import compute_wer
+from chunkformer.model.masked_batch import Context
 from chunkformer.text import normalize_text
 
 ROOT = Path(__file__).parents[1]

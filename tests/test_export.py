@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from chunkformer.masked_batch import Context
+from chunkformer.model.masked_batch import Context
 from chunkformer.transcribe import Transcriber
 
 from conftest import FIXTURES, OFFICIAL

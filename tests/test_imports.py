@@ -28,6 +28,6 @@ sys.exit(1 if failed else 0)
 
 def test_every_module_imports_first() -> None:
     names = [m.name for m in pkgutil.walk_packages(chunkformer.__path__, "chunkformer.")]
-    assert "chunkformer.masked_batch" in names and len(names) > 20
+    assert "chunkformer.model.masked_batch" in names and len(names) > 20
     r = subprocess.run([sys.executable, "-c", _SCRIPT, *names], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

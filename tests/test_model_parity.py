@@ -9,8 +9,8 @@ import torch
 
 from chunkformer.checkpoint import load_model
 from chunkformer.frontend import fbank, load_features
-from chunkformer.masked_batch import Context
 from chunkformer.model import official_segment_frames
+from chunkformer.model.masked_batch import Context
 
 from conftest import OFFICIAL
 
@@ -100,8 +100,8 @@ def test_batch_equals_single(loaded):
 def test_full_attention_batches_use_short_chunks_with_the_same_result(loaded):
     """Mixed 2-15 s turns: every chunk sees its whole utterance, so short chunks (little padding) replace one
     padded chunk per utterance, and the log-probs stay those of the padded batch."""
-    from chunkformer.masked_batch import make_chunk_batch
     from chunkformer.model.asr_model import effective_context, frame_cost
+    from chunkformer.model.masked_batch import make_chunk_batch
 
     g = torch.Generator().manual_seed(3)
     feats = [torch.randn(n, 80, generator=g) for n in (1500, 200, 450, 300, 900)]

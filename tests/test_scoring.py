@@ -9,7 +9,7 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from chunkformer.scoring import (
+from chunkformer.decoding.scoring import (
     ErrorStats,
     align,
     compute_cer,

@@ -13,7 +13,7 @@ from test_data_corpus import speech
 from test_data_stages import load_script
 
 from chunkformer.data.config import ConfigError, load_data_config
-from chunkformer.scoring import compute_wer
+from chunkformer.decoding.scoring import compute_wer
 from chunkformer.text import (
     NormalizeError,
     TextNormalizer,
@@ -307,3 +307,12 @@ def test_results_md_states_the_scoring_normalisation() -> None:
     md = decode.results_markdown({method: {"m": {"test_a": decode.SetResult(1.0, 0.5, 1, 2)}}}, ["m"], "test",
                                  "cmd", {}, decode.Context(16, 8, 16))
     assert decode.SCORING_NOTE in md and "hoà = hòa" in md and "scoring_text" in md
+
+
+def test_non_ascii_digits_do_not_crash_the_number_speller() -> None:
+    """Arabic-Indic digits (seen in a gettext catalog) are not numbers it can speak: they stay as they are, for
+    the vocabulary check to reject with the word named; ASCII numbers beside them are still spoken."""
+    from chunkformer.text.normalize import TextNormalizer
+
+    out = TextNormalizer()("mã ١٢٣ và 25 nhé").text
+    assert out == "mã ١٢٣ và hai mươi lăm nhé"

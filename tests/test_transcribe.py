@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from chunkformer.ctc_search import collapse
+from chunkformer.decoding.ctc_search import collapse
 from chunkformer.transcribe import main, split_at_pauses
 
 from conftest import OFFICIAL

@@ -22,7 +22,9 @@ from scipy.signal import butter, fftconvolve, sosfiltfilt
 from chunkformer.audio import resample
 
 NOISE_KINDS = ("white", "pink", "babble", "hum")
-WAVE_OPS = ("speed_perturb", "add_reverb", "add_noise", "telephony")
+# the waveform augmentations a data.yaml source may name (the chain applies them speed → reverb → noise →
+# telephony, see augment_waveform); telephony last: ``aug: all`` means every one but it
+WAVE_OPS = ("speed_perturb", "add_noise", "add_reverb", "telephony")
 
 
 @dataclass
@@ -198,9 +200,11 @@ def alaw_decode(c: np.ndarray) -> np.ndarray:
     return (np.sign(y) * x).astype(np.float32)
 
 
-def telephone_channel(x: np.ndarray, rate: int, codec: str = "mulaw", rng: np.random.Generator | None = None
+def telephone_channel(x: np.ndarray, rate: int, codec: str = "mulaw",
+                      rng: np.random.Generator | None = None,  # noqa: ARG001 - see the docstring
                       ) -> tuple[np.ndarray, int]:
-    """Band-limit 300–3400 Hz, resample to 8 kHz, G.711 μ-law or A-law round trip → (y, 8000)."""
+    """Band-limit 300–3400 Hz, resample to 8 kHz, G.711 μ-law or A-law round trip → (y, 8000). Deterministic:
+    ``rng`` is unused, kept only while local/make_demo_corpus.py still passes one."""
     y = resample(bandlimit(x, rate), rate, 8000)
     if codec == "mulaw":
         y = mulaw_decode(mulaw_encode(y))
@@ -283,7 +287,7 @@ def augment_waveform(x: np.ndarray, rate: int, cfg: AugmentConfig, rng: np.rando
         params["snr"] = snr
     if "telephony" in ops and rng.random() < cfg.telephony_prob:
         codec = str(cfg.codecs[int(rng.integers(len(cfg.codecs)))])
-        y, rate = telephone_channel(y, rate, codec, rng)
+        y, rate = telephone_channel(y, rate, codec)
         params["codec"] = codec
     peak = float(np.abs(y).max()) if len(y) else 0.0
     if peak > 1.0:  # rescaling keeps the SNR; clipping would not

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from chunkformer.audio import MODEL_RATE, AudioError, read_audio
-from chunkformer.data.manifests import read_marker, write_marker
+from chunkformer.audio import MODEL_RATE, AudioError, read_audio, resample
+from chunkformer.data.augment import make_noise, make_rir, measure_rt60
+from chunkformer.data.pipeline import load_mono
 from chunkformer.data.sources import AUDIO_EXTS
+from chunkformer.utils.io import JsonRecord
 
 log = logging.getLogger("chunkformer.data")
 BANK_RATE = MODEL_RATE
@@ -32,18 +35,26 @@ def _fingerprint(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+@dataclass
+class BankDone(JsonRecord):
+    """``<bank>/.done``: the parameters a generated set was made with and its files."""
+
+    fingerprint: str
+    params: dict[str, Any]
+    files: list[str]
+
+
 def bank_is_current(out_dir: Path, params: dict[str, Any]) -> list[Path] | None:
     """The bank's files when its marker matches ``params`` and every file exists, else None."""
-    info = read_marker(Path(out_dir) / ".done")
-    if not info or info.get("fingerprint") != _fingerprint(params):
+    done = BankDone.read(Path(out_dir) / ".done")
+    if done is None or done.fingerprint != _fingerprint(params):
         return None
-    files = [Path(out_dir) / f for f in info.get("files", [])]
+    files = [Path(out_dir) / f for f in done.files]
     return files if files and all(f.is_file() for f in files) else None
 
 
 def _finish(out_dir: Path, params: dict[str, Any], files: list[Path]) -> list[Path]:
-    write_marker(Path(out_dir) / ".done", {"fingerprint": _fingerprint(params), "params": params,
-                                           "files": [f.name for f in files]})
+    BankDone(_fingerprint(params), params, [f.name for f in files]).write(Path(out_dir) / ".done")
     return files
 
 
@@ -60,8 +71,6 @@ def rir_params(num: int, rt60_range: tuple[float, float], seed: int) -> dict:
 def make_noise_bank(out_dir: Path, kinds: list[str], per_kind: int, seconds: float, seed: int,
                     babble_sources: list[np.ndarray] | None = None, babble_key: str | None = None) -> list[Path]:
     """Writes ``per_kind`` noises of ``seconds`` for each kind as 16 kHz wav files; returns their paths."""
-    from chunkformer.data.augment import make_noise
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     params = noise_params(kinds, per_kind, seconds, seed, babble_key or _digest(babble_sources))
@@ -83,8 +92,6 @@ def make_noise_bank(out_dir: Path, kinds: list[str], per_kind: int, seconds: flo
 def make_rir_bank(out_dir: Path, num: int, rt60_range: tuple[float, float], seed: int) -> list[Path]:
     """Writes ``num`` RIRs (RT60 ~ U(range)) as 16 kHz float wav files plus ``rirs.tsv``
     (file, target RT60, measured RT60 in seconds); returns the wav paths."""
-    from chunkformer.data.augment import make_rir, measure_rt60
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     params = rir_params(num, rt60_range, seed)
@@ -139,9 +146,6 @@ def cut_audio_key(cut: Any) -> str:
 
 def babble_sources_from(cuts: list[Any], num: int, seed: int) -> list[np.ndarray]:
     """:func:`babble_choice` loaded as 16 kHz mono arrays, the raw material of babble."""
-    from chunkformer.audio import resample
-    from chunkformer.data.pipeline import load_mono
-
     out = []
     for cut in babble_choice(cuts, num, seed):
         x, rate = load_mono(cut)

@@ -32,14 +32,13 @@ from typing import Any
 
 import yaml
 
+from chunkformer.data.augment import WAVE_OPS, AugmentConfig
 from chunkformer.data.sources import source_stamp
 from chunkformer.text.normalize import TextNormConfig
 
 SPLITS = ("train", "val", "test")
-WAVE_OPS = ("speed_perturb", "add_noise", "add_reverb", "telephony")
 FEATURE_OPS = ("specaugment",)
 AUG_NAMES = FEATURE_OPS + WAVE_OPS
-DEFAULT_SPEED_FACTORS = (0.9, 1.0, 1.1)
 _DOMAIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -115,7 +114,7 @@ class DataConfig:
 
     def max_speed(self) -> float:
         """Fastest speed-perturbation factor of the augmentation config (1.0 when none)."""
-        factors = self.augment.get("speed_factors", DEFAULT_SPEED_FACTORS)
+        factors = self.augment.get("speed_factors", AugmentConfig.speed_factors)
         return max([1.0, *map(float, factors)])
 
     def fingerprint(self, split: str) -> str:

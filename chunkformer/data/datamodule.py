@@ -11,24 +11,27 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from lhotse import CutSet, load_manifest
+from lhotse.dataset import DynamicBucketingSampler
+from lhotse.utils import fastcopy
 
-from chunkformer.data.manifests import cuts_path, domains_of, file_digest, marker_path, read_marker
+from chunkformer.data.augment import AugmentConfig
+from chunkformer.data.manifests import TRAIN_CUTS, TRAIN_PLAN, TrainPlan, cuts_path, domains_of, features_current
 from chunkformer.data.mixing import epoch_picks, normalized_weights, shares
 from chunkformer.data.pipeline import AugPlan, Batch, CutBatches, cut_domain, load_wave_16k, worker_init
+from chunkformer.frontend import FRAME_SHIFT
 from chunkformer.tokenizer import Tokenizer
 
 __all__ = ["Batch", "LoaderConfig", "TrainData", "eval_batches", "eval_sets"]
 log = logging.getLogger("chunkformer.data")
-TRAIN_CUTS = "train_cuts.jsonl.gz"
-TRAIN_PLAN = "train_plan.json"
 
 
 @dataclass
@@ -40,30 +43,33 @@ class LoaderConfig:
     seed: int = 42
 
 
-def load_plan(manifest_dir: Path) -> dict[str, Any]:
+def load_plan(manifest_dir: Path) -> TrainPlan:
     path = Path(manifest_dir) / TRAIN_PLAN
     if not path.is_file() or not (Path(manifest_dir) / TRAIN_CUTS).is_file():
         raise FileNotFoundError(f"{manifest_dir}: no training cuts/plan ({TRAIN_CUTS}, {TRAIN_PLAN}); "
                                 "run stage 2 (local/build_train_cuts.py) first")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return TrainPlan.from_json(path.read_text(encoding="utf-8"))
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{path}: not a stage-2 train plan ({e}); rerun stage 2") from None
 
 
-def aug_plan(plan: dict[str, Any]) -> AugPlan:
+def aug_plan(plan: TrainPlan) -> AugPlan:
     """The worker-side augmentation plan: config object, ops per domain, noise and RIR arrays."""
-    from chunkformer.data.augment import AugmentConfig
-
-    doms = plan["domains"]
     return AugPlan(
-        cfg=AugmentConfig.from_dict(plan["augment"]),
-        ops={d: frozenset(v["ops"]) for d, v in doms.items()},
-        specaug={d: bool(v["specaugment"]) for d, v in doms.items()},
-        noises=[load_wave_16k(p) for p in plan.get("noises", [])],
-        rirs=[load_wave_16k(p) for p in plan.get("rirs", [])],
+        cfg=AugmentConfig.from_dict(plan.augment),
+        ops={d: frozenset(v.ops) for d, v in plan.domains.items()},
+        specaug={d: v.specaugment for d, v in plan.domains.items()},
+        noises=[load_wave_16k(p) for p in plan.noises],
+        rirs=[load_wave_16k(p) for p in plan.rirs],
     )
 
 
 class _Skip(torch.utils.data.Sampler):
-    """Iterates a lhotse sampler after dropping its first ``skip`` batches (metadata only)."""
+    """Iterates a lhotse sampler after dropping its first ``skip`` batches (metadata only). Not lhotse's
+    ``state_dict()``: behind a DataLoader with workers the sampler runs ``prefetch_factor·workers`` batches ahead
+    of the trainer, so its state at a checkpoint resumes that many batches late (measured: 4 with 2 workers), and
+    ``load_state_dict`` replays the sampler anyway."""
 
     def __init__(self, sampler: Any, skip: int) -> None:
         self.sampler, self.skip = sampler, skip
@@ -82,8 +88,6 @@ class TrainData:
 
     def __init__(self, manifest_dir: str | Path, tokenizer: Tokenizer, loader: LoaderConfig,
                  rank: int = 0, world_size: int = 1) -> None:
-        from lhotse import load_manifest
-
         if loader.max_duration is None and not loader.batch_size:
             raise ValueError("LoaderConfig: set max_duration (seconds) or batch_size (utterances)")
         self.dir = Path(manifest_dir)
@@ -93,15 +97,13 @@ class TrainData:
         for cut in load_manifest(self.dir / TRAIN_CUTS):
             self.pools.setdefault(cut_domain(cut), []).append(cut)
         self.durations = {d: [c.duration for c in cuts] for d, cuts in self.pools.items()}
-        self.weights = normalized_weights(self.durations, self.plan.get("weights"))
-        self.epoch_duration = float(self.plan["epoch_duration"])
+        self.weights = normalized_weights(self.durations, self.plan.weights)
+        self.epoch_duration = float(self.plan.epoch_duration)
         self._aug: AugPlan | None = None
         self._bucket_note = False
 
     def epoch_cuts(self, epoch: int) -> list[Any]:
         """The cuts of ``epoch`` in sampling order; repeats of a cut get ids ``<id>_r<k>``."""
-        from lhotse.utils import fastcopy
-
         out = []
         for p in epoch_picks(self.durations, self.weights, self.epoch_duration, self.loader.seed, epoch):
             cut = self.pools[p.domain][p.index]
@@ -114,12 +116,7 @@ class TrainData:
         return shares(epoch_picks(self.durations, self.weights, self.epoch_duration, self.loader.seed, epoch),
                       self.durations)
 
-    def sampler(self, epoch: int) -> Any:
-        import warnings
-
-        from lhotse import CutSet
-        from lhotse.dataset import DynamicBucketingSampler
-
+    def sampler(self, epoch: int) -> DynamicBucketingSampler:
         cuts = self.epoch_cuts(epoch)
         with warnings.catch_warnings():  # lhotse warns that an eager CutSet is in memory: it is small (metadata)
             warnings.simplefilter("ignore")
@@ -161,7 +158,7 @@ class TrainData:
         seen: dict[str, float] = {}
         for batch in dl:
             for dom, f in zip(batch.domains, batch.feats):
-                seen[dom] = seen.get(dom, 0.0) + f.shape[0] * 0.01
+                seen[dom] = seen.get(dom, 0.0) + f.shape[0] * FRAME_SHIFT
             yield batch
         total = sum(seen.values()) or 1.0
         log.info("epoch %d (rank %d): delivered shares after augmentation %s", epoch, self.rank,
@@ -174,32 +171,15 @@ def _fmt(d: dict[str, float]) -> str:
 
 def eval_sets(manifest_dir: str | Path, split: str) -> dict[str, Any]:
     """{domain: CutSet} of ``split`` ("val"/"test"); stage-1 cuts with features when they are current."""
-    from lhotse import load_manifest
-
     d = Path(manifest_dir)
-    fb = None
-    if (d / "features.json").is_file():
-        fb = Path(json.loads((d / "features.json").read_text(encoding="utf-8"))["fbank_dir"])
-    out = {}
-    for dom in domains_of(d, split):
-        src = cuts_path(d, dom, split)
-        use = src
-        if fb is not None and cuts_path(fb, dom, split).is_file():
-            info = read_marker(marker_path(fb, f"fbank-{dom}-{split}")) or {}
-            if info.get("input") == file_digest(src):
-                use = cuts_path(fb, dom, split)
-            else:
-                log.warning("%s: stage-1 features are stale or incomplete; computing fbank on the fly", src)
-        out[dom] = load_manifest(use)
-    return out
+    return {dom: load_manifest(features_current(d, dom, split) or cuts_path(d, dom, split))
+            for dom in domains_of(d, split)}
 
 
 def eval_batches(cuts: Any, tokenizer: Tokenizer, max_duration: float = 200.0,
                  num_workers: int = 0) -> Iterator[Batch]:
     """Unaugmented batches of ``cuts``, longest first (ties by id), at most ``max_duration`` seconds each
     (a longer cut gets a batch of its own)."""
-    from lhotse import CutSet
-
     ordered = sorted(cuts, key=lambda c: (-c.duration, c.id))
     groups: list[list[Any]] = []
     total = 0.0

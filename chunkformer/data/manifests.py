@@ -5,7 +5,9 @@ Layout of the manifest dir (icefall naming, one set of files per domain and spli
     <domain>_recordings_<split>.jsonl.gz   <domain>_supervisions_<split>.jsonl.gz   <domain>_cuts_<split>.jsonl.gz
     rejected-<split>.tsv                   (id, path, reason) of every rejected item of the split
     normalized-<split>.json                what transcript normalisation changed: counts per kind + examples
-    .stage0-<split>.done                   fingerprint of the config + vocab the split was built from
+    .stage0-<split>.done                   fingerprint of the config + vocab the split was built from (Stage0Done)
+    features.json                          where stage 1 put its features (FeaturesInfo; FbankDone markers there)
+    train_cuts.jsonl.gz  train_plan.json   stage 2: the training cuts and their TrainPlan (CutsDone marker)
 
 Cuts carry ``custom["domain"]``; supervisions hold the normalised transcript (data.yaml ``text:``) with
 ``custom["source"]`` = the data.yaml source it came from. Stereo audio gives a MultiCut over all channels
@@ -14,14 +16,84 @@ Cuts carry ``custom["domain"]``; supervisions hold the normalised transcript (da
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from chunkformer.checkpoint import atomic_write_text
+from lhotse import CutSet, MonoCut, MultiCut, RecordingSet, SupervisionSegment, SupervisionSet
+from lhotse.utils import fastcopy
+
 from chunkformer.data.validate import Kept, Rejection
 from chunkformer.text import NormalizationReport, nfc
+from chunkformer.utils.io import JsonRecord, atomic_write_text, file_digest
+
+log = logging.getLogger("chunkformer.data")
+TRAIN_CUTS = "train_cuts.jsonl.gz"
+TRAIN_PLAN = "train_plan.json"
+FEATURES_INFO = "features.json"
+
+
+@dataclass
+class Stage0Done(JsonRecord):
+    """``.stage0-<split>.done``: what the split was built from (config fingerprint, vocab digest), its outputs."""
+
+    fingerprint: str
+    vocab: str
+    outputs: list[str] = field(default_factory=list)
+    kept: int = 0
+    rejected: int = 0
+    aug: dict[str, list[str]] = field(default_factory=dict)  # domain → augmentations named in data.yaml
+
+
+@dataclass
+class FeaturesInfo(JsonRecord):
+    """``<manifest dir>/features.json``: where stage 1 wrote its features."""
+
+    fbank_dir: str
+
+
+@dataclass
+class FbankDone(JsonRecord):
+    """``<fbank dir>/.fbank-<domain>-<split>.done``: digest of the stage-0 cuts the features were computed from."""
+
+    input: str
+    cuts: int
+
+
+@dataclass
+class CutsDone(JsonRecord):
+    """``.stage2-cuts.done``: domain → [file name, digest] of the cuts files ``train_cuts.jsonl.gz`` joins."""
+
+    inputs: dict[str, list[str]]
+
+
+@dataclass
+class DomainPlan:
+    ops: list[str]         # waveform augmentations, sorted (chunkformer.data.augment.WAVE_OPS)
+    specaugment: bool
+    cuts: int
+    hours: float
+    weight: float          # normalized share of audio duration per epoch
+
+
+@dataclass
+class TrainPlan(JsonRecord):
+    """``train_plan.json``, written by stage 2 (``local/build_train_cuts.py``), read by the trainer's data module."""
+
+    seed: int
+    weights: dict[str, float] | None  # configured domain weights; None: natural proportions
+    epoch_duration: float             # seconds of audio per epoch
+    domains: dict[str, DomainPlan]
+    augment: dict[str, Any]           # chunkformer.data.augment.AugmentConfig fields
+    noises: list[str] = field(default_factory=list)
+    rirs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainPlan:
+        return cls(**{**data, "domains": {d: DomainPlan(**v) for d, v in data["domains"].items()}})
 
 
 def cuts_path(d: Path, domain: str, split: str) -> Path:
@@ -53,31 +125,22 @@ def domains_of(d: Path, split: str) -> list[str]:
     return sorted(p.name[: -len(suffix)] for p in Path(d).glob(f"*{suffix}"))
 
 
-def file_digest(path: Path) -> str:
-    """Short sha256 of a file's bytes (staleness checks between stages)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def read_marker(path: Path) -> dict | None:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def features_current(manifest_dir: Path, domain: str, split: str) -> Path | None:
+    """The stage-1 cuts (with features) of ``domain``/``split`` when they were computed from the current stage-0
+    cuts; None without stage 1, or when they are stale or incomplete (logged: fbank is then computed on the fly)."""
+    info = FeaturesInfo.read(Path(manifest_dir) / FEATURES_INFO)
+    if info is None or not cuts_path(Path(info.fbank_dir), domain, split).is_file():
         return None
+    src, fb = cuts_path(manifest_dir, domain, split), Path(info.fbank_dir)
+    done = FbankDone.read(marker_path(fb, f"fbank-{domain}-{split}"))
+    if done is not None and done.input == file_digest(src):
+        return cuts_path(fb, domain, split)
+    log.warning("%s: stage-1 features are stale or incomplete; computing fbank on the fly", src)
+    return None
 
 
-def write_marker(path: Path, info: dict) -> None:
-    atomic_write_text(path, json.dumps(info, indent=1, sort_keys=True) + "\n")
-
-
-def build_manifests(kept: list[Kept], domain: str) -> tuple[object, object, object]:
+def build_manifests(kept: list[Kept], domain: str) -> tuple[RecordingSet, SupervisionSet, CutSet]:
     """(RecordingSet, SupervisionSet, CutSet) of one domain's valid items."""
-    from lhotse import CutSet, MonoCut, MultiCut, RecordingSet, SupervisionSegment, SupervisionSet
-    from lhotse.utils import fastcopy
-
     recs: dict[str, object] = {}
     renamed: dict[int, object] = {}  # Recording object → the one written (items of one recording share it)
     sups, cuts = [], []

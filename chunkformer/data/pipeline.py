@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from chunkformer.audio import MODEL_RATE, read_audio, resample
+from chunkformer.data.augment import AugmentConfig, augment_waveform, spec_augment
 from chunkformer.data.mixing import stable_hash
 from chunkformer.frontend import fbank, num_frames
 from chunkformer.text import normalize_text
@@ -42,7 +43,7 @@ class AugPlan:
     """What stage 2 decided: the augmentation config, per-domain waveform ops and SpecAugment switch,
     and the noise / RIR sets (16 kHz float32 arrays)."""
 
-    cfg: Any
+    cfg: AugmentConfig
     ops: dict[str, frozenset[str]]
     specaug: dict[str, bool]
     noises: list[np.ndarray]
@@ -103,8 +104,6 @@ def process_cut(cut: Any, plan: AugPlan | None, rng: np.random.Generator | None
         x = resample(x, rate, MODEL_RATE)
         rate = MODEL_RATE
         if ops:
-            from chunkformer.data.augment import augment_waveform
-
             x, rate, params = augment_waveform(x, rate, plan.cfg, rng, plan.noises, plan.rirs, set(ops))
             if rate != MODEL_RATE:  # the telephony channel returns 8 kHz
                 x = resample(np.asarray(x, dtype=np.float32), rate, MODEL_RATE)
@@ -112,8 +111,6 @@ def process_cut(cut: Any, plan: AugPlan | None, rng: np.random.Generator | None
         seconds = len(x) / rate
         feats = fbank(np.asarray(x, dtype=np.float32), rate)
     if plan is not None and plan.specaug.get(dom, False):
-        from chunkformer.data.augment import spec_augment
-
         feats = spec_augment(feats, plan.cfg, rng)
         params["specaugment"] = True
     return feats, seconds, params

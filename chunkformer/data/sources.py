@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lhotse import CutSet, RecordingSet, SupervisionSet, load_manifest
+from lhotse.cut.data import DataCut
+
 AUDIO_EXTS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph", ".aiff", ".au")
 TSV_NAMES = ("transcripts.tsv", "list.tsv", "data.tsv")
 ID_COLUMNS = ("id", "key")  # ours, and the official chunkformer training list's
@@ -191,9 +194,6 @@ def read_kaldi(d: Path) -> list[Item]:
 
 def read_lhotse(paths: list[Path], source: str) -> list[Item]:
     """Items from lhotse cut manifests, or recordings + supervisions manifests."""
-    from lhotse import CutSet, RecordingSet, SupervisionSet, load_manifest
-    from lhotse.cut.data import DataCut
-
     items: list[Item] = []
     for p in paths:
         m = load_manifest(p)
@@ -203,8 +203,7 @@ def read_lhotse(paths: list[Path], source: str) -> list[Item]:
                     items.append(Item(cut.id, source, str(p), cut.id,
                                       text_error=f"unsupported cut type {type(cut).__name__} (no single recording)"))
                     continue
-                for s in cut.supervisions:
-                    items.append(_sup_item(s, cut.recording, source, cut.start + s.start))
+                items.extend(_sup_item(s, cut.recording, source, cut.start + s.start) for s in cut.supervisions)
         elif isinstance(m, RecordingSet):
             sup_path = p.with_name(p.name.replace("recordings", "supervisions"))
             if sup_path == p or not sup_path.is_file():
@@ -213,7 +212,7 @@ def read_lhotse(paths: list[Path], source: str) -> list[Item]:
             if not isinstance(sups, SupervisionSet):
                 raise SourceError(f"{sup_path}: not a supervisions manifest")
             for s in sups:
-                rec = m[s.recording_id] if s.recording_id in m else None
+                rec = m[s.recording_id] if s.recording_id in m else None  # noqa: SIM401 - a RecordingSet has no get
                 if rec is None:
                     items.append(Item(s.id, source, str(sup_path), s.recording_id,
                                       text_error=f"no audio (recording {s.recording_id!r} not in {p.name})"))

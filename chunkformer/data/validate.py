@@ -5,9 +5,10 @@ normaliser (:class:`chunkformer.text.TextNormalizer`, when one is given; the kep
 text), empty after :func:`chunkformer.text.normalize_text`, not spellable by the model vocabulary.
 Audio checks (each recording is decoded once, in worker processes):
 unreadable/corrupt, segment outside the audio, zero or near-zero duration, NaN/Inf samples, digital silence,
-longer than the maximum, shorter than the encoder's 15-frame receptive field, and too short for CTC: after
-8x subsampling ``out = 1 + (T - 15) // 8`` frames (T = fbank frames at 10 ms, 16 kHz) must cover the tokens
-plus one blank between each pair of equal adjacent tokens. Duplicate ids (within a split) keep the first.
+longer than the maximum, shorter than the encoder's receptive field, and too short for CTC: the encoder's output
+frames (:func:`chunkformer.model.subsampling.subsampled_len`) must cover the tokens plus one blank between each
+pair of equal adjacent tokens (:func:`chunkformer.model.ctc.ctc_min_frames`). Duplicate ids (within a split) keep
+the first.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+from lhotse import AudioSource, Recording
 from tqdm import tqdm
 
 from chunkformer.audio import MODEL_RATE
 from chunkformer.data.sources import Item
 from chunkformer.frontend import num_frames
+from chunkformer.model.ctc import ctc_min_frames
+from chunkformer.model.subsampling import RECEPTIVE_FIELD, subsampled_len
 from chunkformer.text import NormalizationReport, NormalizeError, TextNormalizer, normalize_text
 from chunkformer.tokenizer import Tokenizer
 
-RECEPTIVE_FIELD = 15  # fbank frames consumed by the 8x depthwise-conv subsampling (chunkformer.model.subsampling)
-SUBSAMPLING = 8
 SEGMENT_TOLERANCE = 0.025  # seconds a segment may overhang the audio end (header rounding), as lhotse allows
 
 
@@ -72,13 +75,7 @@ class Kept:
 def out_frames(num_samples: int, rate: int, speed: float = 1.0) -> int:
     """Encoder output frames for ``num_samples`` at ``rate`` after speed perturbation by ``speed``."""
     n16 = math.ceil(num_samples * MODEL_RATE / rate / speed)
-    t = num_frames(n16)
-    return 0 if t < RECEPTIVE_FIELD else 1 + (t - RECEPTIVE_FIELD) // SUBSAMPLING
-
-
-def ctc_min_frames(ids: list[int]) -> int:
-    """Shortest CTC alignment of ``ids``: one frame per token plus a blank between equal neighbours."""
-    return len(ids) + sum(1 for a, b in zip(ids, ids[1:]) if a == b)
+    return int(subsampled_len(num_frames(n16)))
 
 
 def normalize_item(item: Item, normalizer: TextNormalizer,
@@ -127,9 +124,6 @@ def check_text(item: Item, tokenizer: Tokenizer) -> tuple[list[int] | None, Reje
 
 def _decode_audio(item: Item) -> tuple[np.ndarray, int, object]:
     """(samples (C, N) float32, rate, lhotse Recording) of the item's whole recording."""
-    import soundfile as sf
-    from lhotse import AudioSource, Recording
-
     if item.recording is not None:
         rec = item.recording
         return np.asarray(rec.load_audio(), dtype=np.float32).reshape(rec.num_channels, -1), rec.sampling_rate, rec

@@ -3,7 +3,7 @@
 :mod:`chunkformer.checkpoint` carries them along untouched.
 
 Inputs are lists of un-padded fbank tensors (T_b, 80); outputs are per-utterance (L_b, ·) with
-``L_b = 1 + (T_b - 15) // 8``.
+``L_b = subsampled_len(T_b)`` (:mod:`chunkformer.model.subsampling`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from chunkformer.masked_batch import ChunkBatch, Context, make_chunk_batch
+from chunkformer.frontend import FRAME_SHIFT
 from chunkformer.model.cmvn import GlobalCMVN
 from chunkformer.model.ctc import CTC
 from chunkformer.model.encoder import ChunkFormerEncoder, EncoderConfig
-from chunkformer.model.subsampling import RATE
+from chunkformer.model.masked_batch import ChunkBatch, Context, make_chunk_batch, window_size
+from chunkformer.model.subsampling import RATE, subsampled_len
 
 
 @dataclass
@@ -61,7 +62,7 @@ def effective_context(context: Context, num_frames: list[int], frame_cost: float
     >>> effective_context(Context(16, 8, 16), [3000])                     # not full attention: kept
     Context(left=16, chunk=8, right=16)
     """
-    lengths = [max(1, 1 + (n - 15) // RATE) for n in num_frames]
+    lengths = [max(1, subsampled_len(n)) for n in num_frames]
     longest = max(lengths)
 
     def reach(c: int) -> int:  # frames a chunk of the longest utterance must see on each side: (k-1)·c
@@ -89,7 +90,7 @@ def frame_cost(cfg: EncoderConfig) -> float:
 
 def official_segment_frames(total_batch_duration: float, chunk: int) -> int:
     """Output frames per segment that the official ``endless_decode`` keeps for a given budget (seconds)."""
-    max_frames = int(total_batch_duration // 0.01) // 2
+    max_frames = int(total_batch_duration // FRAME_SHIFT) // 2
     return chunk * (max_frames // chunk // RATE)
 
 
@@ -152,7 +153,9 @@ class ChunkFormerModel(nn.Module):
         att, cnn = enc.init_caches(context.left, self.device, feats.dtype)
         offset = 0
         for start in range(0, total, step):
-            end = min(start + step + 7, total)
+            # the segment's fbank frames: its segment_frames output frames read window_size() = step + 7 frames
+            # (the last output frame's receptive field ends 7 frames past the stride grid)
+            end = min(start + window_size(segment_frames), total)
             batch = self.chunk_batch([feats[start : end + right]], context, [offset])
             y, att, cnn = enc(batch, att, cnn, keep=segment_frames)
             y = batch.split(y)[0]

@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from chunkformer.masked_batch import ChunkBatch
 from chunkformer.model.cmvn import GlobalCMVN
 from chunkformer.model.embedding import RelPositionalEncoding
 from chunkformer.model.encoder_layer import ChunkFormerEncoderLayer
+from chunkformer.model.masked_batch import ChunkBatch
 from chunkformer.model.subsampling import DepthwiseConvSubsampling
 
 # encoder_conf values of the released models that this implementation reproduces; anything else is refused

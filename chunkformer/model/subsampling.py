@@ -11,8 +11,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-RATE = 8
-RECEPTIVE_FIELD = 15
+from chunkformer.frontend import FRAMES_PER_SECOND
+
+RATE = 8  # fbank frames per output frame: three stride-2 convolutions
+RECEPTIVE_FIELD = 15  # fbank frames under one output frame: kernel 3 at input strides 1, 2, 4 → 3 + 2·2 + 2·4
+OUTPUT_FRAME_SECONDS = RATE / FRAMES_PER_SECOND  # 0.08 s of audio per output frame
 
 
 def conv_out_len(n: int) -> int:
@@ -23,14 +26,15 @@ def conv_out_len(n: int) -> int:
 
 
 def subsampled_len(num_frames: torch.Tensor | int) -> torch.Tensor | int:
-    """Output frames for ``num_frames`` input frames (0 when shorter than the receptive field)."""
+    """Output frames for ``num_frames`` input frames, ``1 + (T - 15) // 8`` (0 when shorter than the receptive
+    field): the one place this formula is written."""
     if isinstance(num_frames, int):
-        return max(0, 1 + (num_frames - RECEPTIVE_FIELD) // RATE) if num_frames >= RECEPTIVE_FIELD else 0
+        return 1 + (num_frames - RECEPTIVE_FIELD) // RATE if num_frames >= RECEPTIVE_FIELD else 0
     return torch.where(num_frames >= RECEPTIVE_FIELD, 1 + (num_frames - RECEPTIVE_FIELD) // RATE, 0)
 
 
 class DepthwiseConvSubsampling(nn.Module):
-    """(N, T, input_dim) → (N, 1 + (T-15)//8, d)."""
+    """(N, T, input_dim) → (N, subsampled_len(T), d)."""
 
     def __init__(self, input_dim: int, d_model: int) -> None:
         super().__init__()

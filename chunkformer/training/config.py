@@ -10,16 +10,18 @@ need no repeated flags.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, astuple, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from chunkformer.model.masked_batch import Context
+
 
 @dataclass
 class ModelSection:
-    context: list[int] = field(default_factory=lambda: [128, 64, 128])  # left, chunk, right (80 ms frames)
+    context: list[int] = field(default_factory=lambda: list(astuple(Context.DEFAULT)))  # left, chunk, right
     dynamic_context: list[list[int]] | None = None  # optional list of [l, c, r] drawn per batch (seeded)
     # where the weights come from: "checkpoint" (--resume: fine-tuning) or "random" (from scratch: pretraining,
     # with ``arch`` and --vocab; the global CMVN is estimated from the training cuts)

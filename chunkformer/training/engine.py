@@ -28,15 +28,18 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from chunkformer.checkpoint import LoadedModel, atomic_write_text
+from chunkformer.checkpoint import LoadedModel
 from chunkformer.data.datamodule import Batch, TrainData
-from chunkformer.masked_batch import Context
+from chunkformer.model.ctc import ctc_min_frames
+from chunkformer.model.masked_batch import Context
+from chunkformer.model.subsampling import subsampled_len
 from chunkformer.training import state as ckpt_state
 from chunkformer.training.config import TrainConfig
 from chunkformer.training.distributed import World, all_agree, from_main, gather_to_main
 from chunkformer.training.progress import EarlyStop, Progress
 from chunkformer.training.schedule import OptimSpec, lr_factor
 from chunkformer.training.validate import ctc_loss, validate
+from chunkformer.utils.io import atomic_write_text
 
 log = logging.getLogger("chunkformer.train")
 
@@ -53,6 +56,12 @@ def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
     """Optimizer steps the schedule spans: the epochs, or the step budget when that is smaller."""
     n = steps_per_epoch * cfg.trainer.epochs
     return min(n, cfg.trainer.max_steps) if cfg.trainer.max_steps else n
+
+
+def ctc_infeasible(batch: Batch) -> list[str]:
+    """Cuts of ``batch`` whose (augmented) features give fewer output frames than their transcript needs (CTC)."""
+    return [c for c, f, t in zip(batch.cut_ids, batch.feats, batch.targets)
+            if subsampled_len(f.shape[0]) < ctc_min_frames(t.tolist())]
 
 
 class Trainer:
@@ -192,8 +201,10 @@ class Trainer:
         p.bad_batches.append(bad)
         if self.writer:
             self.writer.add_scalar("train/skipped_batches", len(p.bad_batches), p.step)
-        log.warning("non-finite loss: batch skipped (%d so far, limit %d); cuts: %s", len(p.bad_batches),
-                    t.max_bad_batches, " ".join(bad))
+        short = ctc_infeasible(batch)
+        why = f"; too short for their transcript (CTC): {' '.join(short)}" if short else ""
+        log.warning("non-finite loss: batch skipped (%d so far, limit %d); cuts: %s%s", len(p.bad_batches),
+                    t.max_bad_batches, " ".join(bad), why)
         if len(p.bad_batches) > t.max_bad_batches:
             cuts = " ".join(c for b in p.bad_batches for c in b)
             raise ValueError(f"stopping: {len(p.bad_batches)} batches with a non-finite loss (more than "

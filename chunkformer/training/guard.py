@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from chunkformer.checkpoint import WEIGHT_NAMES, atomic_write_text
-from chunkformer.data.datamodule import TRAIN_CUTS
-from chunkformer.data.manifests import file_digest
+from chunkformer.checkpoint import WEIGHT_NAMES
+from chunkformer.data.manifests import TRAIN_CUTS
 from chunkformer.training.config import TrainConfig
+from chunkformer.utils.io import atomic_write_text, file_digest
 
 INPUTS = "inputs.json"
 # settings a resumed run may change: they affect speed, logging and retention, not what is computed (and

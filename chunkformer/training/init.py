@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lhotse import load_manifest
 
 from chunkformer.checkpoint import LoadedModel, infer_config, load_model
-from chunkformer.data.datamodule import TRAIN_CUTS
+from chunkformer.data.manifests import TRAIN_CUTS
 from chunkformer.data.pipeline import process_cut
 from chunkformer.model import ChunkFormerModel, EncoderConfig, ModelConfig
 from chunkformer.tokenizer import Tokenizer
@@ -69,8 +70,6 @@ def initial_model(cfg: TrainConfig) -> LoadedModel:
     """The model a new run starts from: ``--resume`` (any checkpoint form) or a random init."""
     t = cfg.trainer
     if cfg.model.init == "random":
-        from lhotse import load_manifest
-
         if not t.vocab:
             raise ValueError("--init random needs --vocab (the vocab.txt the new model will output)")
         tok = Tokenizer.from_file(t.vocab)

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from chunkformer.ctc_search import greedy_search
-from chunkformer.masked_batch import Context
+from chunkformer.data.datamodule import eval_batches
+from chunkformer.decoding.ctc_search import greedy_search
+from chunkformer.decoding.scoring import ErrorStats, compute_wer
 from chunkformer.model import ChunkFormerModel
-from chunkformer.scoring import ErrorStats, compute_wer
+from chunkformer.model.masked_batch import Context
 from chunkformer.tokenizer import Tokenizer
 
 
@@ -36,8 +37,6 @@ def ctc_loss(model: torch.nn.Module, feats: list[torch.Tensor], targets: list[to
 @torch.no_grad()
 def validate(model: ChunkFormerModel, sets: dict, tok: Tokenizer, context: Context, max_duration: float
              ) -> ValidResult:
-    from chunkformer.data.datamodule import eval_batches
-
     was_training = model.training
     model.eval()
     total, total_loss, n_utts = ErrorStats(), 0.0, 0

@@ -6,7 +6,7 @@ concatenation equals subsampling the whole utterance. Windows of all utterances 
 (N, size, F) tensor: no padding waste beyond the last chunk of each utterance.
 
 Masks (paper §2.2, official ``forward_parallel_chunk``), for chunk starting at output frame ``s`` of an
-utterance with ``L = 1 + (T - 15)//8`` output frames and ``offset`` frames of real history in the cache:
+utterance with ``L = subsampled_len(T)`` output frames and ``offset`` frames of real history in the cache:
 - attention window position j ↔ key frame ``p = s - l + j``: valid iff ``-offset ≤ p ≤ L - 1``;
 - conv window position j ↔ frame ``p = s - k//2 + j``: valid iff that and ``p - s ≤ c - 1 + r``.
 
@@ -19,10 +19,11 @@ utterance with ``L = 1 + (T - 15)//8`` output frames and ``offset`` frames of re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
-from chunkformer.model.subsampling import RATE, RECEPTIVE_FIELD
+from chunkformer.model.subsampling import RATE, RECEPTIVE_FIELD, subsampled_len
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Context:
     left: int = 128
     chunk: int = 64
     right: int = 128
+    DEFAULT: ClassVar[Context]  # Context(): the paper's best [l, c, r], the default of every command and config
 
     @classmethod
     def parse(cls, spec: str | list[int] | tuple[int, ...] | Context) -> Context:
@@ -45,6 +47,9 @@ class Context:
 
     def __str__(self) -> str:
         return f"{self.left},{self.chunk},{self.right}"
+
+
+Context.DEFAULT = Context()
 
 
 @dataclass
@@ -73,6 +78,8 @@ class ChunkBatch:
 
 
 def window_size(chunk: int) -> int:
+    """fbank frames that ``chunk`` output frames read: the last one's receptive field reaches 15 - 8 = 7 frames
+    past ``8·chunk``."""
     return (chunk - 1) * RATE + RECEPTIVE_FIELD
 
 
@@ -93,7 +100,7 @@ def make_chunk_batch(
         t = x.size(0)
         if t < RECEPTIVE_FIELD:
             raise ValueError(f"utterance {b} has {t} frames; at least {RECEPTIVE_FIELD} are needed")
-        max_len = 1 + (t - RECEPTIVE_FIELD) // RATE
+        max_len = subsampled_len(t)
         # chunks from the output length: the official formula adds an all-padding chunk when T exceeds a
         # window by 1-7 frames; its fully masked attention row is harmless in inference but NaN in backward
         n = -(-max_len // c)

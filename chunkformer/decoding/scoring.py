@@ -12,12 +12,10 @@ Scoring rules (documented in the README):
   which is exactly what ``jiwer.cer`` counts (icefall's ``compute_CER`` drops spaces instead). In
   alignments and result files a space is shown as ``▁`` (normalization removes any real ``▁``, so the
   mapping is one-to-one).
-* The edit distance is the plain Levenshtein distance (all costs 1), so totals equal jiwer's. When several
-  minimal alignments exist, ties are broken like ``kaldialign.align`` (used by icefall's
-  ``write_error_stats``): a match/substitution only if strictly cheaper, else a deletion if strictly
-  cheaper than an insertion, else an insertion. The split into substitutions / deletions / insertions
-  can therefore differ from jiwer's on tied pairs (``"a b"`` vs ``"b c"``: kaldi 1 del + 1 ins, jiwer
-  2 sub) while the total error count is always the same.
+* The edit distance is the plain Levenshtein distance (all costs 1), so totals equal jiwer's. The alignment
+  is ``kaldialign.align``'s (icefall's ``write_error_stats`` uses it), so among several minimal alignments
+  the split into substitutions / deletions / insertions can differ from jiwer's (``"a b"`` vs ``"b c"``:
+  kaldialign 1 del + 1 ins, jiwer 2 sub) while the total error count is always the same.
 * An utterance whose normalized reference is empty raises ``ValueError`` naming it (jiwer and icefall
   would score its hypothesis words as insertions against zero reference words, which usually hides a
   data bug). Pass ``allow_empty_ref=True`` to get the icefall behaviour. A total of zero reference
@@ -42,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import kaldialign
+
 from chunkformer.text import scoring_text
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 Unit = Literal["word", "char"]
 SPACE = "▁"
 ERR = "*"  # icefall's marker for a missing word in the errs file
+_EPS = ""  # kaldialign's gap symbol here: no scoring unit is empty
 
 Result = tuple[str, str, str]  # (utterance id, reference text, hypothesis text)
 
@@ -64,47 +65,10 @@ def units(text: str, unit: Unit = "word") -> list[str]:
 
 
 def align(ref: Sequence[str], hyp: Sequence[str]) -> list[tuple[str | None, str | None]]:
-    """Levenshtein alignment of two token lists, kaldialign's tie-breaking.
-
-    Returns ``(ref_token, hyp_token)`` pairs in order; ``None`` on the hypothesis side is a deletion,
-    on the reference side an insertion; unequal tokens are a substitution.
-    """
-    m_len, n_len = len(ref), len(hyp)
-    # Full (M+1) x (N+1) cost table: the traceback needs it.
-    table: list[list[int]] = [list(range(n_len + 1))]
-    prev = table[0]
-    for m in range(1, m_len + 1):
-        r = ref[m - 1]
-        cur = [m] * (n_len + 1)
-        for n in range(1, n_len + 1):
-            sub = prev[n - 1] + (r != hyp[n - 1])
-            dele = prev[n] + 1
-            ins = cur[n - 1] + 1
-            cur[n] = sub if sub < dele and sub < ins else (dele if dele < ins else ins)
-        table.append(cur)
-        prev = cur
-
-    out: list[tuple[str | None, str | None]] = []
-    m, n = m_len, n_len
-    while m or n:
-        if m == 0:
-            step = (0, 1)
-        elif n == 0:
-            step = (1, 0)
-        else:
-            sub = table[m - 1][n - 1] + (ref[m - 1] != hyp[n - 1])
-            dele = table[m - 1][n] + 1
-            ins = table[m][n - 1] + 1
-            if sub < min(dele, ins):
-                step = (1, 1)
-            elif dele < ins:  # kaldialign: deletion over insertion only if strictly cheaper
-                step = (1, 0)
-            else:
-                step = (0, 1)
-        out.append((ref[m - 1] if step[0] else None, hyp[n - 1] if step[1] else None))
-        m, n = m - step[0], n - step[1]
-    out.reverse()
-    return out
+    """Levenshtein alignment of two token lists by ``kaldialign.align`` (what icefall's ``write_error_stats``
+    calls): ``(ref_token, hyp_token)`` pairs in order; ``None`` on the hypothesis side is a deletion, on the
+    reference side an insertion; unequal tokens are a substitution. Tokens are non-empty strings."""
+    return [(r or None, h or None) for r, h in kaldialign.align(ref, hyp, _EPS)]
 
 
 @dataclass
@@ -295,6 +259,30 @@ def _merge_successive_errors(ali: list[tuple[str | None, str | None]]) -> list[t
     return out
 
 
+def _tallies(alignments: Iterable[list[tuple[str | None, str | None]]]) -> tuple[dict, dict, dict, dict]:
+    """Counts of substitution pairs, insertions, deletions, and per word [corr, ref_sub, hyp_sub, ins, dels]
+    (icefall's order)."""
+    subs: dict[tuple[str, str], int] = defaultdict(int)
+    ins: dict[str, int] = defaultdict(int)
+    dels: dict[str, int] = defaultdict(int)
+    words: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for ali in alignments:
+        for r, h in ali:
+            if r is None:
+                ins[h] += 1
+                words[h][3] += 1
+            elif h is None:
+                dels[r] += 1
+                words[r][4] += 1
+            elif r != h:
+                subs[(r, h)] += 1
+                words[r][1] += 1
+                words[h][2] += 1
+            else:
+                words[r][0] += 1
+    return subs, ins, dels, words
+
+
 def write_error_stats(
     path: str | Path,
     test_set_name: str,
@@ -311,27 +299,8 @@ def write_error_stats(
     """
     aligned = _aligned(results, unit, allow_empty_ref)
     metric, noun = ("WER", "words") if unit == "word" else ("CER", "chars")
-    subs: dict[tuple[str, str], int] = defaultdict(int)
-    ins: dict[str, int] = defaultdict(int)
-    dels: dict[str, int] = defaultdict(int)
-    # per word: corr, ref_sub, hyp_sub, ins, dels (icefall's order)
-    words: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    stats = ErrorStats()
-    for *_, ali in aligned:
-        stats += ErrorStats.from_alignment(ali)
-        for r, h in ali:
-            if r is None:
-                ins[h] += 1
-                words[h][3] += 1
-            elif h is None:
-                dels[r] += 1
-                words[r][4] += 1
-            elif r != h:
-                subs[(r, h)] += 1
-                words[r][1] += 1
-                words[h][2] += 1
-            else:
-                words[r][0] += 1
+    stats = sum((ErrorStats.from_alignment(ali) for *_, ali in aligned), ErrorStats())
+    subs, ins, dels, words = _tallies(ali for *_, ali in aligned)
     if stats.ref_words == 0:
         raise ValueError(f"{test_set_name}: no reference {noun} to score ({len(aligned)} utterances)")
     rate = f"{stats.wer:.2f}"
@@ -389,7 +358,7 @@ def _read_text_file(path: Path) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m chunkformer.scoring REF HYP`` (Kaldi ``text`` files) or ``--recogs recogs-x.txt``."""
+    """``python -m chunkformer.decoding.scoring REF HYP`` (Kaldi ``text`` files) or ``--recogs recogs-x.txt``."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("ref", nargs="?", type=Path, help="reference text file: '<id> <transcript>' per line")
     p.add_argument("hyp", nargs="?", type=Path, help="hypothesis text file, same ids as REF")
