@@ -65,6 +65,15 @@ def speaker_variants(split: str) -> tuple[str, ...]:
     return HELDOUT_VARIANTS if split in HELDOUT_SPEAKER_SPLITS else TRAIN_VARIANTS
 
 
+def phone_line(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The telephony domain's channel: echo (RT60 50-150 ms), line noise at SNR 5-15 dB, then the 8 kHz
+    300-3400 Hz G.711 mu-law line; returns (8 kHz audio, 8000)."""
+    x = apply_rir(x, make_rir(float(rng.uniform(0.05, 0.15)), rate, rng))
+    kind = str(rng.choice(["white", "pink", "hum"]))
+    x = add_noise(x, make_noise(kind, len(x), rate, rng), float(rng.uniform(5, 15)))
+    return telephone_channel(x / max(1.0, float(np.abs(x).max())), rate, "mulaw", rng)
+
+
 def render(job: tuple[str, str, int, str, int]) -> tuple[str, float]:
     """Synthesizes one utterance into its wav file; returns (relative path, seconds)."""
     domain, split, idx, text, seed = job
@@ -82,10 +91,7 @@ def render(job: tuple[str, str, int, str, int]) -> tuple[str, float]:
             x = apply_rir(x, make_rir(float(rng.uniform(0.05, 0.1)), rate, rng))
         x = add_noise(x, make_noise(str(rng.choice(["white", "pink"])), len(x), rate, rng), float(rng.uniform(20, 30)))
     elif domain == "telephony":
-        x = apply_rir(x, make_rir(float(rng.uniform(0.05, 0.15)), rate, rng))
-        kind = str(rng.choice(["white", "pink", "hum"]))
-        x = add_noise(x, make_noise(kind, len(x), rate, rng), float(rng.uniform(5, 15)))
-        x, rate = telephone_channel(x / max(1.0, float(np.abs(x).max())), rate, "mulaw", rng)
+        x, rate = phone_line(x, rate, rng)
     x = x / max(1e-6, float(np.abs(x).max())) * float(rng.uniform(0.3, 0.9))
     rel = f"wavs/{domain}-{split}-{idx:05d}.wav"
     sf.write(OUT / domain / split / rel, x, rate, subtype="PCM_16")
