@@ -1,4 +1,4 @@
-"""Audio I/O: read any rate/format/channel count, downmix, band-limited resampling.
+"""Audio I/O: read any rate/format/channel count, pick a channel or downmix, band-limited resampling.
 
 Samples are float32 in [-1, 1]. The model front end (:mod:`chunkformer.frontend`) scales them to the
 int16 range the official models were trained on.
@@ -10,6 +10,7 @@ int16 range the official models were trained on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import gcd
 from pathlib import Path
 
@@ -37,10 +38,13 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return y.astype(np.float32, copy=False)
 
 
-def read_audio(path: str | Path, rate: int | None = MODEL_RATE) -> tuple[np.ndarray, int]:
+def read_audio(path: str | Path, rate: int | None = MODEL_RATE, channel: int | None = None,
+               on_downmix: Callable[[Path, int], None] | None = None) -> tuple[np.ndarray, int]:
     """Reads ``path`` as mono float32; resamples to ``rate`` unless ``rate`` is None.
 
-    Raises :class:`AudioError` for unreadable, empty or non-finite audio.
+    ``channel`` (0-based, as lhotse counts) picks one channel; None averages every channel of a multi-channel
+    file and then calls ``on_downmix(path, channels)`` (callers that may hold two speakers warn there).
+    Raises :class:`AudioError` for unreadable, empty or non-finite audio, or a channel the file does not have.
     """
     path = Path(path)
     if not path.is_file():
@@ -51,7 +55,16 @@ def read_audio(path: str | Path, rate: int | None = MODEL_RATE) -> tuple[np.ndar
         raise AudioError(f"{path}: cannot decode audio ({e})") from e
     if data.shape[0] == 0:
         raise AudioError(f"{path}: no samples")
-    x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if channel is not None:
+        if not 0 <= channel < data.shape[1]:
+            raise AudioError(f"{path}: no channel {channel} (0-based) in a {data.shape[1]}-channel file")
+        x = data[:, channel]
+    elif data.shape[1] > 1:
+        x = data.mean(axis=1)
+        if on_downmix is not None:
+            on_downmix(path, data.shape[1])
+    else:
+        x = data[:, 0]
     if not np.isfinite(x).all():
         raise AudioError(f"{path}: NaN or Inf samples")
     if rate is not None and sr != rate:

@@ -14,6 +14,7 @@ torch.Size([98, 80])
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -112,9 +113,11 @@ def _fbank_frames(frames: torch.Tensor, window: torch.Tensor, banks: torch.Tenso
     return torch.max(mel, torch.tensor(_EPS, device=frames.device)).log()
 
 
-def load_features(path: str | Path) -> torch.Tensor:
-    """Reads any audio file (rate, channels, format) and returns its (T, 80) fbank at 16 kHz."""
-    x, rate = read_audio(path, rate=MODEL_RATE)
+def load_features(path: str | Path, channel: int | None = None,
+                  on_downmix: Callable[[Path, int], None] | None = None) -> torch.Tensor:
+    """Reads any audio file (rate, format; one ``channel`` or all averaged, see
+    :func:`chunkformer.audio.read_audio`) and returns its (T, 80) fbank at 16 kHz."""
+    x, rate = read_audio(path, rate=MODEL_RATE, channel=channel, on_downmix=on_downmix)
     return fbank(x, rate)
 
 

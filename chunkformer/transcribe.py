@@ -1,12 +1,14 @@
 """Transcribe audio files of any rate and length with a ChunkFormer checkpoint (greedy CTC, masked batch).
 
-    python -m chunkformer.transcribe --model PATH [--vocab F] [--context L,C,R] [--jsonl OUT] WAV...
+    python -m chunkformer.transcribe --model PATH [--vocab F] [--context L,C,R] [--channel N] [--jsonl OUT] WAV...
 
 Prints ``path<TAB>text`` per file, in input order. Short files are decoded together in masked batches
 (``--batch-seconds`` of audio per batch, like the official ``total_batch_duration``); files longer than
 ``--segment-seconds`` are decoded alone in cached segments, so memory stays bounded for hour-long calls.
 ``--jsonl`` also writes, per file, segments split at pauses (≥ ``--max-silence`` seconds of blank frames)
-with start/end times in seconds (80 ms resolution).
+with start/end times in seconds (80 ms resolution). ``--channel N`` (0-based, as lhotse counts) transcribes one
+channel of multi-channel files (e.g. the customer side of a stereo call); without it their channels are averaged,
+with one warning.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
@@ -67,8 +70,11 @@ class Transcriber:
     """Greedy CTC transcription with masked batching and segmented long-form decoding."""
 
     def __init__(self, model: ChunkFormerModel, tokenizer: Tokenizer, context: Context = Context.DEFAULT,
-                 batch_seconds: float = 1800.0, segment_seconds: float = 600.0, max_silence: float = 0.5) -> None:
+                 batch_seconds: float = 1800.0, segment_seconds: float = 600.0, max_silence: float = 0.5,
+                 channel: int | None = None) -> None:
         self.model = model.eval()
+        self.channel = channel
+        self._downmix_warned = False
         self.tok = tokenizer
         self.ctx = context
         self.batch_frames = int(batch_seconds * FRAMES_PER_SECOND)
@@ -76,6 +82,14 @@ class Transcriber:
         self.segment_frames = max(1, int(segment_seconds / OUTPUT_FRAME_SECONDS) // context.chunk) * context.chunk
         self.long_frames = int(segment_seconds * FRAMES_PER_SECOND)
         self.max_silence_frames = max(1, round(max_silence / OUTPUT_FRAME_SECONDS))
+
+    def _downmixed(self, path: Path, channels: int) -> None:
+        """Warns once per run that multi-channel audio was averaged (two speakers in one transcript)."""
+        if not self._downmix_warned:
+            log.warning("%s has %d channels: averaged into one (both speakers of a call in one transcript); "
+                        "pass --channel N (0-based) to transcribe one channel. Not repeated for other files.",
+                        path, channels)
+            self._downmix_warned = True
 
     def _frame_ids(self, feats: list[torch.Tensor]) -> list[list[int]]:
         return [lp.argmax(-1).tolist() for lp in self.model.ctc_log_probs(feats, self.ctx)]
@@ -105,7 +119,7 @@ class Transcriber:
 
         for path in tqdm(paths, desc="transcribe", unit="file", disable=not progress, file=sys.stderr):
             try:
-                feats = load_features(path)
+                feats = load_features(path, self.channel, self._downmixed)
             except AudioError as e:
                 yield from flush()
                 budget = 0
@@ -142,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-silence", type=float, default=0.5, help="pause that splits JSONL segments (s)")
     p.add_argument("--jsonl", help="also write one JSON object per file with timestamped segments")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    p.add_argument("--channel", type=int, default=None,
+                   help="channel of multi-channel files, 0-based (default: average them, with a warning)")
     p.add_argument("wavs", nargs="+")
     a = p.parse_args(argv)
     setup_logger(None, level=logging.WARNING)
@@ -153,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, ValueError, FileNotFoundError) as e:
         return error(e)
     model = loaded.model.to(a.device)
-    tr = Transcriber(model, loaded.tokenizer, ctx, a.batch_seconds, a.segment_seconds, a.max_silence)
+    tr = Transcriber(model, loaded.tokenizer, ctx, a.batch_seconds, a.segment_seconds, a.max_silence, a.channel)
     failed = 0
     with open(a.jsonl, "w", encoding="utf-8") if a.jsonl else nullcontext() as out:
         for t in tr.transcribe(a.wavs):

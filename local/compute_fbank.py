@@ -4,7 +4,7 @@
     python local/compute_fbank.py --manifest-dir data/manifests --out-dir data/fbank [--num-jobs 2]
 
 Features are exactly the model front end's (:func:`chunkformer.frontend.fbank`, via the lhotse extractor
-:class:`chunkformer.data.fbank.ChunkFormerFbank`: audio resampled to 16 kHz, channels averaged, Kaldi snip-edges
+:class:`chunkformer.data.fbank.ChunkFormerFbank`: audio resampled to 16 kHz, its own channel, Kaldi snip-edges
 framing, so ``T = 1 + (N - 400) // 160``). They are stored losslessly (lhotse ``NumpyFilesWriter``) and attached
 to copies of the stage-0 cuts, written as ``<out>/<domain>_cuts_<split>.jsonl.gz``. lhotse's
 ``compute_and_store_features`` is not used: its manifest check assumes ``ceil(duration / shift)`` frames.

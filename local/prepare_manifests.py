@@ -10,7 +10,9 @@ Every item is validated (see :mod:`chunkformer.data.validate`): kept items go to
 normalised first (data.yaml ``text:``, :class:`chunkformer.text.TextNormalizer` with the vocabulary's tone-mark
 spelling); what changed is counted in ``<out>/normalized-<split>.json`` (counts per kind + examples).
 Idempotent per split: a split whose sources, limits and vocabulary are unchanged and whose outputs all
-exist is skipped; deleting one output (or changing the config) redoes that split only.
+exist is skipped; deleting one output (or changing the config) redoes that split only. Stage 0 replaces or removes
+only files it wrote itself (listed in its ``.stage0-<split>.done`` marker): a user's own manifests in ``--out-dir``
+(e.g. icefall ``*_cuts_train.jsonl.gz`` that a source reads) are never touched, and a name clash stops with an error.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from chunkformer.data.manifests import (
     write_normalized,
     write_rejected,
 )
-from chunkformer.data.sources import SourceError, read_source
+from chunkformer.data.sources import SourceError, read_source, source_stamp
 from chunkformer.data.validate import Kept, Limits, Rejection, validate_items
 from chunkformer.text import NormalizationReport, TextNormalizer
 from chunkformer.tokenizer import WORD_START, Tokenizer
@@ -57,13 +59,51 @@ def split_limits(cfg: DataConfig, split: str) -> dict[str, Limits]:
             for s in cfg.splits[split]}
 
 
-def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jobs: int) -> tuple[int, int]:
-    """Reads, validates and writes one split; returns (kept, rejected) counts."""
-    for p in split_outputs(out, split):
-        p.unlink()
+def source_files(cfg: DataConfig) -> dict[Path, str]:
+    """Resolved file → the data.yaml source path that reads it (a recordings manifest's supervisions sibling too).
+    Stage 0 never writes or removes these."""
+    files: dict[Path, str] = {}
+    for spec in (s for specs in cfg.splits.values() for s in specs):
+        for name, _, _ in source_stamp(spec.path):
+            f = Path(name).resolve()
+            files[f] = spec.path
+            if "recordings" in f.name:
+                files[f.with_name(f.name.replace("recordings", "supervisions"))] = spec.path
+    return files
+
+
+def clear_own_outputs(cfg: DataConfig, split: str, out: Path, marker: Path, vocab_digest: str) -> None:
+    """Removes what stage 0 wrote for ``split`` before (its marker's list), after checking that nothing it is
+    about to write would replace a file it did not write; records the pending outputs first (crash-safe)."""
+    old = Stage0Done.read(marker)
+    owned = set(old.outputs) if old else set()
+    planned = split_outputs(cfg.domains(split), split)
+    sources = source_files(cfg)
+    for f in (out / name for name in planned):
+        if f.resolve() in sources:
+            raise SourceError(f"{f}: stage 0 would overwrite this file, which source {sources[f.resolve()]} reads; "
+                              "write the manifests elsewhere (--out-dir, run.sh --manifest-dir) or rename the domain")
+    for name in planned:
+        f = out / name
+        if f.exists() and name not in owned:
+            raise SourceError(f"{f}: exists and was not written by stage 0 (not in {marker.name}); move it away, "
+                              "or write the manifests elsewhere (--out-dir, run.sh --manifest-dir)")
+    Stage0Done("", vocab_digest, sorted(owned | set(planned))).write(marker)
+    for name in sorted(owned):
+        f = out / name
+        if f.resolve() in sources:
+            log.warning("%s: listed as a stage-0 output but a source reads it now: kept", f)
+        else:
+            f.unlink(missing_ok=True)
+
+
+def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jobs: int
+                  ) -> tuple[int, int, list[str]]:
+    """Reads, validates and writes one split (after :func:`clear_own_outputs`); returns (kept, rejected) counts
+    and the names of the files written."""
     items, domain_of = [], {}
     for spec in cfg.splits[split]:
-        got = read_source(spec.path)
+        got = read_source(spec.path, spec.channel)
         log.info("%s/%s: %d items from %s", split, spec.domain, len(got), spec.path)
         domain_of[spec.path] = spec.domain
         items.extend(got)
@@ -77,9 +117,10 @@ def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jo
         by_dom[domain_of[k.item.source]].append(k)
     for r in rejected:
         rej_dom[domain_of[r.source]].append(r)
+    written = []
     for dom, ks in by_dom.items():
         if ks:
-            write_domain(out, split, dom, ks)
+            written += write_domain(out, split, dom, ks)
         else:
             log.warning("%s/%s: no valid items (see %s)", split, dom, rejected_path(out, split))
     write_rejected(rejected_path(out, split), rejected)
@@ -88,7 +129,7 @@ def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jo
     kinds = ", ".join(f"{k} {n}" for k, n in report.counts.most_common())
     print(f"normalized {report.items_changed} of {report.items} transcripts ({kinds or 'no changes'}); "
           f"see {normalized_path(out, split)}", flush=True)
-    return len(kept), len(rejected)
+    return len(kept), len(rejected), [*written, rejected_path(out, split).name, normalized_path(out, split).name]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,12 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         if info:
             why = "forced" if a.force else "config, vocab or outputs changed"
             log.info("stage 0: redoing split %s (%s)", split, why)
-        marker.unlink(missing_ok=True)
         try:
-            n_kept, n_rej = prepare_split(cfg, split, tok, a.out_dir, a.num_jobs)
+            clear_own_outputs(cfg, split, a.out_dir, marker, vdigest)
+            n_kept, n_rej, written = prepare_split(cfg, split, tok, a.out_dir, a.num_jobs)
         except SourceError as e:
             return error(f"{cfg.path}: {split}: {e}")
-        Stage0Done(want.fingerprint, vdigest, [q.name for q in split_outputs(a.out_dir, split)], n_kept, n_rej,
+        Stage0Done(want.fingerprint, vdigest, written, n_kept, n_rej,
                    {d: list(ops) for d, ops in cfg.domain_aug(split).items()}).write(marker)
         redone.append(split)
     if not redone:

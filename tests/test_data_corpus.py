@@ -144,6 +144,7 @@ train:
     domain: conversation
     weight: 0.2
     aug: [specaugment, speed_perturb, add_noise, add_reverb]
+    channel: mix        # recB is stereo: averaged on purpose (without a channel it would be rejected)
 val:
   - path: val/list.tsv
     domain: telephony

@@ -7,6 +7,8 @@ The shape users write (relative paths resolve against the yaml file's folder)::
         domain: telephony
         weight: 0.8                        # share of audio duration per epoch (normalized over domains)
         aug: [specaugment, speed_perturb, add_noise, add_reverb]
+        channel: 1                         # multi-channel audio: 0-based channel (as lhotse counts), or
+                                           # `channel: mix` (average), or `channels: split` (one item per channel)
     val:  [{path: /data/val/list.tsv, domain: telephony, aug: none}]
     test: [...]
     validation: {max_duration: 30.0, ...}  # stage-0 checks, see ValidationConfig
@@ -33,7 +35,7 @@ from typing import Any
 import yaml
 
 from chunkformer.data.augment import WAVE_OPS, AugmentConfig
-from chunkformer.data.sources import source_stamp
+from chunkformer.data.sources import GLOB_PREFIX, source_stamp
 from chunkformer.text.normalize import TextNormConfig
 
 SPLITS = ("train", "val", "test")
@@ -48,12 +50,18 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One corpus entry of a split. ``path`` is absolute (a glob pattern stays a pattern)."""
+    """One corpus entry of a split. ``path`` is absolute (a glob pattern stays a pattern, a ``glob:`` prefix stays).
+
+    ``channel``: which channel of multi-channel audio the items are: a 0-based index (as lhotse counts),
+    ``"mix"`` (explicit downmix), ``"split"`` (one item per channel, see :mod:`chunkformer.data.sources`) or None
+    (mono audio expected: stage 0 rejects a multi-channel recording, never averaging two speakers silently).
+    """
 
     path: str
     domain: str
     weight: float | None = None
     aug: tuple[str, ...] = ()
+    channel: int | str | None = None
 
 
 @dataclass
@@ -120,15 +128,43 @@ class DataConfig:
     def fingerprint(self, split: str) -> str:
         """Hash of everything stage 0 depends on for ``split`` (sources, validation limits, normalisation)."""
         sources = self.splits.get(split, [])
-        payload = {"sources": [asdict(s) for s in sources], "validation": asdict(self.validation),
+        # a source without a channel hashes as before channels existed (mono corpora keep their stage-0 output)
+        specs = [{k: v for k, v in asdict(s).items() if k != "channel" or v is not None} for s in sources]
+        payload = {"sources": specs, "validation": asdict(self.validation),
                    "text": asdict(self.text),
                    "speed": self.augment.get("speed_factors"), "stamps": [source_stamp(s.path) for s in sources]}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _resolve(base: Path, p: str) -> str:
-    p = str(Path(p).expanduser())
-    return p if Path(p).is_absolute() else str(base / p)
+    """``p`` made absolute against ``base``; an explicit ``glob:`` prefix is kept in front.
+
+    >>> _resolve(Path("/cfg"), "glob:calls/*.wav")
+    'glob:/cfg/calls/*.wav'
+    """
+    prefix = GLOB_PREFIX if p.startswith(GLOB_PREFIX) else ""
+    p = str(Path(p[len(prefix):]).expanduser())
+    return prefix + (p if Path(p).is_absolute() else str(base / p))
+
+
+def _parse_channel(entry: dict[str, Any], where: str) -> int | str | None:
+    """``channel: <int>|mix`` or ``channels: split`` of one source entry (at most one of them)."""
+    if "channel" in entry and "channels" in entry:
+        raise ConfigError(f"{where}: give 'channel' or 'channels', not both")
+    if "channels" in entry:
+        if entry["channels"] != "split":
+            raise ConfigError(f"{where}: 'channels' takes only 'split' (one item per channel), "
+                              f"got {entry['channels']!r}")
+        return "split"
+    value = entry.get("channel")
+    if value is None or value == "mix":
+        return value
+    if value == "split":
+        return "split"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: 'channel' must be a 0-based channel index (0 = first channel, as lhotse "
+                          f"counts) or 'mix', got {value!r}")
+    return value
 
 
 def _parse_aug(value: Any, where: str) -> tuple[str, ...]:
@@ -150,9 +186,10 @@ def _parse_source(entry: Any, base: Path, where: str, split: str) -> SourceSpec:
         entry = {"path": entry}
     if not isinstance(entry, dict) or "path" not in entry:
         raise ConfigError(f"{where}: each source needs at least 'path' (and 'domain')")
-    unknown = set(entry) - {"path", "domain", "weight", "aug"}
+    unknown = set(entry) - {"path", "domain", "weight", "aug", "channel", "channels"}
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: path, domain, weight, aug")
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; "
+                          "allowed: path, domain, weight, aug, channel, channels")
     domain = str(entry.get("domain") or "")
     if not _DOMAIN_RE.match(domain):
         raise ConfigError(f"{where}: 'domain' must be a name like telephony (letters, digits, _ . -), got {domain!r}")
@@ -165,7 +202,8 @@ def _parse_source(entry: Any, base: Path, where: str, split: str) -> SourceSpec:
     aug = _parse_aug(entry.get("aug"), where)
     if split != "train" and aug:
         raise ConfigError(f"{where}: {split} sets are never augmented; use 'aug: none'")
-    return SourceSpec(_resolve(base, str(entry["path"])), domain, None if weight is None else float(weight), aug)
+    return SourceSpec(_resolve(base, str(entry["path"])), domain, None if weight is None else float(weight), aug,
+                      _parse_channel(entry, where))
 
 
 def _dataclass_from(cls: type, d: Any, where: str) -> Any:

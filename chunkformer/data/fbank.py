@@ -19,7 +19,8 @@ class ChunkFormerFbankConfig:
 
 @register_extractor
 class ChunkFormerFbank(FeatureExtractor):
-    """Exactly :func:`chunkformer.frontend.fbank` of the audio downmixed and resampled to 16 kHz."""
+    """Exactly :func:`chunkformer.frontend.fbank` of one channel's audio resampled to 16 kHz (the caller picks
+    the channel: :func:`chunkformer.data.pipeline.load_mono`; several channels are refused, never averaged)."""
 
     name = "chunkformer-fbank"
     config_type = ChunkFormerFbankConfig
@@ -33,5 +34,7 @@ class ChunkFormerFbank(FeatureExtractor):
 
     def extract(self, samples: np.ndarray | torch.Tensor, sampling_rate: int) -> np.ndarray:
         x = np.asarray(samples, dtype=np.float32)
-        x = x.mean(axis=0) if x.ndim > 1 else x
+        if x.ndim > 1 and x.shape[0] > 1:
+            raise ValueError(f"{self.name}: {x.shape[0]} channels given; extract one channel (load_mono)")
+        x = x.reshape(-1)
         return fbank(resample(x, sampling_rate, MODEL_RATE)).numpy()

@@ -5,13 +5,16 @@ Layout of the manifest dir (icefall naming, one set of files per domain and spli
     <domain>_recordings_<split>.jsonl.gz   <domain>_supervisions_<split>.jsonl.gz   <domain>_cuts_<split>.jsonl.gz
     rejected-<split>.tsv                   (id, path, reason) of every rejected item of the split
     normalized-<split>.json                what transcript normalisation changed: counts per kind + examples
-    .stage0-<split>.done                   fingerprint of the config + vocab the split was built from (Stage0Done)
+    .stage0-<split>.done                   fingerprint of the config + vocab the split was built from, and the
+                                           names of the files stage 0 wrote (Stage0Done): the only ones it
+                                           ever replaces or removes (a user's own manifests here are left alone)
     features.json                          where stage 1 put its features (FeaturesInfo; FbankDone markers there)
     train_cuts.jsonl.gz  train_plan.json   stage 2: the training cuts and their TrainPlan (CutsDone marker)
 
 Cuts carry ``custom["domain"]``; supervisions hold the normalised transcript (data.yaml ``text:``) with
-``custom["source"]`` = the data.yaml source it came from. Stereo audio gives a MultiCut over all channels
-(the pipeline downmixes); everything else a MonoCut.
+``custom["source"]`` = the data.yaml source it came from. Cuts and supervisions carry the item's channel (a MonoCut
+on channel k of a multi-channel recording); only an explicit ``channel: mix`` gives a MultiCut over every channel,
+marked ``custom["channel"] = "mix"``, which the pipeline averages.
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ FEATURES_INFO = "features.json"
 class Stage0Done(JsonRecord):
     """``.stage0-<split>.done``: what the split was built from (config fingerprint, vocab digest), its outputs."""
 
-    fingerprint: str
+    fingerprint: str       # "" while the split is being written (outputs then lists what may exist)
     vocab: str
-    outputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)  # file names stage 0 wrote in the manifest dir
     kept: int = 0
     rejected: int = 0
     aug: dict[str, list[str]] = field(default_factory=dict)  # domain → augmentations named in data.yaml
@@ -112,17 +115,27 @@ def marker_path(d: Path, name: str) -> Path:
     return Path(d) / f".{name}.done"
 
 
-def split_outputs(d: Path, split: str) -> list[Path]:
-    """Every stage-0 file of ``split`` currently in ``d``."""
-    d = Path(d)
-    files = [p for kind in ("recordings", "supervisions", "cuts") for p in d.glob(f"*_{kind}_{split}.jsonl.gz")]
-    return sorted(files) + [p for p in [rejected_path(d, split), normalized_path(d, split)] if p.exists()]
+MANIFEST_KINDS = ("recordings", "supervisions", "cuts")
+
+
+def domain_outputs(domain: str, split: str) -> list[str]:
+    """File names of one domain's stage-0 manifests (cuts last: written last)."""
+    return [f"{domain}_{kind}_{split}.jsonl.gz" for kind in MANIFEST_KINDS]
+
+
+def split_outputs(domains: list[str], split: str) -> list[str]:
+    """File names stage 0 may write for ``split`` with these domains."""
+    names = [n for dom in domains for n in domain_outputs(dom, split)]
+    return names + [rejected_path(Path(), split).name, normalized_path(Path(), split).name]
 
 
 def domains_of(d: Path, split: str) -> list[str]:
-    """Domains with a stage-0 cuts manifest for ``split`` (sorted)."""
+    """Domains with a stage-0 cuts manifest for ``split`` (sorted): those stage 0 wrote (its marker), never a
+    user's own manifests lying in the same folder; without a marker, every ``*_cuts_<split>.jsonl.gz``."""
     suffix = f"_cuts_{split}.jsonl.gz"
-    return sorted(p.name[: -len(suffix)] for p in Path(d).glob(f"*{suffix}"))
+    done = Stage0Done.read(marker_path(d, f"stage0-{split}"))
+    names = done.outputs if done is not None else [p.name for p in Path(d).glob(f"*{suffix}")]
+    return sorted(n[: -len(suffix)] for n in names if n.endswith(suffix) and (Path(d) / n).is_file())
 
 
 def features_current(manifest_dir: Path, domain: str, split: str) -> Path | None:
@@ -151,28 +164,30 @@ def build_manifests(kept: list[Kept], domain: str) -> tuple[RecordingSet, Superv
             while rec.id in recs:  # two sources may reuse a recording id (e.g. two Kaldi dirs): keep both
                 rec = fastcopy(rec, id=rec.id + "+")
             renamed[id(k.recording)] = recs[rec.id] = rec
-        multi = k.num_channels > 1
-        channel = list(range(k.num_channels)) if multi else 0
+        mix = isinstance(k.channel, list)
         sup = SupervisionSegment(id=k.item.id, recording_id=rec.id, start=k.start, duration=k.duration,
-                                 channel=channel, text=nfc(k.item.text or ""), speaker=k.item.speaker,
+                                 channel=k.channel, text=nfc(k.item.text or ""), speaker=k.item.speaker,
                                  custom={"source": k.item.source})
         sups.append(sup)
-        cls = MultiCut if multi else MonoCut
-        cuts.append(cls(id=k.item.id, start=k.start, duration=k.duration, channel=channel, recording=rec,
-                        supervisions=[fastcopy(sup, start=0.0)], custom={"domain": domain}))
+        cls = MultiCut if mix else MonoCut
+        custom = {"domain": domain, "channel": "mix"} if mix else {"domain": domain}
+        cuts.append(cls(id=k.item.id, start=k.start, duration=k.duration, channel=k.channel, recording=rec,
+                        supervisions=[fastcopy(sup, start=0.0)], custom=custom))
     return (RecordingSet.from_recordings(recs.values()), SupervisionSet.from_segments(sups),
             CutSet.from_cuts(cuts))
 
 
-def write_domain(d: Path, split: str, domain: str, kept: list[Kept]) -> None:
-    """Writes the three manifests of one domain and split (cuts last: its presence means complete)."""
+def write_domain(d: Path, split: str, domain: str, kept: list[Kept]) -> list[str]:
+    """Writes the three manifests of one domain and split (cuts last: its presence means complete); their names."""
     recs, sups, cuts = build_manifests(kept, domain)
     d = Path(d)
-    recs.to_file(d / f"{domain}_recordings_{split}.jsonl.gz")
-    sups.to_file(d / f"{domain}_supervisions_{split}.jsonl.gz")
-    tmp = d / f".tmp_{domain}_cuts_{split}.jsonl.gz"
+    names = domain_outputs(domain, split)
+    recs.to_file(d / names[0])
+    sups.to_file(d / names[1])
+    tmp = d / f".tmp_{names[2]}"
     cuts.to_file(tmp)
-    tmp.replace(cuts_path(d, domain, split))
+    tmp.replace(d / names[2])
+    return names
 
 
 def write_rejected(path: Path, rejected: list[Rejection]) -> None:

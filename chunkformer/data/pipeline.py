@@ -56,9 +56,19 @@ def cut_rng(seed: int, epoch: int, cut_id: str) -> np.random.Generator:
 
 
 def load_mono(cut: Any) -> tuple[np.ndarray, int]:
-    """The cut's samples, all channels averaged, float32 at the recording's own rate."""
-    x = np.asarray(cut.recording.load_audio(offset=cut.start, duration=cut.duration), dtype=np.float32)
-    return (x.mean(axis=0) if x.ndim == 2 and x.shape[0] > 1 else x.reshape(-1)), int(cut.recording.sampling_rate)
+    """The samples of the cut's own channel (lhotse ``cut.load_audio``: a MonoCut on channel k of a stereo call
+    reads that channel only, seeking to the cut in a file source), float32 at the recording's own rate.
+
+    Several channels are averaged only for a cut stage 0 marked as an explicit ``channel: mix``; any other
+    multi-channel cut is an error (two speakers are never averaged silently: rerun stage 0 with ``channel:``).
+    """
+    x = np.asarray(cut.load_audio(), dtype=np.float32)
+    if x.ndim == 2 and x.shape[0] > 1:
+        if (cut.custom or {}).get("channel") != "mix":
+            raise ValueError(f"cut {cut.id}: {x.shape[0]} channels and none chosen; rerun stage 0 "
+                             "(local/prepare_manifests.py --force) with channel: <index> or channel: mix in data.yaml")
+        return x.mean(axis=0), int(cut.recording.sampling_rate)
+    return x.reshape(-1), int(cut.recording.sampling_rate)
 
 
 def cut_text(cut: Any) -> str:
@@ -86,7 +96,7 @@ def stored_features(cut: Any) -> torch.Tensor | None:
 
 
 def load_wave_16k(path: str | Path) -> np.ndarray:
-    """A noise or RIR file as mono float32 at 16 kHz."""
+    """A noise or RIR file as mono float32 at 16 kHz (several channels are averaged: not speech)."""
     return read_audio(path, rate=MODEL_RATE)[0]
 
 

@@ -2,8 +2,10 @@
 
 Source kinds, detected from ``path``:
 
-* glob pattern (``*``, ``?``, ``[``): every match except ``.txt`` is an utterance; id = file stem; the
-  transcript is the sibling ``<stem>.txt``;
+* glob pattern: every match except ``.txt`` is an utterance; id = file stem; the transcript is the sibling
+  ``<stem>.txt``. A path is a pattern when it starts with ``glob:`` or when it does not exist and holds ``*``, ``?``
+  or ``[``: a file or folder that exists is always taken literally (``calls [2024]/``), also as the leading part
+  of a pattern (``calls [2024]/*.wav`` matches the wavs of that folder);
 * TSV file (``.tsv``), or a folder holding ``transcripts.tsv`` / ``list.tsv`` / ``data.tsv``: header with
   columns ``wav`` and ``txt`` (optional ``id``, or ``key`` as in the official chunkformer training list
   ``key<TAB>wav<TAB>txt``; default id = wav stem); relative wav paths resolve against the TSV's folder;
@@ -14,6 +16,13 @@ Source kinds, detected from ``path``:
   ``*supervisions*`` file), or a folder holding such files;
 * any other folder: its audio files (recursively) with sibling ``.txt`` transcripts.
 
+Channels (``channel`` of the data.yaml source, :class:`chunkformer.data.config.SourceSpec`): an index or ``mix``
+given in data.yaml applies to every item; otherwise lhotse supervisions keep their own channel. With
+``channels: split`` every channel is an item of its own, named ``<id>_ch<k>`` (k 0-based): a file ``a.wav`` gives
+``a_ch0``, ``a_ch1`` with transcripts ``a_ch0.txt``, ``a_ch1.txt``; in a Kaldi dir without ``segments`` the
+``text`` ids are ``<recording>_ch<k>``, with ``segments`` their recording ids are (``call1_ch1`` = channel 1 of
+wav.scp's ``call1``). A TSV source has one transcript per file and cannot be split.
+
 Problems with single items (missing transcript, undecodable text, malformed TSV row) are recorded on the
 item (``text_error``) for stage 0 to reject with a reason; only problems with the source as a whole
 (nothing there, no ``wav`` column) raise :class:`SourceError`.
@@ -22,10 +31,13 @@ item (``text_error``) for stage 0 to reject with a reason; only problems with th
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass
+import logging
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import soundfile as sf
 from lhotse import CutSet, RecordingSet, SupervisionSet, load_manifest
 from lhotse.cut.data import DataCut
 
@@ -33,6 +45,9 @@ AUDIO_EXTS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph", ".aiff", ".au")
 TSV_NAMES = ("transcripts.tsv", "list.tsv", "data.tsv")
 ID_COLUMNS = ("id", "key")  # ours, and the official chunkformer training list's
 NON_UTF8 = "non-UTF-8 transcript"
+GLOB_PREFIX = "glob:"  # an explicit glob pattern (data.yaml ``path: glob:...``)
+SPLIT_RE = re.compile(r"^(.+)_ch(\d+)$")  # ``<id>_ch<k>``: channel k under ``channels: split``
+log = logging.getLogger("chunkformer.data")
 
 
 class SourceError(ValueError):
@@ -46,7 +61,8 @@ class Item:
     ``audio`` is a file path, a shell command (``command=True``) or, for lhotse sources, the recording's
     description; ``recording`` is the lhotse Recording when the source provides one. ``text`` is None
     when there is no transcript; ``text_error`` holds the reason the transcript is unusable.
-    ``start``/``duration`` select a segment (None = whole recording).
+    ``start``/``duration`` select a segment (None = whole recording). ``channel`` is the 0-based channel of
+    multi-channel audio, ``"mix"`` for an explicit downmix, or None (stage 0 rejects multi-channel audio then).
     """
 
     id: str
@@ -60,6 +76,7 @@ class Item:
     speaker: str | None = None
     command: bool = False
     recording: Any = None
+    channel: int | str | None = None
 
 
 def _decode(raw: bytes) -> tuple[str | None, str | None]:
@@ -77,21 +94,55 @@ def _sibling_text(audio: Path) -> tuple[str | None, str | None]:
     return _decode(txt.read_bytes())
 
 
-def _file_items(paths: list[Path], source: str) -> list[Item]:
+def _header_channels(p: Path) -> int:
+    """Channel count from the file header (1 when unreadable: stage 0 then reports the file itself)."""
+    try:
+        return int(sf.info(str(p)).channels)
+    except Exception:  # soundfile raises several types for corrupt files; judged by stage 0
+        return 1
+
+
+def _file_items(paths: list[Path], source: str, split: bool = False) -> list[Item]:
+    """One item per file (transcript ``<stem>.txt``), or per channel with ``split`` (``<stem>_ch<k>.txt``)."""
     items = []
     for p in paths:
-        text, err = _sibling_text(p)
-        items.append(Item(id=p.stem, source=source, audio=str(p), recording_id=str(p), text=text, text_error=err))
+        if not split:
+            text, err = _sibling_text(p)
+            items.append(Item(id=p.stem, source=source, audio=str(p), recording_id=str(p), text=text, text_error=err))
+            continue
+        for ch in range(_header_channels(p)):
+            text, err = _sibling_text(p.with_name(f"{p.stem}_ch{ch}{p.suffix}"))
+            items.append(Item(id=f"{p.stem}_ch{ch}", source=source, audio=str(p), recording_id=str(p), text=text,
+                              text_error=err, channel=ch))
     return items
 
 
-def read_glob(pattern: str) -> list[Item]:
-    """Every file matching ``pattern`` (``**`` recurses) except transcripts."""
-    paths = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+def glob_pattern(path: str) -> str:
+    """The pattern of a glob source: ``glob:`` stripped (the rest is all pattern); otherwise the longest leading
+    part that exists is escaped, since an existing path is literal (``/data/calls [2024]/*.wav``).
+
+    >>> glob_pattern("glob:/x/[ab].wav")
+    '/x/[ab].wav'
+    """
+    if path.startswith(GLOB_PREFIX):
+        return path[len(GLOB_PREFIX):]
+    parts = Path(path).parts
+    n = 0
+    while n < len(parts) and Path(*parts[: n + 1]).exists():
+        n += 1
+    if n == 0:
+        return path
+    rest = parts[n:]
+    return str(Path(glob.escape(str(Path(*parts[:n]))), *rest))
+
+
+def read_glob(pattern: str, split: bool = False) -> list[Item]:
+    """Every file matching ``pattern`` (``**`` recurses; see :func:`glob_pattern`) except transcripts."""
+    paths = sorted(Path(p) for p in glob.glob(glob_pattern(pattern), recursive=True) if Path(p).is_file())
     paths = [p for p in paths if p.suffix.lower() != ".txt"]
     if not paths:
         raise SourceError(f"{pattern}: no files match this pattern")
-    return _file_items(paths, pattern)
+    return _file_items(paths, pattern, split)
 
 
 def read_tsv(tsv: Path) -> list[Item]:
@@ -150,44 +201,80 @@ def _kaldi_map(path: Path, items_err: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def read_kaldi(d: Path) -> list[Item]:
-    """A Kaldi data dir; utterances are the ``segments`` entries, else the ``wav.scp`` entries."""
+Unit = tuple[str, float, float, int | None]  # (recording id in wav.scp, start, end (-1: to the end), channel)
+
+
+def _kaldi_segments(d: Path, items: list[Item]) -> dict[str, tuple[str, float, float]]:
+    """``segments`` as {utt: (recording, start, end)}; malformed lines become rejected items."""
+    segs: dict[str, tuple[str, float, float]] = {}
+    for lineno, line in enumerate((d / "segments").read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            segs[parts[0]] = (parts[1], float(parts[2]), float(parts[3]))
+        except (IndexError, ValueError):
+            items.append(Item(parts[0], str(d), f"{d}/segments:{lineno}", parts[0],
+                              text_error=f"malformed segments line {lineno}: {line.strip()!r}"))
+    return segs
+
+
+def _kaldi_units(segs: dict[str, tuple[str, float, float]], wavs: dict[str, str], text: dict[str, str],
+                 split: bool) -> dict[str, Unit]:
+    """Utterance → :data:`Unit`. With ``split``, ``<rec>_ch<k>`` (a segment's recording, or without segments a
+    ``text`` id) is channel k of wav.scp's ``<rec>``."""
+    def channel_of(name: str) -> tuple[str, int | None]:
+        m = SPLIT_RE.match(name) if split and name not in wavs else None
+        return (m.group(1), int(m.group(2))) if m and m.group(1) in wavs else (name, None)
+
+    units: dict[str, Unit] = {}
+    for utt, (rec, start, end) in segs.items():
+        base, ch = channel_of(rec)
+        units[utt] = (base, start, end, ch)
+    if segs or not split:
+        return units or {k: (k, 0.0, -1.0, None) for k in wavs}
+    for utt in text:
+        rec, ch = channel_of(utt)
+        if ch is not None:
+            units[utt] = (rec, 0.0, -1.0, ch)
+    for rec in wavs.keys() - {u[0] for u in units.values()}:
+        units[rec] = (rec, 0.0, -1.0, None)  # no <rec>_ch<k> transcript: reported as missing
+    return units
+
+
+def read_kaldi(d: Path, split: bool = False) -> list[Item]:
+    """A Kaldi data dir; utterances are the ``segments`` entries, else the ``wav.scp`` entries (per channel with
+    ``split``, see the module docstring)."""
     if not (d / "text").is_file():
         raise SourceError(f"{d}: Kaldi data dir without a 'text' file")
     text_err: dict[str, str] = {}
     text = _kaldi_map(d / "text", text_err)
     wavs = _kaldi_map(d / "wav.scp", {})
     spk = _kaldi_map(d / "utt2spk", {})
-    segs: dict[str, tuple[str, float, float]] = {}
     items: list[Item] = []
-    if (d / "segments").is_file():
-        for lineno, line in enumerate((d / "segments").read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-            parts = line.split()
-            if not parts:
-                continue
-            try:
-                segs[parts[0]] = (parts[1], float(parts[2]), float(parts[3]))
-            except (IndexError, ValueError):
-                items.append(Item(parts[0], str(d), f"{d}/segments:{lineno}", parts[0],
-                                  text_error=f"malformed segments line {lineno}: {line.strip()!r}"))
-    units = segs if segs else {k: (k, 0.0, -1.0) for k in wavs}
-    for utt, (rec, start, end) in units.items():
+    segs = _kaldi_segments(d, items) if (d / "segments").is_file() else {}
+    units = _kaldi_units(segs, wavs, text, split)
+    if segs and any("remix" in w and w.endswith("|") for w in wavs.values()):
+        log.warning("%s: wav.scp runs 'sox ... remix' and segments cut it: every segment decodes the whole call. "
+                    "Faster: list the file itself in wav.scp and set 'channel: <0-based index>' in data.yaml", d)
+    for utt, (rec, start, end, ch) in units.items():
         entry = wavs.get(rec, "")
         cmd = entry.endswith("|")
         if entry and not cmd and not Path(entry).is_absolute():
             # Kaldi paths are relative to the recipe root (the cwd); also accept paths relative to the data dir
             entry = str((d / entry) if (d / entry).exists() else Path.cwd() / entry)
         item = Item(utt, str(d), entry[:-1].strip() if cmd else entry, rec, text=text.get(utt), command=cmd,
-                    start=start, duration=None if end < 0 else end - start, speaker=spk.get(utt))
+                    start=start, duration=None if end < 0 else end - start, speaker=spk.get(utt), channel=ch)
         if not entry:
             item.text_error = f"no audio (recording {rec!r} not in wav.scp)"
         elif utt in text_err:
             item.text, item.text_error = None, text_err[utt]
         elif utt not in text:
-            item.text_error = "missing transcript (not in text)"
+            hint = f" as {utt}_ch<k>" if split and not segs else ""
+            item.text_error = f"missing transcript (not in text{hint})"
         items.append(item)
     for utt in text.keys() - units.keys():
-        where = "segments" if segs else "wav.scp"
+        where = "segments" if segs else "wav.scp" + (" as <recording>_ch<k>" if split else "")
         items.append(Item(utt, str(d), "", utt, text=text[utt], text_error=f"no audio (utterance not in {where})"))
     return items
 
@@ -224,10 +311,13 @@ def read_lhotse(paths: list[Path], source: str) -> list[Item]:
 
 
 def _sup_item(sup: Any, rec: Any, source: str, start: float) -> Item:
+    """The item of one supervision; it keeps the supervision's channel (a list of several: none chosen)."""
     desc = rec.sources[0].source if len(rec.sources) == 1 else rec.id
     text = sup.text.strip() if sup.text else None
+    ch = sup.channel[0] if isinstance(sup.channel, list) and len(sup.channel) == 1 else sup.channel
     return Item(sup.id, source, str(desc), rec.id, text=text, start=start, duration=sup.duration,
-                speaker=sup.speaker, recording=rec, text_error=None if text is not None else "missing transcript")
+                speaker=sup.speaker, recording=rec, text_error=None if text is not None else "missing transcript",
+                channel=ch if isinstance(ch, int) else None)
 
 
 def _lhotse_files(d: Path) -> list[Path]:
@@ -236,21 +326,28 @@ def _lhotse_files(d: Path) -> list[Path]:
     return cuts or [p for p in files if "recordings" in p.name]
 
 
-def read_source(path: str) -> list[Item]:
+def read_source(path: str, channel: int | str | None = None) -> list[Item]:
     """Items of one data.yaml source (see the module docstring for the recognised layouts);
-    ``Item.source`` is ``path`` itself, so stage 0 can map items back to their data.yaml entry."""
+    ``Item.source`` is ``path`` itself, so stage 0 can map items back to their data.yaml entry.
+    ``channel`` is the source's data.yaml ``channel`` (an index or ``"mix"``: every item's) or ``"split"``."""
     try:
-        items = _read(path)
+        items = _read(path, channel == "split")
     except OSError as e:  # permissions, broken links, I/O errors: the source as a whole is unusable
         raise SourceError(f"{path}: cannot read source ({e})") from e
-    for it in items:
-        it.source = path
-    return items
+    given = channel if channel != "split" else None
+    return [replace(it, source=path, channel=it.channel if given is None else given) for it in items]
 
 
 def is_glob(path: str) -> bool:
-    """A source path with ``*``, ``?`` or ``[`` is a glob pattern, not a file or folder name."""
-    return any(ch in path for ch in "*?[")
+    """True for a glob pattern: an explicit ``glob:`` prefix, or ``*``, ``?`` or ``[`` in a path that does not
+    exist (an existing file or folder is always literal, whatever its name).
+
+    >>> is_glob("glob:/data/a.wav"), is_glob("/no/such/*.wav"), is_glob("/")
+    (True, True, False)
+    """
+    if path.startswith(GLOB_PREFIX):
+        return True
+    return any(ch in path for ch in "*?[") and not Path(path).exists()
 
 
 def source_stamp(path: str) -> list[tuple[str, int, int]]:
@@ -263,7 +360,7 @@ def source_stamp(path: str) -> list[tuple[str, int, int]]:
     """
     p = Path(path)
     if is_glob(path):
-        files = [Path(q) for q in glob.glob(path, recursive=True)]
+        files = [Path(q) for q in glob.glob(glob_pattern(path), recursive=True)]
     elif p.is_dir():
         files = list(p.iterdir())
     else:
@@ -279,27 +376,34 @@ def source_stamp(path: str) -> list[tuple[str, int, int]]:
     return stamps
 
 
-def _read(path: str) -> list[Item]:
+def _tsv_items(tsv: Path, split: bool) -> list[Item]:
+    if split:
+        raise SourceError(f"{tsv}: 'channels: split' needs a transcript per channel (a Kaldi dir or audio files with "
+                          "<stem>_ch<k>.txt); a TSV has one per file: give 'channel: <index>' or 'channel: mix'")
+    return read_tsv(tsv)
+
+
+def _read(path: str, split: bool) -> list[Item]:
     if is_glob(path):
-        return read_glob(path)
+        return read_glob(path, split)
     p = Path(path)
     if p.is_file():
         if p.suffix.lower() == ".tsv":
-            return read_tsv(p)
+            return _tsv_items(p, split)
         if ".jsonl" in p.name or p.suffix == ".json":
             return read_lhotse([p], path)
         raise SourceError(f"{p}: unsupported source file (expected .tsv or a lhotse .jsonl[.gz] manifest)")
     if not p.is_dir():
         raise SourceError(f"{p}: source not found")
     if (p / "wav.scp").is_file():
-        return read_kaldi(p)
+        return read_kaldi(p, split)
     for name in TSV_NAMES:
         if (p / name).is_file():
-            return read_tsv(p / name)
+            return _tsv_items(p / name, split)
     lhotse_files = _lhotse_files(p)
     if lhotse_files:
         return read_lhotse(lhotse_files, path)
     audio = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in AUDIO_EXTS)
     if not audio:
         raise SourceError(f"{p}: no wav.scp, {' or '.join(TSV_NAMES)}, lhotse manifests or audio files in this folder")
-    return _file_items(audio, path)
+    return _file_items(audio, path, split)

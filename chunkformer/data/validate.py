@@ -3,8 +3,11 @@
 Transcript checks (no audio needed): missing, non-UTF-8, an unknown Latin word or empty after the transcript
 normaliser (:class:`chunkformer.text.TextNormalizer`, when one is given; the kept item carries the normalised
 text), empty after :func:`chunkformer.text.normalize_text`, not spellable by the model vocabulary.
-Audio checks (each recording is decoded once, in worker processes):
-unreadable/corrupt, segment outside the audio, zero or near-zero duration, NaN/Inf samples, digital silence,
+Audio checks, first from the header (file header or lhotse Recording metadata, nothing decoded): longer than the
+maximum, multi-channel audio with no channel chosen (never averaged silently: data.yaml ``channel``), a channel
+the file does not have. Then each remaining recording is decoded once, in worker processes, and the item's
+channel (or the explicit ``mix`` downmix) is checked: unreadable/corrupt, segment outside the audio, zero or
+near-zero duration, NaN/Inf samples, digital silence,
 longer than the maximum, shorter than the encoder's receptive field, and too short for CTC: the encoder's output
 frames (:func:`chunkformer.model.subsampling.subsampled_len`) must cover the tokens plus one blank between each
 pair of equal adjacent tokens (:func:`chunkformer.model.ctc.ctc_min_frames`). Duplicate ids (within a split) keep
@@ -27,7 +30,7 @@ from lhotse import AudioSource, Recording
 from tqdm import tqdm
 
 from chunkformer.audio import MODEL_RATE
-from chunkformer.data.sources import Item
+from chunkformer.data.sources import SPLIT_RE, Item
 from chunkformer.frontend import num_frames
 from chunkformer.model.ctc import ctc_min_frames
 from chunkformer.model.subsampling import RECEPTIVE_FIELD, subsampled_len
@@ -63,13 +66,26 @@ class Rejection:
 
 @dataclass
 class Kept:
-    """A valid item with its lhotse Recording, start and duration (s, on the sample grid) and channel count."""
+    """A valid item with its lhotse Recording, start and duration (s, on the sample grid) and channel: one 0-based
+    index, or every channel of the recording for an explicit ``mix``."""
 
     item: Item
     recording: object
     start: float
     duration: float
-    num_channels: int
+    channel: int | list[int] = 0
+
+
+@dataclass(frozen=True)
+class Header:
+    """What stage 0 knows of a recording before decoding it."""
+
+    rate: int
+    frames: int
+    channels: int
+
+
+NO_CHANNEL = "multi-channel audio without a channel"
 
 
 def out_frames(num_samples: int, rate: int, speed: float = 1.0) -> int:
@@ -137,10 +153,54 @@ def _decode_audio(item: Item) -> tuple[np.ndarray, int, object]:
         data, rate = sf.read(item.audio, dtype="float32", always_2d=True)
         src = AudioSource(type="file", channels=list(range(data.shape[1])), source=item.audio)
     n = data.shape[0]
-    # file sources group by path (recording_id == audio); the lhotse id is then the utterance id
-    rid = item.id if item.recording_id == item.audio else item.recording_id
+    # file sources group by path (recording_id == audio); the lhotse id is then the utterance id, without the
+    # channel suffix of ``channels: split`` (a_ch0 and a_ch1 are two channels of recording a)
+    m = SPLIT_RE.match(item.id)
+    split_id = m and m.group(1) == Path(item.audio).stem and int(m.group(2)) == item.channel
+    rid = (m.group(1) if split_id else item.id) if item.recording_id == item.audio else item.recording_id
     rec = Recording(id=rid, sources=[src], sampling_rate=int(rate), num_samples=n, duration=n / rate)
     return np.ascontiguousarray(data.T), int(rate), rec
+
+
+def read_header(item: Item) -> Header | None:
+    """The recording's header (soundfile.info, or the lhotse Recording's metadata); None for a command, whose
+    audio exists only once it has run. Raises what soundfile raises for a missing or corrupt file."""
+    if item.recording is not None:
+        rec = item.recording
+        return Header(int(rec.sampling_rate), int(rec.num_samples), int(rec.num_channels))
+    if item.command:
+        return None
+    info = sf.info(item.audio)
+    return Header(int(info.samplerate), int(info.frames), int(info.channels))
+
+
+def check_channel(item: Item, channels: int) -> tuple[str, str] | None:
+    """(reason, detail) when ``item`` names no usable channel of a ``channels``-channel recording."""
+    ch = item.channel
+    if ch is None and channels > 1:
+        return NO_CHANNEL, (f"{channels} channels and none chosen (two speakers are never averaged silently); "
+                            "set channel: <0-based index>, channels: split or channel: mix for its source in data.yaml")
+    if isinstance(ch, int) and ch >= channels:
+        return "no such channel", f"channel {ch} (0-based) of a {channels}-channel recording"
+    return None
+
+
+def check_header(item: Item, head: Header, limits: Limits) -> tuple[str, str] | None:
+    """(reason, detail) of what the header alone shows: a missing channel, or too long (nothing decoded)."""
+    bad = check_channel(item, head.channels)
+    if bad:
+        return bad
+    dur = item.duration if item.duration is not None else head.frames / head.rate - item.start
+    if dur > limits.max_duration:
+        return "too long", f"{dur:.2f} s > max_duration {limits.max_duration} s (from the header, not decoded)"
+    return None
+
+
+def select_channel(audio: np.ndarray, channel: int | str | None) -> np.ndarray:
+    """(1, N) samples of the item's channel from (C, N); ``"mix"`` averages every channel (explicit downmix)."""
+    if channel == "mix":
+        return audio.mean(axis=0, keepdims=True)
+    return audio[(channel or 0) : (channel or 0) + 1]
 
 
 def check_audio(x: np.ndarray, rate: int, need: int, limits: Limits) -> tuple[str, str] | None:
@@ -168,32 +228,56 @@ def check_audio(x: np.ndarray, rate: int, need: int, limits: Limits) -> tuple[st
 
 
 def _check_group(task: tuple[list[tuple[Item, int]], Limits]) -> list[tuple[Kept | None, Rejection | None]]:
-    """Decodes one recording once and checks each item cut from it (runs in a worker process)."""
+    """Checks the items of one recording: from its header first, then decodes it once (only when some item
+    passed) and checks each item's span and channel (runs in a worker process)."""
     group, limits = task
     first = group[0][0]
     try:
-        audio, rate, rec = _decode_audio(first)
+        head = read_header(first)
     except Exception as e:  # soundfile/lhotse raise many types for corrupt or missing files
-        plain_file = not first.command and first.recording is None
-        what = "missing audio file" if plain_file and not Path(first.audio).is_file() else "unreadable audio"
-        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        return [(None, Rejection(it.id, it.audio, what, msg, it.source)) for it, _ in group]
+        return [(None, _unreadable(it, e)) for it, _ in group]
     out: list[tuple[Kept | None, Rejection | None]] = []
-    total = audio.shape[1]
-    for it, need in group:
-        s = int(round(it.start * rate))
-        e = total if it.duration is None else s + int(round(it.duration * rate))
-        if it.duration is not None and (s < 0 or e > total + SEGMENT_TOLERANCE * rate or it.duration < 0):
-            span = f"{it.start:.2f}-{it.start + it.duration:.2f} s of {total / rate:.2f} s"
-            out.append((None, Rejection(it.id, it.audio, "segment outside audio", span, it.source)))
-            continue
-        e = min(e, total)
-        bad = check_audio(audio[:, s:e], rate, need, limits)
-        if bad:
-            out.append((None, Rejection(it.id, it.audio, *bad, it.source)))
-        else:
-            out.append((Kept(it, rec, s / rate, (e - s) / rate, audio.shape[0]), None))
+    for it, _ in group:
+        bad = check_header(it, head, limits) if head is not None else None
+        out.append((None, Rejection(it.id, it.audio, *bad, it.source)) if bad else (None, None))
+    todo = [n for n, (_, r) in enumerate(out) if r is None]
+    if not todo:
+        return out
+    try:
+        audio, rate, rec = _decode_audio(first)
+    except Exception as e:
+        return [(None, _unreadable(it, e)) if n in todo else out[n] for n, (it, _) in enumerate(group)]
+    for n in todo:
+        out[n] = _check_item(*group[n], audio, rate, rec, limits)
     return out
+
+
+def _unreadable(it: Item, e: Exception) -> Rejection:
+    plain_file = not it.command and it.recording is None
+    what = "missing audio file" if plain_file and not Path(it.audio).is_file() else "unreadable audio"
+    msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+    return Rejection(it.id, it.audio, what, msg, it.source)
+
+
+def _check_item(it: Item, need: int, audio: np.ndarray, rate: int, rec: object, limits: Limits
+                ) -> tuple[Kept | None, Rejection | None]:
+    """One item of a decoded recording ``audio`` (C, N): its span, channel and samples."""
+    total = audio.shape[1]
+    bad = check_channel(it, audio.shape[0])  # commands have no header: their channels are known only now
+    if bad:
+        return None, Rejection(it.id, it.audio, *bad, it.source)
+    s = int(round(it.start * rate))
+    e = total if it.duration is None else s + int(round(it.duration * rate))
+    if it.duration is not None and (s < 0 or e > total + SEGMENT_TOLERANCE * rate or it.duration < 0):
+        span = f"{it.start:.2f}-{it.start + it.duration:.2f} s of {total / rate:.2f} s"
+        return None, Rejection(it.id, it.audio, "segment outside audio", span, it.source)
+    e = min(e, total)
+    bad = check_audio(select_channel(audio, it.channel)[:, s:e], rate, need, limits)
+    if bad:
+        return None, Rejection(it.id, it.audio, *bad, it.source)
+    mix = it.channel == "mix" and audio.shape[0] > 1
+    channel = list(range(audio.shape[0])) if mix else it.channel if isinstance(it.channel, int) else 0
+    return Kept(it, rec, s / rate, (e - s) / rate, channel), None
 
 
 def validate_items(items: Iterable[Item], tokenizer: Tokenizer, limits: Limits | dict[str, Limits],
