@@ -80,6 +80,88 @@ def _log_add(a: float, b: float) -> float:
     return a + math.log1p(math.exp(b - a))
 
 
+class _PrefixTrie:
+    """Prefixes as trie nodes: node 0 is the empty prefix, node k has ``parent[k]`` and last label ``token[k]``.
+
+    Keying the beam by node id keeps each extension O(1); tuple prefixes cost O(length) to copy and hash,
+    which made long flat-posterior utterances several times slower.
+    """
+
+    def __init__(self) -> None:
+        self.parent: list[int] = [-1]
+        self.token: list[int] = [-1]
+        self._child: dict[tuple[int, int], int] = {}
+
+    def extend(self, node: int, u: int) -> int:
+        """The node of prefix ``node + [u]`` (created on first use)."""
+        key = (node, u)
+        k = self._child.get(key)
+        if k is None:
+            k = self._child[key] = len(self.parent)
+            self.parent.append(node)
+            self.token.append(u)
+        return k
+
+    def labels(self, node: int) -> list[int]:
+        """The label sequence of ``node``."""
+        out: list[int] = []
+        while node > 0:
+            out.append(self.token[node])
+            node = self.parent[node]
+        return out[::-1]
+
+
+def _slot(scores: dict[int, list[float]], node: int) -> list[float]:
+    return scores.setdefault(node, [_NEG_INF, _NEG_INF])
+
+
+def _expand_frame(
+    cur: dict[int, list[float]],
+    ids: list[int],
+    vals: list[float],
+    trie: _PrefixTrie,
+    blank: int,
+) -> dict[int, list[float]]:
+    """One frame of prefix extension: ``cur`` (node -> [pb, pnb]) times this frame's top tokens."""
+    nxt: dict[int, list[float]] = {}
+    for u, p in zip(ids, vals, strict=True):
+        if p == _NEG_INF:
+            continue
+        for node, (pb, pnb) in cur.items():
+            if u == blank:
+                s = _slot(nxt, node)
+                s[0] = _log_add(s[0], _log_add(pb, pnb) + p)
+            elif trie.token[node] == u:
+                # u u -> u: the repeat collapses into the same prefix (only from pnb) ...
+                s = _slot(nxt, node)
+                s[1] = _log_add(s[1], pnb + p)
+                # ... u ∅ u -> u u: a new label only when a blank separates the two (from pb).
+                if pb != _NEG_INF:
+                    s2 = _slot(nxt, trie.extend(node, u))
+                    s2[1] = _log_add(s2[1], pb + p)
+            else:
+                s = _slot(nxt, trie.extend(node, u))
+                s[1] = _log_add(s[1], _log_add(pb, pnb) + p)
+    return nxt
+
+
+def _prune(nxt: dict[int, list[float]], beam: int) -> dict[int, list[float]]:
+    """The ``beam`` best prefixes of nonzero probability."""
+    # Stable sort: equal scores keep their (deterministic) insertion order.
+    ranked = sorted(((node, sc, _log_add(sc[0], sc[1])) for node, sc in nxt.items()), key=lambda x: -x[2])
+    return {node: sc for node, sc, total in ranked[:beam] if total != _NEG_INF}
+
+
+def _check_beam_args(beam: int, prune_topk: int | None, vocab: int) -> int:
+    """Validate ``beam``/``prune_topk``; return the number of tokens expanded per frame."""
+    if beam < 1:
+        raise ValueError(f"beam must be >= 1, got {beam}")
+    topk = beam if prune_topk is None else prune_topk
+    if topk < 1:
+        raise ValueError(f"prune_topk must be >= 1, got {prune_topk}")
+    return min(topk, vocab)
+
+
 def prefix_beam_search(
     log_probs: torch.Tensor,
     beam: int = 10,
@@ -101,12 +183,7 @@ def prefix_beam_search(
       ``[([], 0.0)]``.
     """
     _check_log_probs(log_probs, blank)
-    if beam < 1:
-        raise ValueError(f"beam must be >= 1, got {beam}")
-    topk = beam if prune_topk is None else prune_topk
-    if topk < 1:
-        raise ValueError(f"prune_topk must be >= 1, got {prune_topk}")
-    topk = min(topk, log_probs.shape[1])
+    topk = _check_beam_args(beam, prune_topk, log_probs.shape[1])
 
     # One batched top-k and one conversion to Python floats: per-element tensor access in the frame loop
     # would dominate the run time for T ~ 1000.
@@ -114,57 +191,14 @@ def prefix_beam_search(
     frames_vals: list[list[float]] = values.double().tolist()
     frames_ids: list[list[int]] = indices.tolist()
 
-    # Prefixes live in a trie: node 0 is the empty prefix, node k has parent[k] and last label token[k].
-    # Keying the beam by node id keeps each extension O(1); tuple prefixes cost O(length) to copy and
-    # hash, which made long flat-posterior utterances several times slower.
-    parent: list[int] = [-1]
-    token: list[int] = [-1]
-    child: dict[tuple[int, int], int] = {}
-
-    def extend(node: int, u: int) -> int:
-        key = (node, u)
-        k = child.get(key)
-        if k is None:
-            k = child[key] = len(parent)
-            parent.append(node)
-            token.append(u)
-        return k
-
+    trie = _PrefixTrie()
     cur: dict[int, list[float]] = {0: [0.0, _NEG_INF]}  # node -> [pb, pnb]
     for vals, ids in zip(frames_vals, frames_ids, strict=True):
-        nxt: dict[int, list[float]] = {}
-        for u, p in zip(ids, vals, strict=True):
-            if p == _NEG_INF:
-                continue
-            for node, (pb, pnb) in cur.items():
-                if u == blank:
-                    s = nxt.setdefault(node, [_NEG_INF, _NEG_INF])
-                    s[0] = _log_add(s[0], _log_add(pb, pnb) + p)
-                elif token[node] == u:
-                    # u u -> u: the repeat collapses into the same prefix (only from pnb) ...
-                    s = nxt.setdefault(node, [_NEG_INF, _NEG_INF])
-                    s[1] = _log_add(s[1], pnb + p)
-                    # ... u ∅ u -> u u: a new label only when a blank separates the two (from pb).
-                    if pb != _NEG_INF:
-                        s2 = nxt.setdefault(extend(node, u), [_NEG_INF, _NEG_INF])
-                        s2[1] = _log_add(s2[1], pb + p)
-                else:
-                    s = nxt.setdefault(extend(node, u), [_NEG_INF, _NEG_INF])
-                    s[1] = _log_add(s[1], _log_add(pb, pnb) + p)
-        # Stable sort: equal scores keep their (deterministic) insertion order.
-        ranked = sorted(((node, sc, _log_add(sc[0], sc[1])) for node, sc in nxt.items()), key=lambda x: -x[2])
-        cur = {node: sc for node, sc, total in ranked[:beam] if total != _NEG_INF}
+        cur = _prune(_expand_frame(cur, ids, vals, trie, blank), beam)
         if not cur:
             # Every expanded token had probability zero: no label sequence is possible.
             return []
 
-    def labels(node: int) -> list[int]:
-        out: list[int] = []
-        while node > 0:
-            out.append(token[node])
-            node = parent[node]
-        return out[::-1]
-
-    result = [(labels(node), _log_add(pb, pnb)) for node, (pb, pnb) in cur.items()]
+    result = [(trie.labels(node), _log_add(pb, pnb)) for node, (pb, pnb) in cur.items()]
     result.sort(key=lambda x: (-x[1], x[0]))
     return result
