@@ -43,11 +43,18 @@ def _arch(ckpt: dict[str, Any]) -> tuple:
     return (cfg.get("input_dim"), cfg.get("output_dim"), tuple(sorted((cfg.get("encoder_conf") or {}).items())))
 
 
+def _preference(c: Candidate) -> tuple[bool, int]:
+    """Among files holding the same step: one with a validation WER, then epoch-N over checkpoint-S over best."""
+    kind = 2 if c.path.name.startswith("epoch-") else 0 if c.path.name.startswith("best") else 1
+    return c.wer is not None, kind
+
+
 def collect(paths: list[Path], log=print) -> list[Candidate]:
-    """Reads training checkpoints, skipping (and reporting) other files and duplicate states."""
-    seen: dict[tuple[int, int], Path] = {}
-    out = []
-    for p in sorted(set(paths), key=lambda q: (q.name.startswith("best"), str(q))):  # keep epoch-N over best.pt
+    """Reads training checkpoints, skipping (and reporting) other files and duplicate states: files of the same
+    optimizer step hold the same weights (``checkpoint-S.pt`` at an epoch's last step and ``epoch-N.pt``, or
+    ``best.pt``), and averaging them twice would weight that state double."""
+    by_step: dict[int, Candidate] = {}
+    for p in sorted(set(paths), key=str):
         try:
             ck = safe_load(p)
         except CheckpointError as e:
@@ -56,13 +63,14 @@ def collect(paths: list[Path], log=print) -> list[Candidate]:
         if not isinstance(ck, dict) or ck.get("format") != FORMAT_TRAIN:
             log(f"skip {p}: not a training checkpoint (model-only or foreign file)")
             continue
-        key = (int(ck.get("epoch", -1)), int(ck.get("step", -1)))
-        if key in seen:
-            log(f"skip {p}: same training state (epoch {key[0]}, step {key[1]}) as {seen[key]}")
-            continue
-        seen[key] = p
-        out.append(Candidate(p, key[1], key[0], valid_wer(ck), ck))
-    return out
+        cand = Candidate(p, int(ck.get("step", -1)), int(ck.get("epoch", -1)), valid_wer(ck), ck)
+        old = by_step.get(cand.step)
+        if old is not None:
+            keep, drop = (cand, old) if _preference(cand) > _preference(old) else (old, cand)
+            log(f"skip {drop.path}: same training state (step {cand.step}) as {keep.path}")
+            cand = keep
+        by_step[cand.step] = cand
+    return sorted(by_step.values(), key=lambda c: c.step)
 
 
 def select(cands: list[Candidate], num: int, mode: str) -> list[Candidate]:

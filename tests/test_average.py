@@ -77,3 +77,16 @@ def test_not_enough_checkpoints_is_a_clear_error(tmp_path, loaded, capsys):
     assert main(["--inputs", str(tmp_path / "checkpoint-10.pt"), "--num-ckpts", "1", "--output",
                  str(tmp_path / "o.pt")]) == 2
     assert "needs 1 checkpoints with a validation WER" in capsys.readouterr().err
+
+
+def test_a_step_checkpoint_and_the_epoch_checkpoint_of_the_same_step_count_once(tmp_path, loaded):
+    """checkpoint-S.pt written at an epoch's last step (epoch counter not yet advanced, no WER) and epoch-N.pt
+    (after validation) hold the same weights: averaging them both would weight that state double."""
+    atomic_save(train_ckpt(loaded, 0, 1, 10, 30.0), tmp_path / "epoch-1.pt")
+    atomic_save(train_ckpt(loaded, 1, 1, 20, None), tmp_path / "checkpoint-20.pt")
+    atomic_save(train_ckpt(loaded, 1, 2, 20, 20.0), tmp_path / "epoch-2.pt")
+    msgs: list[str] = []
+    files = [tmp_path / n for n in ("epoch-1.pt", "checkpoint-20.pt", "epoch-2.pt")]
+    last = average(files, 2, "last", log=msgs.append)
+    assert [p.split("/")[-1] for p in last["averaged_from"]] == ["epoch-1.pt", "epoch-2.pt"]
+    assert any("checkpoint-20.pt: same training state (step 20)" in m for m in msgs)
