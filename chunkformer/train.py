@@ -32,7 +32,7 @@ from chunkformer.data.datamodule import LoaderConfig, TrainData, eval_sets
 from chunkformer.model.masked_batch import Context
 from chunkformer.training import state as ckpt_state
 from chunkformer.training.config import TrainConfig
-from chunkformer.training.distributed import World, barrier, cpu_threads, setup, teardown
+from chunkformer.training.distributed import World, barrier, cpu_threads, setup, smallest, teardown
 from chunkformer.training.engine import Trainer
 from chunkformer.training.guard import check_same_run, move_aside, record
 from chunkformer.training.init import initial_model
@@ -159,7 +159,9 @@ def train(cfg: TrainConfig, save_dir: Path, world: World) -> int:
     random.seed(t.seed)
     max_duration = t.max_duration
     if max_duration == "auto":
-        max_duration = auto_max_duration(loaded.model.to(world.device), world.device, Context.parse(cfg.model.context))
+        # probed on the unwrapped model on every rank (no backward through DDP), then one size for all ranks
+        probed = auto_max_duration(loaded.model.to(world.device), world.device, Context.parse(cfg.model.context))
+        max_duration = smallest(probed, world)
     data = TrainData(t.manifest_dir, loaded.tokenizer,
                      LoaderConfig(max_duration=max_duration, batch_size=None if max_duration else t.batch_size,
                                   num_workers=t.num_workers, seed=t.seed), world.rank, world.size)

@@ -68,6 +68,16 @@ def all_agree(flag: bool, world: World) -> bool:
     return bool(t.item() >= 1)
 
 
+def smallest(value: float, world: World) -> float:
+    """The minimum of ``value`` over ranks: a batch size probed per rank (GPUs with other free memory) must be
+    one size for all, or the ranks would step through different numbers of batches and DDP would hang."""
+    if world.size == 1:
+        return value
+    t = torch.tensor(float(value), dtype=torch.float64, device=world.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return float(t.item())
+
+
 def gather_to_main(obj: Any, world: World) -> list[Any]:
     """Every rank's ``obj``, in rank order (one process: ``[obj]``)."""
     if world.size == 1:
