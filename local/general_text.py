@@ -32,6 +32,7 @@ from pathlib import Path
 from chunkformer.text import TextNormalizer, TextNormConfig, digits_to_words, normalize_text, number_to_words
 
 # Bump when extraction, normalisation or generation changes: it keys the corpus's .done marker.
+COVERAGE_ORIGIN = "generated:coverage"  # origin of the random syllable sequences (kept apart in the mix)
 TEXT_VERSION = "general-3"
 HELP_PACKAGE = "libreoffice-help-vi"
 MAN_PACKAGE = "manpages-vi"
@@ -646,7 +647,7 @@ def assemble(doc_sents: dict[str, list[str]], committed: list[tuple[str, str]], 
     train = sp.train + [(f"generated:{k}", t) for k, rows in gen.items() for t in rows]
     counts = syllable_counts(t for _, t in train)
     cover = coverage_sequences(vocab, counts, min_count, seed, held_out)
-    train += [("generated:coverage", t) for t in cover]
+    train += [(COVERAGE_ORIGIN, t) for t in cover]
     info = {
         "kept_distinct_per_document_sum": sum(len(v) for v in doc_sents.values()),
         "removed_from_train_as_heldout": sp.removed_from_train,

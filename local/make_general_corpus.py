@@ -84,6 +84,11 @@ def synthesize(lists: dict[str, list[tuple[str, str]]], out: Path, seed: int, jo
     for split in lists:
         (out / split / "list.tsv").write_text("\n".join(lines[split]) + "\n", encoding="utf-8")
         (out / split / "sources.tsv").write_text("\n".join(sources[split]) + "\n", encoding="utf-8")
+        # the random coverage sequences apart, so the pretraining mix can give them a share of their own
+        is_cov = [lists[split][i][0] == gt.COVERAGE_ORIGIN for (sp, i, *_) in work if sp == split]
+        for name, keep in (("natural", False), ("coverage", True)):
+            rows = [ln for ln, c in zip(lines[split][1:], is_cov) if c == keep]
+            (out / split / f"list-{name}.tsv").write_text("\n".join(["wav\ttxt", *rows]) + "\n", encoding="utf-8")
     return seconds
 
 
