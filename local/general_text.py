@@ -33,7 +33,7 @@ from chunkformer.text import TextNormalizer, TextNormConfig, digits_to_words, no
 
 # Bump when extraction, normalisation or generation changes: it keys the corpus's .done marker.
 COVERAGE_ORIGIN = "generated:coverage"  # origin of the random syllable sequences (kept apart in the mix)
-TEXT_VERSION = "general-3"
+TEXT_VERSION = "general-4"  # 4: audio dithered (local/tts.dither)
 HELP_PACKAGE = "libreoffice-help-vi"
 MAN_PACKAGE = "manpages-vi"
 # catalogs with Vietnamese translations; a fixed list (not "whatever is installed") so every machine extracts

@@ -39,7 +39,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tts import HELDOUT_VARIANTS, TRAIN_VARIANTS, espeak, random_speaker  # noqa: E402
+from tts import HELDOUT_VARIANTS, TRAIN_VARIANTS, dither, espeak, random_speaker  # noqa: E402
 from vi_callbot_heldout import TEST_PATTERNS, VAL_PATTERNS  # noqa: E402
 from vi_callbot_text import TEXT_VERSION, TRAIN_PATTERNS, Pattern, Sentence, distinct_sentences  # noqa: E402
 
@@ -94,7 +94,7 @@ def render(job: tuple[str, str, int, str, int]) -> tuple[str, float]:
         x, rate = phone_line(x, rate, rng)
     x = x / max(1e-6, float(np.abs(x).max())) * float(rng.uniform(0.3, 0.9))
     rel = f"wavs/{domain}-{split}-{idx:05d}.wav"
-    sf.write(OUT / domain / split / rel, x, rate, subtype="PCM_16")
+    sf.write(OUT / domain / split / rel, dither(x, rng), rate, subtype="PCM_16")
     return rel, len(x) / rate
 
 

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
 import general_text as gt  # noqa: E402
-from tts import HELDOUT_VARIANTS, TRAIN_VARIANTS, espeak, random_speaker  # noqa: E402
+from tts import HELDOUT_VARIANTS, TRAIN_VARIANTS, dither, espeak, random_speaker  # noqa: E402
 
 from chunkformer.audio import resample  # noqa: E402
 
@@ -58,7 +58,7 @@ def render(job: tuple[str, int, str, int, Path]) -> tuple[str, float, str]:
     x = np.concatenate([np.zeros(int(lead * RATE)), x, np.zeros(int(trail * RATE))])
     x = (x / max(1e-6, float(np.abs(x).max())) * float(rng.uniform(0.3, 0.9))).astype(np.float32)
     rel = f"wavs/{split}-{idx:06d}.wav"
-    sf.write(split_dir / rel, x, RATE, subtype="PCM_16")
+    sf.write(split_dir / rel, dither(x, rng), RATE, subtype="PCM_16")
     return rel, len(x) / RATE, f"{voice} s{speed} p{pitch}"
 
 

@@ -42,6 +42,15 @@ def espeak(text: str, voice: str, speed: int, pitch: int, gap: int = 0) -> tuple
     return x, rate
 
 
+def dither(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """TPDF dither of 1 LSB at 16 bits. espeak-ng's pauses and our padding are digital zeros, which the log-mel
+    front end (no dither, as the official decoder) maps to its floor, -15.9: measured on the first general corpus,
+    23 % of all feature values sat there against speech at 14 +- 5, the global CMVN saw a std of 13, and a model
+    trained from scratch stayed at 100 % WER for 1 250 steps. Real recordings never hold digital silence."""
+    lsb = 1.0 / 32768
+    return (x + (rng.random(len(x)) - rng.random(len(x))) * lsb).astype(np.float32)
+
+
 def random_speaker(rng: np.random.Generator, variants: tuple[str, ...] = TRAIN_VARIANTS) -> tuple[str, int, int]:
     """(voice with variant, rate, pitch) drawn from ``rng``: a voice, one of ``variants``, rate 125-185,
     pitch 30-70."""
