@@ -57,3 +57,15 @@ def test_a_missing_path_with_glob_characters_is_a_pattern(tmp_path: Path) -> Non
     assert {it.id for it in read_source(str(tmp_path / "d" / "*.wav"))} == {"a", "b"}
     with pytest.raises(SourceError, match="no files match"):
         read_source(str(tmp_path / "nothing [x]" / "*.wav"))
+
+
+def test_a_folder_source_is_stamped_recursively(tmp_path: Path) -> None:
+    """A folder of audio files is read recursively, so a transcript fixed in a sub-folder must change the stamp
+    (and redo stage 0)."""
+    sub = tmp_path / "calls" / "day1"
+    sub.mkdir(parents=True)
+    (sub / "a.txt").write_text("xin chào", encoding="utf-8")
+    before = source_stamp(str(tmp_path / "calls"))
+    assert [Path(n).name for n, _, _ in before] == ["a.txt"]
+    (sub / "a.txt").write_text("xin chào anh", encoding="utf-8")
+    assert source_stamp(str(tmp_path / "calls")) != before

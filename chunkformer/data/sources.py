@@ -351,8 +351,10 @@ def is_glob(path: str) -> bool:
 
 
 def source_stamp(path: str) -> list[tuple[str, int, int]]:
-    """(name, size, mtime) of what a source's listing is read from: the file itself, a folder's top-level files
-    (wav.scp, text, transcripts.tsv, ...) or every match of a glob. A corpus rewritten in place (e.g. the demo
+    """(name, size, mtime) of what a source's listing is read from: the file itself, every file under a folder,
+    recursively (a folder of audio files with sibling transcripts is read recursively; for a Kaldi or TSV folder
+    this is a superset of what is read, so a change there redoes stage 0 rather than keep stale manifests) or
+    every match of a glob. A corpus rewritten in place (e.g. the demo
     corpus regenerated) changes the stamp, so stage 0 redoes the split instead of keeping stale manifests.
 
     >>> source_stamp("/no/such/file.tsv")
@@ -362,7 +364,7 @@ def source_stamp(path: str) -> list[tuple[str, int, int]]:
     if is_glob(path):
         files = [Path(q) for q in glob.glob(glob_pattern(path), recursive=True)]
     elif p.is_dir():
-        files = list(p.iterdir())
+        files = list(p.rglob("*"))
     else:
         files = [p]
     stamps = []
