@@ -124,14 +124,7 @@ def test_rerun_of_a_finished_run_does_nothing(data: dict[str, Path], reference_r
 
 def test_kill_9_mid_epoch_then_resume_gives_identical_weights(data: dict[str, Path], reference_run: Path) -> None:
     save = data["root"] / "killed"
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "chunkformer.train", *command(data, save)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not list(save.glob("checkpoint-*.pt")) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    kill_after_first_checkpoint(command(data, save), save)
     assert not (save / "epoch-2.pt").exists()
     assert run_cli(command(data, save)).returncode == 0
     log = (save / "train.log").read_text(encoding="utf-8")
