@@ -12,7 +12,7 @@ dates, times, amounts in words, lower case, punctuation removed, the vocab's ton
 syllables and every syllable is in the vocab. Documents go to train/val/test by a stable hash of their id;
 val/test sentences are taken only from sentences that no training document contains, and are removed from train.
 
-Library for ``local/make_general_corpus.py``; the tests (``tests/test_general_text.py``) use it directly.
+Library for ``local/make_general_corpus.py``; the tests (``tests/unit/local/test_general_text.py``) use it directly.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Written apart from the training patterns of ``vi_callbot_text.py`` and never der
 structures and wordings a caller or a bot might use (narratives, indirect questions, reproaches, two-clause
 turns), sharing with training only the slot vocabularies. So a model that learned the training patterns by
 heart gains nothing on these: the ``test`` split measures recognition of unseen sentences, ``test_seen``
-(training patterns, held-out slot values) measures the easier case. ``tests/test_demo_corpus.py`` checks that
+(training patterns, held-out slot values) measures the easier case. ``tests/unit/local/test_demo_corpus.py`` checks that
 no skeleton here equals, or is a reordering of a subset or superset of, a training skeleton (particles
 aside), that word order overlap with every training skeleton stays low, and that val and test share nothing.
 

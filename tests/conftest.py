@@ -1,4 +1,9 @@
-"""Shared fixtures: the official golden files (tests/fixtures/official) and tiny models."""
+"""Shared fixtures: the official golden files (tests/fixtures/official) and tiny models.
+
+Layout: ``unit/`` mirrors the package (plus ``unit/local/`` for the recipe scripts); ``e2e/`` holds the
+runs of whole stages, ``run.sh``, torchrun and kill -9, every file marked ``slow``. Shared builders
+(corpora, speech, stage-script loading) live in ``helpers.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
+TESTS = Path(__file__).resolve().parent
+FIXTURES = TESTS / "fixtures"
 OFFICIAL = FIXTURES / "official"
-sys.path.insert(0, str(FIXTURES))
+# Test files import shared builders from tests/helpers.py (never from each other) and the fixture generators.
+sys.path[:0] = [str(TESTS), str(FIXTURES)]
 
 
 @pytest.fixture(scope="session")

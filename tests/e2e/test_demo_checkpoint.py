@@ -18,9 +18,13 @@ from chunkformer.frontend import load_features
 from chunkformer.model.masked_batch import Context
 from chunkformer.text import normalize_text
 
-ROOT = Path(__file__).parents[1]
+from helpers import REPO
+
+ROOT = REPO
 sys.path.insert(0, str(ROOT / "local"))
 from make_demo_corpus import DEFAULT_COUNTS, draw_texts, parse_counts  # noqa: E402
+
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
 
 DEMO = ROOT / "egs/callbot/demo/pretrained"
 

@@ -9,8 +9,6 @@ import random
 from pathlib import Path
 
 import pytest
-from test_data_corpus import speech
-from test_data_stages import load_script
 
 from chunkformer.data.config import ConfigError, load_data_config
 from chunkformer.decoding.scoring import compute_wer
@@ -25,7 +23,9 @@ from chunkformer.text import (
     to_vocab_spelling,
 )
 
-DEMO_VOCAB = Path(__file__).resolve().parents[1] / "egs" / "callbot" / "demo" / "vocab.txt"
+from helpers import REPO, load_script, speech
+
+DEMO_VOCAB = REPO / "egs" / "callbot" / "demo" / "vocab.txt"
 D = "không một hai ba bốn năm sáu bảy tám chín".split()
 
 # ------------------------------------------------------------------------------------ reference speller

@@ -2,7 +2,7 @@
 sentence splitting, normalisation drops, document splits, cross-split de-duplication, vocabulary coverage,
 generated material kept out of val/test. Fast: inline snippets and a small vocab, no package download.
 
-    .venv/bin/python -m pytest -q tests/test_general_text.py
+    .venv/bin/python -m pytest -q tests/unit/local/test_general_text.py
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import REPO
+
+ROOT = REPO
 sys.path.insert(0, str(ROOT / "local"))
 import general_text as gt  # noqa: E402
 import tts  # noqa: E402

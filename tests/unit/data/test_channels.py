@@ -16,8 +16,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from test_data_corpus import VOCAB, sentence, speech
-from test_data_stages import load_script, rejected
 
 from chunkformer.audio import resample
 from chunkformer.data.config import ConfigError, load_data_config
@@ -26,6 +24,8 @@ from chunkformer.data.pipeline import load_mono, process_cut
 from chunkformer.data.sources import read_source
 from chunkformer.frontend import fbank, load_features
 from chunkformer.text import normalize_text
+
+from helpers import VOCAB, load_script, rejected, sentence, speech
 
 RATE = 8000
 

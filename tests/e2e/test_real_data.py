@@ -19,13 +19,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from test_data_corpus import speech
 
 from chunkformer.checkpoint import safe_load
 from chunkformer.data.manifests import TRAIN_CUTS, cuts_path
 from chunkformer.data.pipeline import load_mono
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, speech
+
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+
 MODEL = REPO / "tests" / "fixtures" / "official" / "model"
 RATE = 8000
 # the fixture model's 62 outputs relabelled with the syllables of these transcripts (ids 50-59)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from chunkformer.frontend import fbank
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+from helpers import REPO
+
+sys.path.insert(0, str(REPO / "local"))
 from tts import dither  # noqa: E402
 
 

@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from test_data_corpus import VOCAB, make_corpus, sentence
 
 from chunkformer.data.manifests import cuts_path
 from chunkformer.data.pipeline import stored_features
 from chunkformer.frontend import fbank
 from chunkformer.text import normalize_text
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def load_script(name: str):
-    """Imports ``local/<name>.py`` as a module (the stage scripts are not a package)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "local" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def rejected(mdir: Path, split: str) -> dict[str, str]:
-    with open(mdir / f"rejected-{split}.tsv", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    assert all(r["reason"] for r in rows)
-    return {r["id"]: r["reason"].split(":")[0] for r in rows}
+from helpers import VOCAB, load_script, make_corpus, rejected, sentence
 
 
 def kept_ids(mdir: Path, split: str) -> set[str]:
@@ -70,7 +50,7 @@ def test_stage0_manifests_keep_domain_channels_and_segments(staged: tuple) -> No
     assert all(c.custom["domain"] == "conversation" for c in conv.values())
     tel = {c.id: c for c in load_manifest(cuts_path(mdir, "telephony", "train"))}
     assert tel["tel0"].recording.sampling_rate == 8000
-    # the supervision holds the normalised transcript (lower case, no final "."), see tests/test_text_normalize.py
+    # the supervision holds the normalised transcript (lower case, no final "."): see unit/text/test_text_normalize.py
     assert tel["tel0"].supervisions[0].text == normalize_text(sentence(0)) != sentence(0)
 
 

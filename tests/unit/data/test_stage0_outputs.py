@@ -7,10 +7,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from test_data_corpus import VOCAB, _wav, sentence, speech
-from test_data_stages import load_script
 
 from chunkformer.data.manifests import Stage0Done, domains_of, marker_path
+
+from helpers import VOCAB, load_script, sentence, speech, write_wav
 
 
 def user_manifests(mdir: Path, n: int = 3) -> dict[str, str]:
@@ -20,7 +20,7 @@ def user_manifests(mdir: Path, n: int = 3) -> dict[str, str]:
     recs, sups = [], []
     for i in range(n):
         wav = mdir.parent / "audio" / f"u{i}.wav"
-        _wav(wav, speech(70 + i, 1.6, 8000), 8000)
+        write_wav(wav, speech(70 + i, 1.6, 8000), 8000)
         recs.append(Recording.from_file(wav, recording_id=f"u{i}"))
         sups.append(SupervisionSegment(f"u{i}", f"u{i}", 0.0, recs[-1].duration, text=sentence(70 + i)))
     mdir.mkdir(parents=True, exist_ok=True)

@@ -6,15 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_data_corpus import _wav, sentence, speech
 
 from chunkformer.data.config import load_data_config
 from chunkformer.data.sources import SourceError, is_glob, read_source, source_stamp
 
+from helpers import sentence, speech, write_wav
+
 
 def calls(d: Path, names: tuple[str, ...] = ("a", "b")) -> None:
     for i, n in enumerate(names):
-        _wav(d / f"{n}.wav", speech(i, 1.0, 8000), 8000)
+        write_wav(d / f"{n}.wav", speech(i, 1.0, 8000), 8000)
         (d / f"{n}.txt").write_text(sentence(i), encoding="utf-8")
 
 
@@ -47,7 +48,7 @@ def test_explicit_glob_prefix_and_relative_resolution(tmp_path: Path) -> None:
     assert {it.id for it in read_source(path)} == {"a", "b"}
     assert {it.source for it in read_source(path)} == {path}
     lit = tmp_path / "data" / "[ab].wav"  # now a file of that very name exists: literal without the prefix
-    _wav(lit, speech(9, 1.0, 8000), 8000)
+    write_wav(lit, speech(9, 1.0, 8000), 8000)
     assert not is_glob(str(lit)) and is_glob(f"glob:{lit}")
     assert {it.id for it in read_source(f"glob:{tmp_path / 'data'}/[ab].wav")} == {"a", "b"}
 

@@ -1,22 +1,25 @@
-"""A tiny corpus seeded with every defect stage 0 must reject, in every source layout; plus source-reader tests.
+"""Builders shared by the tests (imported as ``helpers``; ``tests/conftest.py`` puts this folder on sys.path).
 
-:func:`make_corpus` is imported by the other ``test_data_*`` files. Audio is synthetic speech-like sound
-(``tests/fixtures/synth_audio.py``), a few seconds in total; transcripts use the fixture vocabulary.
+:func:`make_corpus` writes a tiny corpus seeded with every defect stage 0 must reject, in every source layout.
+Audio is synthetic speech-like sound (``tests/fixtures/synth_audio.py``), a few seconds in total; transcripts
+use the fixture vocabulary. :func:`load_script` imports a ``local/`` stage script.
 """
 
 from __future__ import annotations
 
+import csv
+import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
-
-from chunkformer.data.sources import SourceError, read_source
 
 from synth_audio import make_wave
 
-VOCAB = Path(__file__).parent / "fixtures" / "official" / "model" / "vocab.txt"
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+VOCAB = FIXTURES / "official" / "model" / "vocab.txt"
 WORDS = ("xin chào tôi có thể giúp gì cho anh chị không vâng dạ em muốn kiểm tra số dư tài khoản của mình "
          "đơn hàng đã được giao chưa cảm ơn").split()
 
@@ -34,7 +37,7 @@ def sentence(seed: int, n: int = 4) -> str:
     return " ".join(WORDS[i] for i in rng.choice(len(WORDS), size=n, replace=False)).capitalize() + "."
 
 
-def _wav(path: Path, x: np.ndarray, rate: int = 16000, subtype: str | None = None) -> None:
+def write_wav(path: Path, x: np.ndarray, rate: int = 16000, subtype: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), x, rate, subtype=subtype)
 
@@ -50,56 +53,56 @@ def make_corpus(root: Path, n_good: int = 6, seconds: float = 1.6, max_duration:
     tel = root / "tel"
     # --- train/telephony: a glob of 8 kHz wav files with sibling .txt ---
     for i in range(n_good):
-        _wav(tel / f"tel{i}.wav", speech(10 + i, seconds, 8000), 8000)
+        write_wav(tel / f"tel{i}.wav", speech(10 + i, seconds, 8000), 8000)
         (tel / f"tel{i}.txt").write_text(sentence(i), encoding="utf-8")
         good["train"].add(f"tel{i}")
     (tel / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
     (tel / "corrupt.txt").write_text("xin chào", encoding="utf-8")
     rej["train"]["corrupt"] = "unreadable audio"
-    _wav(tel / "empty.wav", np.zeros(0, np.float32), 8000)
+    write_wav(tel / "empty.wav", np.zeros(0, np.float32), 8000)
     (tel / "empty.txt").write_text("xin chào", encoding="utf-8")
     rej["train"]["empty"] = "zero or near-zero duration"  # a header-only wav
-    _wav(tel / "blip.wav", speech(3, 0.02, 8000), 8000)
+    write_wav(tel / "blip.wav", speech(3, 0.02, 8000), 8000)
     (tel / "blip.txt").write_text("xin chào", encoding="utf-8")
     rej["train"]["blip"] = "zero or near-zero duration"
-    _wav(tel / "notext.wav", speech(4, 1.0, 8000), 8000)
+    write_wav(tel / "notext.wav", speech(4, 1.0, 8000), 8000)
     rej["train"]["notext"] = "missing transcript"
-    _wav(tel / "blank.wav", speech(5, 1.0, 8000), 8000)
+    write_wav(tel / "blank.wav", speech(5, 1.0, 8000), 8000)
     (tel / "blank.txt").write_text("  ...  \n", encoding="utf-8")
     rej["train"]["blank"] = "empty transcript"
-    _wav(tel / "latin1.wav", speech(6, 1.0, 8000), 8000)
+    write_wav(tel / "latin1.wav", speech(6, 1.0, 8000), 8000)
     (tel / "latin1.txt").write_bytes("xin chào".encode("latin-1"))
     rej["train"]["latin1"] = "non-UTF-8 transcript"
-    _wav(tel / "oov.wav", speech(7, 1.0, 8000), 8000)
+    write_wav(tel / "oov.wav", speech(7, 1.0, 8000), 8000)
     (tel / "oov.txt").write_text("xin chào bạn", encoding="utf-8")
     rej["train"]["oov"] = "unspellable transcript"
-    _wav(tel / "nan.wav", np.where(np.arange(8000) == 100, np.nan, speech(8, 1.0, 8000)).astype(np.float32), 8000,
+    write_wav(tel / "nan.wav", np.where(np.arange(8000) == 100, np.nan, speech(8, 1.0, 8000)).astype(np.float32), 8000,
          "FLOAT")
     (tel / "nan.txt").write_text("xin chào", encoding="utf-8")
     rej["train"]["nan"] = "NaN/Inf samples"
-    _wav(tel / "silent.wav", np.zeros(16000, np.float32), 8000)
+    write_wav(tel / "silent.wav", np.zeros(16000, np.float32), 8000)
     (tel / "silent.txt").write_text("xin chào", encoding="utf-8")
     rej["train"]["silent"] = "digital silence"
-    _wav(tel / "dc.wav", np.full(16000, 0.25, np.float32), 8000)  # a constant offset is silence too
+    write_wav(tel / "dc.wav", np.full(16000, 0.25, np.float32), 8000)  # a constant offset is silence too
     (tel / "dc.txt").write_text("xin chào", encoding="utf-8")
     rej["train"]["dc"] = "digital silence"
-    _wav(tel / "tiny.wav", speech(9, 0.1, 8000), 8000)  # 8 fbank frames < 15
+    write_wav(tel / "tiny.wav", speech(9, 0.1, 8000), 8000)  # 8 fbank frames < 15
     (tel / "tiny.txt").write_text("xin", encoding="utf-8")
     rej["train"]["tiny"] = "shorter than receptive field"
-    _wav(tel / "long.wav", speech(11, max_duration + 1.0, 8000), 8000)
+    write_wav(tel / "long.wav", speech(11, max_duration + 1.0, 8000), 8000)
     (tel / "long.txt").write_text("xin chào", encoding="utf-8")
     rej["train"]["long"] = "too long"
     # 1.0 s: 98 fbank frames -> 11 output frames, 10 at speed 1.1 (train sources use speed perturbation)
-    _wav(tel / "fast.wav", speech(12, 1.0, 8000), 8000)
+    write_wav(tel / "fast.wav", speech(12, 1.0, 8000), 8000)
     (tel / "fast.txt").write_text(" ".join(WORDS[:11]), encoding="utf-8")
     rej["train"]["fast"] = "too short for transcript (CTC)"
     # --- train/conversation: a Kaldi dir (44.1 kHz flac + stereo wav), segments, utt2spk ---
     conv = root / "conv"
     conv.mkdir()
     rec_a = np.concatenate([speech(20, 2.0, 44100), speech(21, 2.0, 44100)])
-    _wav(conv / "recA.flac", rec_a, 44100)
+    write_wav(conv / "recA.flac", rec_a, 44100)
     stereo = np.stack([speech(22, 1.8), speech(23, 1.8)], axis=1)
-    _wav(conv / "recB.wav", stereo)
+    write_wav(conv / "recB.wav", stereo)
     (conv / "wav.scp").write_text(f"recA {conv / 'recA.flac'}\nrecB {conv / 'recB.wav'}\n"
                                   f"recC sox -D {conv / 'recB.wav'} -t wav -r 8000 - |\n", encoding="utf-8")
     (conv / "segments").write_text("conv1 recA 0.0 2.0\nconv2 recA 2.0 4.0\nconv3 recB 0.0 1.8\n"
@@ -112,13 +115,13 @@ def make_corpus(root: Path, n_good: int = 6, seconds: float = 1.6, max_duration:
     # --- val/telephony: TSV with header wav/txt, relative paths; mp3 and wav ---
     val = root / "val"
     for i in range(3):
-        _wav(val / "audio" / f"v{i}.wav", speech(40 + i, seconds, 8000), 8000)
+        write_wav(val / "audio" / f"v{i}.wav", speech(40 + i, seconds, 8000), 8000)
         good["val"].add(f"v{i}")
-    _wav(val / "audio" / "v3.mp3", speech(43, seconds))
+    write_wav(val / "audio" / "v3.mp3", speech(43, seconds))
     good["val"].add("v3")
     # 1.0 s at 16 kHz: exactly 11 output frames; 11 distinct tokens fit, 10 tokens with one repeat pair do not
-    _wav(val / "audio" / "edge_ok.wav", speech(44, 1.0))
-    _wav(val / "audio" / "edge_rep.wav", speech(45, 1.0))
+    write_wav(val / "audio" / "edge_ok.wav", speech(44, 1.0))
+    write_wav(val / "audio" / "edge_rep.wav", speech(45, 1.0))
     good["val"].add("edge_ok")
     rej["val"] |= {"edge_rep": "too short for transcript (CTC)", "missing": "missing audio file"}
     rows = [f"audio/v{i}.wav\t{sentence(50 + i)}" for i in range(3)] + [f"audio/v3.mp3\t{sentence(53)}",
@@ -127,8 +130,8 @@ def make_corpus(root: Path, n_good: int = 6, seconds: float = 1.6, max_duration:
     (val / "list.tsv").write_text("wav\ttxt\n" + "\n".join(rows) + "\n", encoding="utf-8")
     # --- test/telephony: a folder with transcripts.tsv holding an id column and a non-UTF-8 line ---
     test = root / "test"
-    _wav(test / "t0.wav", speech(60, seconds, 8000), 8000)
-    _wav(test / "t1.wav", speech(61, seconds, 8000), 8000)
+    write_wav(test / "t0.wav", speech(60, seconds, 8000), 8000)
+    write_wav(test / "t1.wav", speech(61, seconds, 8000), 8000)
     good["test"] |= {"utt-t0"}
     rej["test"] |= {"utt-t1": "non-UTF-8 transcript"}
     (test / "transcripts.tsv").write_bytes("id\twav\ttxt\nutt-t0\tt0.wav\txin chào anh\n".encode()
@@ -158,68 +161,17 @@ validation:
     return yaml, rej, good
 
 
-def test_glob_source_reads_every_file_with_sibling_text(tmp_path: Path) -> None:
-    make_corpus(tmp_path, n_good=2)
-    items = {it.id: it for it in read_source(str(tmp_path / "tel" / "*.wav"))}
-    assert items["tel0"].text and items["tel0"].text_error is None
-    assert items["notext"].text is None and items["notext"].text_error.startswith("missing transcript")
-    assert items["latin1"].text_error.startswith("non-UTF-8")
-    assert "corrupt" in items  # unreadable audio is listed, judged later
+def load_script(name: str):
+    """Imports ``local/<name>.py`` as a module (the stage scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "local" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def test_kaldi_and_tsv_sources(tmp_path: Path) -> None:
-    make_corpus(tmp_path, n_good=1)
-    kaldi = {it.id: it for it in read_source(str(tmp_path / "conv"))}
-    assert kaldi["conv2"].start == 2.0 and kaldi["conv2"].duration == 2.0 and kaldi["conv1"].speaker == "s1"
-    assert kaldi["conv5"].command and kaldi["conv5"].audio.startswith("sox -D ")  # -D: no dither, deterministic
-    assert kaldi["orphan"].text_error.startswith("no audio")
-    tsv = {it.id: it for it in read_source(str(tmp_path / "val" / "list.tsv"))}
-    assert Path(tsv["v0"].audio) == tmp_path / "val" / "audio" / "v0.wav"  # relative to the TSV's folder
-    folder = {it.id: it for it in read_source(str(tmp_path / "test"))}
-    assert set(folder) == {"utt-t0", "utt-t1"} and folder["utt-t1"].text_error.startswith("non-UTF-8")
-
-
-def test_source_errors_name_the_path(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="no files match"):
-        read_source(str(tmp_path / "nothing" / "*.wav"))
-    with pytest.raises(SourceError, match="source not found"):
-        read_source(str(tmp_path / "absent"))
-    (tmp_path / "bad.tsv").write_text("path\ttext\nx.wav\thi\n", encoding="utf-8")
-    with pytest.raises(SourceError, match="no 'wav' column"):
-        read_source(str(tmp_path / "bad.tsv"))
-
-
-def test_lhotse_manifest_source(tmp_path: Path) -> None:
-    from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
-
-    _wav(tmp_path / "a.wav", speech(1, 2.0))
-    rec = Recording.from_file(tmp_path / "a.wav")
-    sups = [SupervisionSegment("a-1", "a", 0.0, 1.0, text="xin chào"), SupervisionSegment("a-2", "a", 1.0, 1.0)]
-    (tmp_path / "m").mkdir()
-    RecordingSet.from_recordings([rec]).to_file(tmp_path / "m" / "x_recordings_train.jsonl.gz")
-    SupervisionSet.from_segments(sups).to_file(tmp_path / "m" / "x_supervisions_train.jsonl.gz")
-    items = {it.id: it for it in read_source(str(tmp_path / "m"))}
-    assert items["a-1"].text == "xin chào" and items["a-1"].recording.id == "a" and items["a-2"].start == 1.0
-    assert items["a-2"].text is None and items["a-2"].text_error == "missing transcript"
-
-
-def test_official_chunkformer_training_list_is_a_source(tmp_path: Path) -> None:
-    """The official recipe's ``data.tsv``: header ``key wav txt``, absolute paths; two files with the same stem
-    in different folders keep their own keys."""
-    for d in ("a", "b"):
-        _wav(tmp_path / d / "same.wav", speech(3, 1.0))
-    rows = [f"spk1-utt1\t{tmp_path / 'a' / 'same.wav'}\txin chào", f"spk2-utt1\t{tmp_path / 'b' / 'same.wav'}\tcảm ơn"]
-    (tmp_path / "data.tsv").write_text("key\twav\ttxt\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    for src in (tmp_path / "data.tsv", tmp_path):  # the file, or its folder
-        items = {it.id: it for it in read_source(str(src))}
-        assert set(items) == {"spk1-utt1", "spk2-utt1"}
-        assert items["spk2-utt1"].audio == str(tmp_path / "b" / "same.wav") and items["spk2-utt1"].text == "cảm ơn"
-
-
-def test_top_level_train_py_is_the_trainer() -> None:
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[1]
-    res = subprocess.run([sys.executable, "train.py", "--help"], cwd=root, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and "python -m chunkformer.train" in res.stdout and "--init" in res.stdout
+def rejected(mdir: Path, split: str) -> dict[str, str]:
+    with open(mdir / f"rejected-{split}.tsv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert all(r["reason"] for r in rows)
+    return {r["id"]: r["reason"].split(":")[0] for r in rows}

@@ -1,22 +1,19 @@
 """Demo corpus: Vietnamese number words; 150+ structurally distinct training patterns, every one reachable;
 held-out slot values never in train; test/val patterns independent of training; every word spellable by the demo
-vocabulary; disjoint splits; layout, rates and determinism of a tiny generated corpus."""
+vocabulary; disjoint splits (a tiny generated corpus: tests/e2e/test_demo_corpus_generation.py)."""
 
 from __future__ import annotations
 
 import collections
-import csv
-import hashlib
 import itertools
 import random
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import soundfile as sf
 
-ROOT = Path(__file__).parents[1]
+from helpers import REPO
+
+ROOT = REPO
 sys.path.insert(0, str(ROOT / "local"))
 from make_demo_corpus import (  # noqa: E402
     DEFAULT_COUNTS,
@@ -171,42 +168,3 @@ def test_test_sets_are_spoken_by_held_out_speakers():
     assert not set(speaker_variants("test")) & set(speaker_variants("train"))
     assert speaker_variants("test_seen") == speaker_variants("test")
     assert speaker_variants("val") == speaker_variants("train")
-
-
-COUNTS = {"train": 3, "val": 2, "test": 2, "test_seen": 1}
-
-
-def make(out: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "local/make_demo_corpus.py"), "--out-dir", str(out),
-                    "--num-train", "3", "--num-val", "2", "--num-test", "2", "--num-test-seen", "1", "--seed", "7",
-                    "--jobs", "1"], check=True, capture_output=True)
-
-
-def read(tsv: Path) -> list[dict]:
-    with tsv.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
-
-
-def test_tiny_corpus_layout_rates_disjoint_and_deterministic(tmp_path):
-    make(tmp_path / "a")
-    make(tmp_path / "b")
-    rates = {"reading": 16000, "conversation": 16000, "telephony": 8000}
-    for domain, rate in rates.items():
-        texts = {}
-        for split in SPLITS:
-            rows = read(tmp_path / "a" / domain / split / "list.tsv")
-            assert len(rows) == COUNTS[split]
-            texts[split] = {r["txt"] for r in rows}
-            for r in rows:
-                wav = tmp_path / "a" / domain / split / r["wav"]
-                assert sf.info(wav).samplerate == rate and sf.info(wav).duration > 0.5
-                twin = tmp_path / "b" / domain / split / r["wav"]
-                assert hashlib.sha256(wav.read_bytes()).digest() == hashlib.sha256(twin.read_bytes()).digest()
-            assert (tmp_path / "a" / domain / split / "list.tsv").read_bytes() == \
-                (tmp_path / "b" / domain / split / "list.tsv").read_bytes()
-        for a, b in itertools.combinations(SPLITS, 2):
-            assert not texts[a] & texts[b], (domain, a, b)
-    res = subprocess.run([sys.executable, str(ROOT / "local/make_demo_corpus.py"), "--out-dir", str(tmp_path / "a"),
-                          "--num-train", "3", "--num-val", "2", "--num-test", "2", "--num-test-seen", "1",
-                          "--seed", "7"], capture_output=True, text=True)
-    assert "already done" in res.stderr

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from test_data_corpus import VOCAB, make_corpus, sentence, speech
-from test_data_stages import load_script
 
 from chunkformer.data.datamodule import LoaderConfig, TrainData
 from chunkformer.tokenizer import Tokenizer
+
+from helpers import VOCAB, load_script, make_corpus, sentence, speech
 
 EXTRA = """mixing:
   epoch_hours: 0.03

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from test_data_corpus import VOCAB, _wav, sentence, speech
-from test_data_stages import load_script, rejected
 
 import chunkformer.data.validate as validate
 from chunkformer.data.sources import Item
 from chunkformer.data.validate import Limits, validate_items
 from chunkformer.tokenizer import Tokenizer
+
+from helpers import VOCAB, load_script, rejected, sentence, speech, write_wav
 
 
 def long_wav(path: Path, minutes: float, rate: int = 8000) -> Path:
@@ -28,7 +28,7 @@ def long_wav(path: Path, minutes: float, rate: int = 8000) -> Path:
 
 def test_too_long_file_is_rejected_without_decoding(tmp_path: Path, monkeypatch) -> None:
     huge = long_wav(tmp_path / "huge.wav", 20)
-    _wav(tmp_path / "ok.wav", speech(2, 1.6, 8000), 8000)
+    write_wav(tmp_path / "ok.wav", speech(2, 1.6, 8000), 8000)
     decoded: list[str] = []
     real = validate._decode_audio
 

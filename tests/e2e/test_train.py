@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from test_data_corpus import VOCAB, make_corpus
-from test_data_stages import load_script
 
 from chunkformer.checkpoint import FORMAT_TRAIN, safe_load
 from chunkformer.training import state as ckpt_state
 from chunkformer.training.config import TrainConfig
 
+from helpers import REPO, VOCAB, load_script, make_corpus
+
+pytestmark = pytest.mark.slow  # end-to-end: deselect with -m 'not slow'
+
 MODEL = VOCAB.parent  # the official-format tiny model (d=64, 2 blocks, dropout 0.1, with a decoder)
-REPO = Path(__file__).resolve().parents[1]
 EXTRA = """mixing:
   epoch_hours: 0.008
 generated:
