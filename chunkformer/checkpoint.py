@@ -190,6 +190,11 @@ def _beside(path: Path, name: str, given: str | Path | None) -> Path | None:
     return p if p.is_file() else None
 
 
+def folder_weights(folder: Path) -> Path | None:
+    """The weights file of a model folder (first of WEIGHT_NAMES present), or None."""
+    return next((folder / n for n in WEIGHT_NAMES if (folder / n).is_file()), None)
+
+
 def load_model(path: str | Path, vocab: str | Path | None = None, cmvn: str | Path | None = None,
                config: str | Path | None = None, input_dim: int = 80) -> LoadedModel:
     """Loads any supported checkpoint form (see module docstring) into a :class:`LoadedModel` on CPU."""
@@ -197,7 +202,7 @@ def load_model(path: str | Path, vocab: str | Path | None = None, cmvn: str | Pa
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file or model folder")
     if path.is_dir():
-        weights = next((path / n for n in WEIGHT_NAMES if (path / n).is_file()), None)
+        weights = folder_weights(path)
         if weights is None:
             raise CheckpointError(f"{path}: model folder has none of {', '.join(WEIGHT_NAMES)}")
         cfg_path = _beside(path, "config.yaml", config)

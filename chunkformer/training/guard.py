@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from chunkformer.checkpoint import WEIGHT_NAMES
+from chunkformer.checkpoint import folder_weights
 from chunkformer.data.manifests import TRAIN_CUTS
 from chunkformer.training.config import TrainConfig
 from chunkformer.utils.io import atomic_write_text, file_digest
@@ -56,7 +56,7 @@ def differences(saved: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, A
 
 def _weights_file(path: Path) -> Path | None:
     if path.is_dir():
-        return next((path / n for n in WEIGHT_NAMES if (path / n).is_file()), None)
+        return folder_weights(path)
     return path if path.is_file() else None
 
 

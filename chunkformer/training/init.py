@@ -76,11 +76,12 @@ def initial_model(cfg: TrainConfig) -> LoadedModel:
         path = Path(t.manifest_dir) / TRAIN_CUTS
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no training cuts; run stages 0-2 first")
-        stats = feature_stats(load_manifest(path), cfg.model.cmvn_cuts)
+        cuts = list(load_manifest(path))
+        stats = feature_stats(cuts, cfg.model.cmvn_cuts)
         loaded = random_model(cfg.model.arch or {}, tok, stats, t.seed)
         n = sum(p.numel() for p in loaded.model.parameters())
         log.info("random init: %s, %.2f M parameters, %d tokens, CMVN from %d cuts", cfg.model.arch, n / 1e6,
-                 len(tok), min(cfg.model.cmvn_cuts, sum(1 for _ in load_manifest(path))))
+                 len(tok), min(cfg.model.cmvn_cuts, len(cuts)))
         return loaded
     if t.resume_checkpoint is None:
         raise ValueError("nothing to start from: pass --resume CHECKPOINT (or keep checkpoints in --save-dir), "
