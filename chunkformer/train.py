@@ -6,8 +6,9 @@ or train one from scratch (``--init random``: the demo's pretraining) with the s
         --save-dir exp/callbot
     torchrun --nproc_per_node 8 -m chunkformer.train ...      # DDP (NCCL on GPU, gloo on CPU)
 
-    python -m chunkformer.train --init random --model-config egs/callbot/conf/demo_pretrain.yaml \
-        --vocab egs/callbot/demo/vocab.txt --manifest-dir data/pretrain/manifests --save-dir exp/demo_pretrain
+    python -m chunkformer.train --init random --model-config egs/callbot/conf/demo_pretrain_phase1.yaml \
+        --vocab egs/callbot/demo/vocab.txt --manifest-dir data/pretrain/phase1/manifests \
+        --save-dir exp/demo_pretrain/phase1
 
 ``--resume`` takes any checkpoint form (official folder, bare state dict, ours); if it is one of our training
 checkpoints, training continues from it. Running the same command again continues from the newest valid

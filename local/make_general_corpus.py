@@ -84,10 +84,13 @@ def synthesize(lists: dict[str, list[tuple[str, str]]], out: Path, seed: int, jo
     for split in lists:
         (out / split / "list.tsv").write_text("\n".join(lines[split]) + "\n", encoding="utf-8")
         (out / split / "sources.tsv").write_text("\n".join(sources[split]) + "\n", encoding="utf-8")
-        # the random coverage sequences apart, so the pretraining mix can give them a share of their own
-        is_cov = [lists[split][i][0] == gt.COVERAGE_ORIGIN for (sp, i, *_) in work if sp == split]
-        for name, keep in (("natural", False), ("coverage", True)):
-            rows = [ln for ln, c in zip(lines[split][1:], is_cov) if c == keep]
+        # sub-lists for the pretraining curriculum (local/pretrain_demo.sh): the help pages alone (phase 1), then
+        # the random coverage sequences apart from the rest, so phase 2 can give them a share of their own
+        origins = [lists[split][i][0] for (sp, i, *_) in work if sp == split]
+        subsets = {"help": lambda o: o.startswith("help:"), "natural": lambda o: o != gt.COVERAGE_ORIGIN,
+                   "coverage": lambda o: o == gt.COVERAGE_ORIGIN}
+        for name, keep in subsets.items():
+            rows = [ln for ln, o in zip(lines[split][1:], origins) if keep(o)]
             (out / split / f"list-{name}.tsv").write_text("\n".join(["wav\ttxt", *rows]) + "\n", encoding="utf-8")
     return seconds
 
