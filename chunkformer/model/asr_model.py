@@ -105,7 +105,7 @@ class ChunkFormerModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.ctc.ctc_lo.weight.device
+        return self.encoder.after_norm.weight.device  # a float parameter in fp32 and int8 models alike
 
     def chunk_batch(self, feats: list[torch.Tensor], context: Context, offsets: list[int] | None = None
                     ) -> ChunkBatch:

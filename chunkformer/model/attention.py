@@ -43,10 +43,15 @@ class ChunkRelPositionAttention(nn.Module):
         self.pos_bias_v = nn.Parameter(torch.empty(heads, self.d_k))
         nn.init.xavier_uniform_(self.pos_bias_u)
         nn.init.xavier_uniform_(self.pos_bias_v)
+        # int8 inference (chunkformer.model.quantize): the fused q|k,v projection as one int8 Linear
+        self.qkv_int8: nn.Module | None = None
 
-    def fused_qkv(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def fused_qkv(self) -> tuple[torch.Tensor, torch.Tensor] | nn.Module:
         """One (3d, d) weight and (3d,) bias for q | k,v interleaved per head, so that one GEMM yields q and the
-        k/v rows in the (frames, h, 2·d_k) layout the window step needs. Rebuilt per forward (weights train)."""
+        k/v rows in the (frames, h, 2·d_k) layout the window step needs. Rebuilt per forward (weights train);
+        after int8 quantisation, the int8 module that computes the same product."""
+        if self.qkv_int8 is not None:
+            return self.qkv_int8
         h, dk = self.h, self.d_k
         d = h * dk
         kv_w = torch.stack([self.linear_k.weight.view(h, dk, d), self.linear_v.weight.view(h, dk, d)], 1)
@@ -54,10 +59,11 @@ class ChunkRelPositionAttention(nn.Module):
         return (torch.cat([self.linear_q.weight, kv_w.reshape(2 * d, d)]),
                 torch.cat([self.linear_q.bias, kv_b.reshape(2 * d)]))
 
-    def project(self, x: torch.Tensor, qkv: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (g, c, d) → q (g, c, h, d_k), kv rows (g·c, h, 2·d_k)."""
+    def project(self, x: torch.Tensor, qkv: tuple[torch.Tensor, torch.Tensor] | nn.Module
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (g, c, d) → q (g, c, h, d_k), kv rows (g·c, h, 2·d_k); ``qkv`` from :meth:`fused_qkv`."""
         g, c, d = x.shape
-        y = nn.functional.linear(x, *qkv)
+        y = qkv(x) if isinstance(qkv, nn.Module) else nn.functional.linear(x, *qkv)
         return y[..., :d].view(g, c, self.h, self.d_k), y[..., d:].reshape(g * c, self.h, 2 * self.d_k)
 
     @staticmethod

@@ -30,10 +30,18 @@ class ChunkConvolutionModule(nn.Module):
         self.norm = nn.LayerNorm(channels, eps=norm_eps)
         self.pointwise_conv2 = nn.Conv1d(channels, channels, 1)
         self.activation = activation
+        # int8 inference (chunkformer.model.quantize): the two pointwise convolutions as int8 Linears
+        self.pointwise1_int8: nn.Module | None = None
+        self.pointwise2_int8: nn.Module | None = None
+
+    @staticmethod
+    def _pointwise(x: torch.Tensor, conv: nn.Conv1d, int8: nn.Module | None) -> torch.Tensor:
+        """A 1×1 convolution on channel-last frames (…, d): the int8 module when quantised, else ``linear``."""
+        return int8(x) if int8 is not None else nn.functional.linear(x, conv.weight.squeeze(-1), conv.bias)
 
     def glu(self, x: torch.Tensor) -> torch.Tensor:
         """(g, c, d) → GLU(pointwise_conv1(x)) as (g·c, d) frames."""
-        y = nn.functional.linear(x, self.pointwise_conv1.weight.squeeze(-1), self.pointwise_conv1.bias)
+        y = self._pointwise(x, self.pointwise_conv1, self.pointwise1_int8)
         return nn.functional.glu(y, dim=-1).reshape(-1, self.channels)
 
     def sequence(
@@ -57,5 +65,5 @@ class ChunkConvolutionModule(nn.Module):
         m = mask.unsqueeze(1)
         x = self.depthwise_conv(torch.where(m, win, 0))  # (g, d, c)
         x = self.activation(self.norm(x.transpose(1, 2)))  # (g, c, d)
-        x = nn.functional.linear(x, self.pointwise_conv2.weight.squeeze(-1), self.pointwise_conv2.bias)
+        x = self._pointwise(x, self.pointwise_conv2, self.pointwise2_int8)
         return x.masked_fill_(~mask[:, lo:-lo].unsqueeze(-1), 0.0)  # in place: linear keeps no output

@@ -1,0 +1,152 @@
+"""int8 inference: the model's matrix products with int8 weights and int8 activations (fbgemm/x86 kernels).
+
+:func:`quantize_int8` replaces, in place, every large matrix product of an inference model by an
+:class:`Int8Linear`: both feed-forward layers of every block, the fused q|k,v projection and the attention
+output, the two pointwise convolutions of the conv module, the subsampling's output projection and the CTC
+head. Convolutions of the subsampling, the depthwise conv, attention scores, softmax and LayerNorms stay
+float32, and so does the masked-batch geometry (same chunks, masks and results layout).
+
+Weights are quantised once, symmetric per output channel (``qint8``). Activations are quantised at run time
+**per row** (one scale per frame), not per tensor as ``torch.ao.quantization.quantize_dynamic`` does: each
+row is divided by its own max |x| before the fbgemm dynamic-quantised GEMM and multiplied back after it,
+and two constant rows (+1, -1) pin the tensor range that fbgemm quantises with. So a frame's quantisation
+depends on that frame alone: a loud utterance in the batch does not coarsen a quiet one, and with the same
+chunk geometry an utterance gets the same result alone or in any batch (up to float rounding, as in float32).
+A batch whose lengths change the chunk size chosen by ``effective_context`` changes float rounding in the
+unquantised parts, which int8 rounding can amplify: then a few frames differ (measured in
+docs/SERVING.md). Per-row scaling costs two cheap elementwise passes per product.
+
+``reduce_range`` (7-bit activations, torch's default for fbgemm) avoids the int16 saturation of AVX2's
+u8×s8 multiply-add; CPUs with VNNI accumulate in int32 and get the full 8 bits (:func:`has_vnni`), which
+halves the quantisation step (measured on the demo model: 99.7 % of frames with the float argmax instead of
+99.5 %). torch marks its quantised-tensor API as deprecated (torchao is the named successor; the plain
+``torch._int_mm`` int8 product was 3× slower than fbgemm on a 2048×512×2048 product here): docs/SERVING.md.
+
+>>> import torch
+>>> lin = torch.nn.Linear(64, 32)
+>>> q = Int8Linear.from_linear(lin)
+>>> x = torch.randn(5, 64)
+>>> bool(torch.allclose(q(x), lin(x), atol=0.05))
+True
+>>> bool(torch.equal(q(x)[:2], q(x[:2])))   # a row's result does not depend on the other rows
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from chunkformer.model.asr_model import ChunkFormerModel
+
+_TINY = 1e-30  # floor of a row's max |x| (an all-zero row stays zero)
+
+
+class QuantizationError(RuntimeError):
+    """int8 inference is not available here (no fbgemm/x86 quantised engine); the message says why."""
+
+
+def select_engine() -> str:
+    """Sets torch's quantised engine to x86 (fbgemm + oneDNN) or fbgemm; raises if this build has neither."""
+    engines = torch.backends.quantized.supported_engines
+    for name in ("x86", "fbgemm"):
+        if name in engines:
+            torch.backends.quantized.engine = name
+            return name
+    raise QuantizationError(f"int8 needs torch's fbgemm/x86 quantised engine; this build has only {engines}")
+
+
+@lru_cache(maxsize=1)
+def has_vnni() -> bool:
+    """True when the CPU has AVX-512 VNNI or AVX-VNNI (int8 products accumulate in int32, no saturation)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+class Int8Linear(nn.Module):
+    """``y = x Wᵀ + b`` with W in int8 (per output channel) and x quantised to 8 bits per row at run time.
+
+    ``per_row=False`` quantises x per tensor instead (what ``torch.ao.quantization.quantize_dynamic`` does):
+    kept for the benchmark that measures what per-row scaling costs.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, per_row: bool = True,
+                 reduce_range: bool | None = None) -> None:
+        super().__init__()
+        w = weight.detach().float().contiguous()
+        self.in_features, self.out_features = w.shape[1], w.shape[0]
+        self.per_row = per_row
+        self.reduce_range = not has_vnni() if reduce_range is None else reduce_range
+        scale = (w.abs().amax(1).clamp_min(_TINY) / 127.0).double()
+        with warnings.catch_warnings():  # the quantised-tensor API warns that it is deprecated (see module doc)
+            warnings.simplefilter("ignore")
+            wq = torch.quantize_per_channel(w, scale, torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8)
+            b = bias.detach().float().contiguous() if bias is not None else None
+            self._packed = torch.ops.quantized.linear_prepack(wq, None if per_row else b)
+        self.register_buffer("bias", b if per_row else None)
+
+    @classmethod
+    def from_linear(cls, lin: nn.Linear, per_row: bool = True) -> Int8Linear:
+        return cls(lin.weight, lin.bias, per_row)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        x = x.reshape(-1, self.in_features).float()
+        if not self.per_row:
+            y = torch.ops.quantized.linear_dynamic(x, self._packed, self.reduce_range)
+            return y.view(*lead, self.out_features)
+        m = x.abs().amax(1, keepdim=True).clamp_min_(_TINY)
+        buf = x.new_empty(x.size(0) + 2, self.in_features)
+        torch.div(x, m, out=buf[:-2])
+        buf[-2].fill_(1.0)
+        buf[-1].fill_(-1.0)  # every row lies in [-1, 1] and these two pin that range: one scale for all batches
+        y = torch.ops.quantized.linear_dynamic(buf, self._packed, self.reduce_range)[:-2]
+        y = torch.addcmul(self.bias, y, m) if self.bias is not None else y.mul_(m)
+        return y.view(*lead, self.out_features)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, per_row={self.per_row}, "
+                f"reduce_range={self.reduce_range}")
+
+
+def _conv1x1(conv: nn.Conv1d, per_row: bool) -> Int8Linear:
+    return Int8Linear(conv.weight.squeeze(-1), conv.bias, per_row)
+
+
+def quantize_int8(model: ChunkFormerModel, per_row: bool = True) -> ChunkFormerModel:
+    """Turns ``model`` (in place) into an int8 inference model and returns it; see the module docstring.
+
+    Inference only: the int8 products have no gradient, and the model's state dict is no longer a checkpoint
+    (save or export the float model).
+    """
+    if is_int8(model):
+        return model
+    select_engine()
+    model.eval()
+    enc = model.encoder
+    enc.embed.out = Int8Linear.from_linear(enc.embed.out, per_row)
+    for layer in enc.encoders:
+        for ff in (layer.feed_forward, layer.feed_forward_macaron):
+            ff.w_1 = Int8Linear.from_linear(ff.w_1, per_row)
+            ff.w_2 = Int8Linear.from_linear(ff.w_2, per_row)
+        att = layer.self_attn
+        with torch.no_grad():
+            att.qkv_int8 = Int8Linear(*att.fused_qkv(), per_row=per_row)
+        att.linear_out = Int8Linear.from_linear(att.linear_out, per_row)
+        conv = layer.conv_module
+        conv.pointwise1_int8 = _conv1x1(conv.pointwise_conv1, per_row)
+        conv.pointwise2_int8 = _conv1x1(conv.pointwise_conv2, per_row)
+    model.ctc.ctc_lo = Int8Linear.from_linear(model.ctc.ctc_lo, per_row)
+    return model
+
+
+def is_int8(model: nn.Module) -> bool:
+    """True when :func:`quantize_int8` has been applied to ``model``."""
+    return any(isinstance(m, Int8Linear) for m in model.modules())
