@@ -1,5 +1,8 @@
 """Audio I/O: read any rate/format/channel count, pick a channel or downmix, band-limited resampling.
 
+:func:`read_audio` reads a file; :func:`decode_audio` an in-memory one (a request body), checking its header
+(duration limit, truncation) before decoding it.
+
 Samples are float32 in [-1, 1]. The model front end (:mod:`chunkformer.frontend`) scales them to the
 int16 range the official models were trained on.
 
@@ -10,6 +13,8 @@ int16 range the official models were trained on.
 
 from __future__ import annotations
 
+import io
+import struct
 from collections.abc import Callable
 from math import gcd
 from pathlib import Path
@@ -23,6 +28,10 @@ MODEL_RATE = 16000
 
 class AudioError(ValueError):
     """An audio file that cannot be used; the message names the file and the reason."""
+
+
+class AudioTooLong(AudioError):
+    """Audio longer than the caller's limit, found from the header (nothing decoded) or after decoding."""
 
 
 def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -53,6 +62,12 @@ def read_audio(path: str | Path, rate: int | None = MODEL_RATE, channel: int | N
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises several types for corrupt files
         raise AudioError(f"{path}: cannot decode audio ({e})") from e
+    return _mono(data, int(sr), path, rate, channel, on_downmix)
+
+
+def _mono(data: np.ndarray, sr: int, path: Path, rate: int | None, channel: int | None,
+          on_downmix: Callable[[Path, int], None] | None) -> tuple[np.ndarray, int]:
+    """(frames, channels) samples → the chosen channel or the average, checked, resampled (see read_audio)."""
     if data.shape[0] == 0:
         raise AudioError(f"{path}: no samples")
     if channel is not None:
@@ -71,3 +86,62 @@ def read_audio(path: str | Path, rate: int | None = MODEL_RATE, channel: int | N
         x = resample(x, sr, rate)
         sr = rate
     return np.ascontiguousarray(x, dtype=np.float32), int(sr)
+
+
+def wav_missing_bytes(data: bytes) -> int:
+    """Bytes a RIFF/WAVE file's ``data`` chunk declares but does not hold (0 when complete, not a WAV, or
+    written by a streaming writer that leaves the size unset). soundfile silently reads what is there.
+
+    >>> wav_missing_bytes(b"RIFF\\x00\\x00\\x00\\x00WAVEdata\\x10\\x00\\x00\\x00" + bytes(6))
+    10
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return 0
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if cid == b"data":
+            if size in (0, 0xFFFFFFFF):  # unknown length (streamed)
+                return 0
+            return max(0, size - (len(data) - pos - 8))
+        pos += 8 + size + (size & 1)
+    return 0
+
+
+def decode_audio(data: bytes, name: str = "<audio>", rate: int | None = MODEL_RATE, channel: int | None = None,
+                 max_seconds: float | None = None, on_downmix: Callable[[Path, int], None] | None = None
+                 ) -> tuple[np.ndarray, int]:
+    """:func:`read_audio` for an in-memory file of any format soundfile reads (``name`` is used in messages).
+
+    Before decoding: an unreadable header, a duration over ``max_seconds`` (:class:`AudioTooLong`, from the
+    header, nothing decoded) and a truncated WAV are refused. After decoding: fewer samples than the header
+    promises (a truncated compressed file) and a duration over the limit (headers of some formats estimate).
+    """
+    path = Path(name)
+    if not data:
+        raise AudioError(f"{name}: empty (no bytes)")
+    try:
+        info = sf.info(io.BytesIO(data))
+    except Exception as e:  # soundfile raises several types for unknown formats
+        raise AudioError(f"{name}: not an audio file soundfile can read ({_first_line(e)})") from None
+    if max_seconds is not None and info.frames > 0 and info.frames / info.samplerate > max_seconds:
+        raise AudioTooLong(f"{name}: {info.frames / info.samplerate:.1f} s of audio (from the header, not decoded); "
+                           f"the limit is {max_seconds:g} s")
+    missing = wav_missing_bytes(data)
+    if missing:
+        raise AudioError(f"{name}: truncated WAV: its data chunk lacks {missing} bytes")
+    try:
+        samples, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioError(f"{name}: cannot decode audio ({_first_line(e)})") from None
+    if 0 < samples.shape[0] < 0.99 * info.frames:
+        raise AudioError(f"{name}: truncated: {samples.shape[0]} of the {info.frames} samples its header declares")
+    if max_seconds is not None and samples.shape[0] / sr > max_seconds:
+        raise AudioTooLong(f"{name}: {samples.shape[0] / sr:.1f} s of audio; the limit is {max_seconds:g} s")
+    return _mono(samples, int(sr), path, rate, channel, on_downmix)
+
+
+def _first_line(e: Exception) -> str:
+    """soundfile's reason without its "Error opening <_io.BytesIO object at 0x…>: " prefix."""
+    msg = getattr(e, "error_string", None) or (str(e).splitlines() or [type(e).__name__])[0]
+    return msg.split(">: ", 1)[-1].strip().rstrip(".")

@@ -1,0 +1,112 @@
+"""Serve a ChunkFormer checkpoint over HTTP with dynamic batching (FastAPI + uvicorn).
+
+    python -m chunkformer.serve --model PATH [--host 127.0.0.1] [--port 8000] [--int8] [--threads N]
+        [--batch-window-ms 30] [--max-batch 64] [--max-batch-seconds 300] [--no-batching]
+        [--max-body-mb 16] [--max-seconds 60] [--max-pending 256] [--context L,C,R]
+
+    curl -s --data-binary @turn.wav http://127.0.0.1:8000/transcribe          # raw bytes, any format/rate
+    curl -s -F file=@turn.mp3 'http://127.0.0.1:8000/transcribe?channel=1'    # multipart, channel 1 of a call
+    curl -s http://127.0.0.1:8000/health
+
+Requests arriving within ``--batch-window-ms`` of each other (or until ``--max-batch-seconds`` of audio or
+``--max-batch`` requests) are decoded in one masked batch; ``--no-batching`` decodes one request per forward
+pass. SIGTERM or Ctrl-C stops accepting connections, finishes the requests in flight (up to
+``--shutdown-timeout`` seconds), then exits 0. API, errors and measurements: docs/SERVING.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from types import FrameType
+
+import torch
+import uvicorn
+
+from chunkformer.checkpoint import CheckpointError, load_model
+from chunkformer.model.masked_batch import Context
+from chunkformer.model.quantize import QuantizationError, quantize_int8
+from chunkformer.serving.app import ServerSettings, create_app
+from chunkformer.serving.recognizer import Recognizer
+from chunkformer.utils.cli import error
+from chunkformer.utils.logs import setup_logger
+
+log = logging.getLogger("chunkformer.serve")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m chunkformer.serve", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="official model folder, bare state-dict .pt, or our checkpoint")
+    p.add_argument("--vocab", help="vocab.txt (default: beside the model)")
+    p.add_argument("--cmvn", help="global_cmvn JSON (default: beside the model or inside the checkpoint)")
+    p.add_argument("--context", default=str(Context.DEFAULT), help="left,chunk,right in 80 ms frames")
+    p.add_argument("--int8", action="store_true", help="int8 matrix products (chunkformer.model.quantize)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads for the model (0: torch default)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--batch-window-ms", type=float, default=30.0, help="how long a batch waits for company")
+    p.add_argument("--max-batch", type=int, default=64, help="requests per batch")
+    p.add_argument("--max-batch-seconds", type=float, default=300.0, help="audio per batch (frame budget)")
+    p.add_argument("--no-batching", action="store_true", help="one request per forward pass")
+    p.add_argument("--max-body-mb", type=float, default=16.0, help="largest request body (413 beyond)")
+    p.add_argument("--max-seconds", type=float, default=60.0, help="longest audio (413 beyond, from the header)")
+    p.add_argument("--max-pending", type=int, default=256, help="requests in the server at once (503 beyond)")
+    p.add_argument("--prep-threads", type=int, default=2, help="threads that decode audio and compute fbank")
+    p.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds to finish requests on SIGTERM")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    return p.parse_args(argv)
+
+
+def settings_from(a: argparse.Namespace) -> ServerSettings:
+    if a.max_seconds <= 0 or a.max_body_mb <= 0 or a.batch_window_ms < 0:
+        raise ValueError("--max-seconds and --max-body-mb must be positive, --batch-window-ms not negative")
+    return ServerSettings(
+        max_body_bytes=int(a.max_body_mb * (1 << 20)), max_seconds=a.max_seconds,
+        window=0.0 if a.no_batching else a.batch_window_ms / 1000, max_batch=1 if a.no_batching else a.max_batch,
+        max_batch_seconds=a.max_batch_seconds, max_pending=a.max_pending, prep_threads=a.prep_threads)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the app to refuse new requests (503) as soon as a stop signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, app_state: object) -> None:
+        super().__init__(config)
+        self._app_state = app_state
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._app_state.draining = True  # type: ignore[attr-defined]
+        super().handle_exit(sig, frame)
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    setup_logger(None, level=logging.INFO)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    try:
+        settings = settings_from(a)
+        loaded = load_model(a.model, vocab=a.vocab, cmvn=a.cmvn)
+        ctx = Context.parse(a.context)
+        model = quantize_int8(loaded.model) if a.int8 else loaded.model
+    except (CheckpointError, QuantizationError, ValueError, FileNotFoundError) as e:
+        return error(e)
+    rec = Recognizer(model, loaded.tokenizer, ctx, settings.max_seconds)
+    rec.warm_up()
+    info = {"model": str(a.model), "int8": a.int8, "context": str(ctx), "threads": torch.get_num_threads(),
+            "batching": not a.no_batching}
+    app = create_app(rec, settings, info)
+    config = uvicorn.Config(app, host=a.host, port=a.port, access_log=a.access_log, log_level="info",
+                            timeout_graceful_shutdown=a.shutdown_timeout, lifespan="on")
+    server = _Server(config, app.state.serving)
+    log.info("serving %s (%s, %d threads, batching %s) on http://%s:%d", a.model, "int8" if a.int8 else "fp32",
+             torch.get_num_threads(), "off" if a.no_batching else f"{settings.window * 1000:g} ms window",
+             a.host, a.port)
+    server.run()
+    return 0 if server.started else error(f"could not serve on {a.host}:{a.port} (see the log above)", code=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The HTTP API (FastAPI): ``POST /transcribe`` and ``GET /health``, over a :class:`DynamicBatcher`.
+
+``POST /transcribe``: the body is an audio file's bytes (any format soundfile reads, any rate, one call turn),
+or ``multipart/form-data`` with the file in field ``file``. Options as query parameters (or form fields):
+``channel`` (0-based), ``hotwords`` (comma-separated; refused until the decoder supports them). Answers
+``{"text", "duration", "warnings", "stats": {"batch_size", "queued_ms", "compute_ms"}}``.
+
+Errors, each ``{"detail": "<one line>"}`` and none of them stops the server: 400 bad audio (empty, not audio,
+truncated, NaN) or bad option; 413 body over ``max_body_bytes`` (from Content-Length, or while reading) or
+audio over ``max_seconds`` (from the file header, before decoding); 503 with ``Retry-After`` when
+``max_pending`` requests are already in the server or it is shutting down; 500 for an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from chunkformer.audio import AudioError, AudioTooLong
+from chunkformer.frontend import FRAMES_PER_SECOND
+from chunkformer.serving.batcher import Closed, DynamicBatcher, QueueFull
+from chunkformer.serving.recognizer import DecodeOptions, OptionError, Recognizer, Utterance
+
+log = logging.getLogger("chunkformer.serving")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Limits and batching. ``window``: seconds a batch waits for company after its first request;
+    ``max_batch_seconds``: audio per batch (the frame budget); ``max_batch``: requests per batch (1 = no
+    batching); ``max_pending``: requests in the server at once (reading, queued or decoding)."""
+
+    max_body_bytes: int = 16 << 20
+    max_seconds: float = 60.0
+    window: float = 0.03
+    max_batch_seconds: float = 300.0
+    max_batch: int = 64
+    max_pending: int = 256
+    prep_threads: int = 2
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def create_app(recognizer: Recognizer, settings: ServerSettings = ServerSettings(), info: dict | None = None
+               ) -> FastAPI:
+    """The ASGI app; its lifespan starts the batcher and, on shutdown, finishes every queued request."""
+    state = _State(recognizer, settings, info or {})
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.start()
+        yield
+        await state.stop()
+
+    app = FastAPI(title="chunkformer", lifespan=lifespan)
+    app.state.serving = state
+
+    @app.post("/transcribe")
+    async def transcribe(request: Request) -> JSONResponse:
+        try:
+            return JSONResponse(await state.transcribe(request))
+        except HTTPError as e:
+            headers = {"Retry-After": "1"} if e.status == 503 else None
+            return JSONResponse({"detail": e.detail}, status_code=e.status, headers=headers)
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        body = state.health()
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    return app
+
+
+class _State:
+    """Everything the endpoints share: batcher, thread pool, counters, drain flag."""
+
+    def __init__(self, recognizer: Recognizer, settings: ServerSettings, info: dict) -> None:
+        self.rec, self.settings, self.info = recognizer, settings, info
+        self.pending = 0
+        self.served = 0
+        self.failed = 0
+        self.draining = False
+        self.batcher: DynamicBatcher[Utterance, dict] | None = None
+        self.prep: ThreadPoolExecutor | None = None
+
+    def start(self) -> None:
+        s = self.settings
+        self.prep = ThreadPoolExecutor(s.prep_threads, thread_name_prefix="prepare")
+        self.batcher = DynamicBatcher(self.rec.run_batch, window=s.window,
+                                      max_cost=int(s.max_batch_seconds * FRAMES_PER_SECOND),
+                                      max_items=s.max_batch, max_queue=s.max_pending)
+        self.batcher.start()
+
+    async def stop(self) -> None:
+        self.draining = True
+        if self.batcher is not None:
+            await self.batcher.close()
+        if self.prep is not None:
+            self.prep.shutdown(wait=True)
+
+    def health(self) -> dict:
+        b = self.batcher
+        stats = asdict(b.stats) if b is not None else {}
+        stats["sizes"] = {str(k): v for k, v in sorted(stats.get("sizes", {}).items())}
+        return {"status": "draining" if self.draining else "ok", **self.info, "pending": self.pending,
+                "queued": b.queued if b is not None else 0, "served": self.served, "failed": self.failed,
+                "batches": stats}
+
+    async def transcribe(self, request: Request) -> dict:
+        if self.draining:
+            raise HTTPError(503, "the server is shutting down")
+        if self.pending >= self.settings.max_pending:
+            raise HTTPError(503, f"server busy: {self.pending} requests in progress (the limit); retry later")
+        self.pending += 1
+        try:
+            out = await self._transcribe(request)
+            self.served += 1
+            return out
+        except HTTPError as e:
+            self.failed += 1
+            if e.status >= 500:
+                log.warning("%s", e.detail)
+            raise
+        finally:
+            self.pending -= 1
+
+    async def _transcribe(self, request: Request) -> dict:
+        data, name, options = await self._read(request)
+        loop = asyncio.get_running_loop()
+        try:
+            utt = await loop.run_in_executor(self.prep, self.rec.prepare, data, name, options)
+        except AudioTooLong as e:
+            raise HTTPError(413, str(e)) from None
+        except (AudioError, OptionError) as e:
+            raise HTTPError(400, str(e)) from None
+        out = {"text": "", "duration": round(utt.seconds, 3), "warnings": utt.warnings}
+        if not utt.decodable:
+            out["warnings"].append("shorter than 0.16 s: nothing to decode")
+            return out
+        assert self.batcher is not None
+        try:
+            done = await self.batcher.submit(utt, utt.frames)
+        except QueueFull as e:
+            raise HTTPError(503, f"server busy: {e}; retry later") from None
+        except Closed as e:
+            raise HTTPError(503, str(e)) from None
+        except Exception as e:
+            log.exception("decoding failed")
+            raise HTTPError(500, f"decoding failed: {type(e).__name__}: {e}") from None
+        out.update(done.result)
+        out["stats"] = {"batch_size": done.batch_size, "queued_ms": round(1000 * done.queued_s, 1),
+                        "compute_ms": round(1000 * done.compute_s, 1)}
+        return out
+
+    async def _read(self, request: Request) -> tuple[bytes, str, DecodeOptions]:
+        """(audio bytes, name for messages, options) from a raw or multipart body, within the size limit."""
+        body = await _read_body(request, self.settings.max_body_bytes)
+        params: dict[str, str] = dict(request.query_params)
+        name = "request body"
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            data, name, fields = await _multipart(request, body)
+            params.update(fields)
+        else:
+            data = body
+        return data, name, _options(params)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPError(413, f"body of {int(declared)} bytes; the limit is {limit} bytes")
+    buf = bytearray()
+    async for chunk in request.stream():
+        buf += chunk
+        if len(buf) > limit:
+            raise HTTPError(413, f"body over the limit of {limit} bytes")
+    return bytes(buf)
+
+
+async def _multipart(request: Request, body: bytes) -> tuple[bytes, str, dict[str, str]]:
+    async def stream() -> AsyncIterator[bytes]:
+        yield body
+
+    try:
+        form = await MultiPartParser(request.headers, stream(), max_files=1, max_fields=16).parse()
+    except MultiPartException as e:
+        raise HTTPError(400, f"bad multipart body: {e.message}") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise HTTPError(400, "multipart body has no file in field 'file'")
+    data = await upload.read()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    return data, upload.filename or "file", fields
+
+
+def _options(params: dict[str, str]) -> DecodeOptions:
+    channel = params.get("channel")
+    if channel is not None and not channel.isdigit():
+        raise HTTPError(400, f"channel must be a 0-based channel number, got {channel!r}")
+    hotwords = tuple(w.strip() for w in params.get("hotwords", "").split(",") if w.strip())
+    return DecodeOptions(int(channel) if channel is not None else None, hotwords)
