@@ -1,6 +1,7 @@
 """Transcribe audio files of any rate and length with a ChunkFormer checkpoint (greedy CTC, masked batch).
 
-    python -m chunkformer.transcribe --model PATH [--vocab F] [--context L,C,R] [--channel N] [--jsonl OUT] WAV...
+    python -m chunkformer.transcribe --model PATH [--vocab F] [--context L,C,R] [--channel N] [--jsonl OUT]
+        [--int8] WAV...
 
 Prints ``path<TAB>text`` per file, in input order. Short files are decoded together in masked batches
 (``--batch-seconds`` of audio per batch, like the official ``total_batch_duration``); files longer than
@@ -8,7 +9,7 @@ Prints ``path<TAB>text`` per file, in input order. Short files are decoded toget
 ``--jsonl`` also writes, per file, segments split at pauses (≥ ``--max-silence`` seconds of blank frames)
 with start/end times in seconds (80 ms resolution). ``--channel N`` (0-based, as lhotse counts) transcribes one
 channel of multi-channel files (e.g. the customer side of a stereo call); without it their channels are averaged,
-with one warning.
+with one warning. ``--int8`` runs the model's matrix products in int8 on the CPU (:mod:`chunkformer.model.quantize`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from chunkformer.decoding.ctc_search import collapse
 from chunkformer.frontend import FRAMES_PER_SECOND, load_features
 from chunkformer.model import ChunkFormerModel
 from chunkformer.model.masked_batch import Context
+from chunkformer.model.quantize import QuantizationError, quantize_int8
 from chunkformer.model.subsampling import OUTPUT_FRAME_SECONDS, RECEPTIVE_FIELD
 from chunkformer.tokenizer import Tokenizer
 from chunkformer.utils.cli import error
@@ -158,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     p.add_argument("--channel", type=int, default=None,
                    help="channel of multi-channel files, 0-based (default: average them, with a warning)")
+    p.add_argument("--int8", action="store_true", help="int8 matrix products (chunkformer.model.quantize, CPU)")
     p.add_argument("wavs", nargs="+")
     a = p.parse_args(argv)
     setup_logger(None, level=logging.WARNING)
@@ -166,7 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = load_model(a.model, vocab=a.vocab, cmvn=a.cmvn)
         ctx = Context.parse(a.context)
-    except (CheckpointError, ValueError, FileNotFoundError) as e:
+        if a.int8:
+            if a.device != "cpu":
+                raise ValueError(f"--int8 runs on the CPU only; pass --device cpu (got {a.device})")
+            quantize_int8(loaded.model)
+    except (CheckpointError, QuantizationError, ValueError, FileNotFoundError) as e:
         return error(e)
     model = loaded.model.to(a.device)
     tr = Transcriber(model, loaded.tokenizer, ctx, a.batch_seconds, a.segment_seconds, a.max_silence, a.channel)
