@@ -17,6 +17,7 @@ CTC model (the attention decoder) are kept in ``LoadedModel.extra_state`` and wr
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import pickle
@@ -31,6 +32,7 @@ import yaml
 from chunkformer.model.asr_model import ChunkFormerModel, ModelConfig
 from chunkformer.model.cmvn import cmvn_json, read_cmvn_json
 from chunkformer.model.encoder import EncoderConfig
+from chunkformer.model.masked_batch import Context
 from chunkformer.model.subsampling import conv_out_len
 from chunkformer.tokenizer import Tokenizer
 from chunkformer.utils.io import atomic_write, atomic_write_text
@@ -193,6 +195,17 @@ def _beside(path: Path, name: str, given: str | Path | None) -> Path | None:
 def folder_weights(folder: Path) -> Path | None:
     """The weights file of a model folder (first of WEIGHT_NAMES present), or None."""
     return next((folder / n for n in WEIGHT_NAMES if (folder / n).is_file()), None)
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """The model options of every inference entry point (transcribe, serve): ``--model``, ``--vocab``, ``--cmvn``
+    (for :func:`load_model`), ``--context`` (``Context.parse``), ``--int8`` and ``--threads``."""
+    p.add_argument("--model", required=True, help="official model folder, bare state-dict .pt, or our checkpoint")
+    p.add_argument("--vocab", help="vocab.txt (default: beside the model)")
+    p.add_argument("--cmvn", help="global_cmvn JSON (default: beside the model or inside the checkpoint)")
+    p.add_argument("--context", default=str(Context.DEFAULT), help="left,chunk,right in 80 ms frames")
+    p.add_argument("--int8", action="store_true", help="int8 matrix products (chunkformer.model.quantize, CPU)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads for the model (0: torch default)")
 
 
 def load_model(path: str | Path, vocab: str | Path | None = None, cmvn: str | Path | None = None,

@@ -24,7 +24,7 @@ from types import FrameType
 import torch
 import uvicorn
 
-from chunkformer.checkpoint import CheckpointError, load_model
+from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
 from chunkformer.model.masked_batch import Context
 from chunkformer.model.quantize import QuantizationError, quantize_int8
 from chunkformer.serving.app import ServerSettings, create_app
@@ -38,12 +38,7 @@ log = logging.getLogger("chunkformer.serve")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m chunkformer.serve", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="official model folder, bare state-dict .pt, or our checkpoint")
-    p.add_argument("--vocab", help="vocab.txt (default: beside the model)")
-    p.add_argument("--cmvn", help="global_cmvn JSON (default: beside the model or inside the checkpoint)")
-    p.add_argument("--context", default=str(Context.DEFAULT), help="left,chunk,right in 80 ms frames")
-    p.add_argument("--int8", action="store_true", help="int8 matrix products (chunkformer.model.quantize)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads for the model (0: torch default)")
+    add_model_arguments(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--batch-window-ms", type=float, default=30.0, help="how long a batch waits for company")

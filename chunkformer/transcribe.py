@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from chunkformer.audio import AudioError
-from chunkformer.checkpoint import CheckpointError, load_model
+from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
 from chunkformer.decoding.ctc_search import collapse
 from chunkformer.frontend import FRAMES_PER_SECOND, load_features
 from chunkformer.model import ChunkFormerModel
@@ -148,19 +148,14 @@ class Transcriber:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m chunkformer.transcribe", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="official model folder, bare state-dict .pt, or our checkpoint")
-    p.add_argument("--vocab", help="vocab.txt (default: beside the model)")
-    p.add_argument("--cmvn", help="global_cmvn JSON (default: beside the model or inside the checkpoint)")
-    p.add_argument("--context", default=str(Context.DEFAULT), help="left,chunk,right in 80 ms frames")
+    add_model_arguments(p)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batch-seconds", type=float, default=1800.0, help="audio per masked batch")
     p.add_argument("--segment-seconds", type=float, default=600.0, help="longer files are decoded in segments")
     p.add_argument("--max-silence", type=float, default=0.5, help="pause that splits JSONL segments (s)")
     p.add_argument("--jsonl", help="also write one JSON object per file with timestamped segments")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     p.add_argument("--channel", type=int, default=None,
                    help="channel of multi-channel files, 0-based (default: average them, with a warning)")
-    p.add_argument("--int8", action="store_true", help="int8 matrix products (chunkformer.model.quantize, CPU)")
     p.add_argument("wavs", nargs="+")
     a = p.parse_args(argv)
     setup_logger(None, level=logging.WARNING)

@@ -85,10 +85,13 @@ def synthesize(lists: dict[str, list[tuple[str, str]]], out: Path, seed: int, jo
         (out / split / "list.tsv").write_text("\n".join(lines[split]) + "\n", encoding="utf-8")
         (out / split / "sources.tsv").write_text("\n".join(sources[split]) + "\n", encoding="utf-8")
         # sub-lists for the pretraining curriculum (local/pretrain_demo.sh): the help pages alone (phase 1), then
-        # the random coverage sequences apart from the rest, so phase 2 can give them a share of their own
+        # the random coverage sequences apart from the rest, so phase 2 can give them a share of their own; phase 3
+        # gives the extracted prose and the generated everyday sentences and numbers shares of their own; the
+        # demo's fine-tune replays a little prose against forgetting
         origins = [lists[split][i][0] for (sp, i, *_) in work if sp == split]
         subsets = {"help": lambda o: o.startswith("help:"), "natural": lambda o: o != gt.COVERAGE_ORIGIN,
-                   "coverage": lambda o: o == gt.COVERAGE_ORIGIN}
+                   "coverage": lambda o: o == gt.COVERAGE_ORIGIN, "prose": lambda o: not o.startswith("generated:"),
+                   "everyday": lambda o: o.startswith("generated:") and o != gt.COVERAGE_ORIGIN}
         for name, keep in subsets.items():
             rows = [ln for ln, o in zip(lines[split][1:], origins) if keep(o)]
             (out / split / f"list-{name}.tsv").write_text("\n".join(["wav\ttxt", *rows]) + "\n", encoding="utf-8")

@@ -11,18 +11,24 @@ cd "$(dirname "$0")/.."
 corpus=data/general_corpus
 phase1_data_config=egs/callbot/conf/pretrain_phase1_data.yaml
 phase1_model_config=egs/callbot/conf/demo_pretrain_phase1.yaml
-data_config=egs/callbot/conf/pretrain_data.yaml
-model_config=egs/callbot/conf/demo_pretrain.yaml
+phase2_data_config=egs/callbot/conf/pretrain_data.yaml
+phase2_model_config=egs/callbot/conf/demo_pretrain.yaml
+data_config=egs/callbot/conf/pretrain_phase3_data.yaml
+model_config=egs/callbot/conf/demo_pretrain_phase3.yaml
+corpus_args="--num-everyday 15000 --num-numbers 5000"   # phase 3's shares need more than the default 3000/1500
 vocab=egs/callbot/demo/vocab.txt
-data_dir=data/pretrain                 # <data_dir>/phase{1,2}/{manifests,fbank}
-work_dir=exp/demo_pretrain             # <work_dir>/phase{1,2}
+data_dir=data/pretrain                 # <data_dir>/phase{1,2,3}/{manifests,fbank}
+work_dir=exp/demo_pretrain             # <work_dir>/phase{1,2,3}
 out_dir=egs/callbot/demo/pretrained
 nproc=2                                # ranks of one thread each (docs/BENCHMARKS.md: beats threads on 2 cores)
-max_steps=""                           # phase 2; default: model_config's trainer.max_steps
+max_steps=""                           # phase 3; default: model_config's trainer.max_steps
+start_phase=1                          # N > 1: begin at phase N from <work_dir>/phase<N-1>/model (an official
+                                       # folder, e.g. a copy of the released checkpoint of the phases before)
 seed=1234
 
-options=" corpus phase1_data_config phase1_model_config data_config model_config vocab data_dir work_dir out_dir"
-options+=" nproc max_steps seed "
+options=" corpus phase1_data_config phase1_model_config phase2_data_config phase2_model_config data_config model_config"
+options+=" corpus_args vocab data_dir work_dir out_dir"
+options+=" nproc max_steps start_phase seed "
 usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
 . local/parse_options.sh
 
@@ -31,7 +37,8 @@ py=.venv/bin/python
 export PYTHONUNBUFFERED=1
 
 log "general corpus in $corpus"
-$py local/make_general_corpus.py --out-dir "$corpus"
+# shellcheck disable=SC2086  # corpus_args is a list of options
+$py local/make_general_corpus.py --out-dir "$corpus" $corpus_args
 
 launcher=("$py")
 [ "$nproc" -gt 1 ] && launcher=(.venv/bin/torchrun --standalone --nproc_per_node "$nproc")
@@ -48,13 +55,21 @@ train() {
     --vocab "$vocab" --manifest-dir "$manifests" --save-dir "$work_dir/phase$phase" --seed "$seed" --threads 1 "$@"
 }
 
-train 1 "$phase1_data_config" "$phase1_model_config" --init random
-# phase 2 starts from phase 1's best weights only (an official folder): new data, new step count, new schedule
-if [ ! -f "$work_dir/phase1/model/pytorch_model.bin" ]; then
-  $py -m chunkformer.export --checkpoint "$work_dir/phase1/best.pt" --output-dir "$work_dir/phase1/model"
-fi
-train 2 "$data_config" "$model_config" --init checkpoint --resume "$work_dir/phase1/model" \
-  ${max_steps:+--max-steps "$max_steps"}
+# each later phase starts from the previous phase's best weights only (an official folder): new data, new step
+# count, new schedule
+export_best() {
+  [ -f "$work_dir/phase$1/model/pytorch_model.bin" ] ||
+    $py -m chunkformer.export --checkpoint "$work_dir/phase$1/best.pt" --output-dir "$work_dir/phase$1/model"
+}
+[ "$start_phase" -le 1 ] && train 1 "$phase1_data_config" "$phase1_model_config" --init random
+[ "$start_phase" -le 2 ] && { export_best 1
+  train 2 "$phase2_data_config" "$phase2_model_config" --init checkpoint --resume "$work_dir/phase1/model"; }
+[ "$start_phase" -le 3 ] && { [ "$start_phase" = 3 ] || export_best 2
+  train 3 "$data_config" "$model_config" --init checkpoint --resume "$work_dir/phase2/model" \
+    ${max_steps:+--max-steps "$max_steps"}; }
 log "release into $out_dir"
-$py local/release_demo_checkpoint.py --exp-dir "$work_dir/phase2" --earlier-phase "$work_dir/phase1" \
-  --out-dir "$out_dir" --corpus-report "$corpus/report.json"
+earlier=()   # the phases before 3: their runs, or the release a later start continued from
+[ "$start_phase" -gt 1 ] && earlier+=(--earlier-release "$work_dir/phase$((start_phase - 1))/model")
+for ((k = start_phase; k < 3; k++)); do earlier+=(--earlier-phase "$work_dir/phase$k"); done
+$py local/release_demo_checkpoint.py --exp-dir "$work_dir/phase3" "${earlier[@]}" --out-dir "$out_dir" \
+  --corpus-report "$corpus/report.json"

@@ -2,7 +2,9 @@
 """Writes the demo's pretrained checkpoint (official folder) from a from-scratch run of ``chunkformer.train``,
 with what it was trained on and how long in ``config.yaml`` → ``demo_pretraining``, and its validation curve
 (minutes of training → WER) as a PNG beside the run. ``--earlier-phase`` names the run(s) it continued from (the
-curriculum of local/pretrain_demo.sh): their curves come first, and minutes and steps add up.
+curriculum of local/pretrain_demo.sh): their curves come first, and minutes and steps add up. When those runs are
+gone and only their release is left (a new machine), ``--earlier-release`` takes the phases and the curve that
+release recorded instead.
 
     python local/release_demo_checkpoint.py --exp-dir exp/demo_pretrain --out-dir egs/callbot/demo/pretrained \
         --earlier-phase exp/demo_pretrain_p1 --corpus-report data/general_corpus/report.json
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 
 from chunkformer.checkpoint import CheckpointError, load_model, safe_load, save_official_folder
 from chunkformer.plot import plot_valid_wer
@@ -35,11 +38,28 @@ def joined_history(phases: list[dict]) -> list[dict]:
     return out
 
 
-def summary(ck: dict, exp_dir: Path, report: dict | None, earlier: list[tuple[Path, dict]]) -> dict:
-    """What the released folder records about its training."""
+def released_phases(folder: Path) -> tuple[dict, list[dict]]:
+    """(a pseudo-checkpoint whose history, steps and training time are those recorded in ``folder``'s
+    ``config.yaml`` → ``demo_pretraining``, that record's phase list)."""
+    rec = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")).get("demo_pretraining") or {}
+    if not rec.get("curve"):
+        raise CheckpointError(f"{folder}/config.yaml has no demo_pretraining curve: not a released demo checkpoint")
+    history = [{"minutes": m, "step": s, "wer_all": w} for m, s, w in rec["curve"]]
+    prior = {"history": history, "elapsed": float(rec["minutes"]) * 60, "step": int(rec["steps"]),
+             "arch": rec["arch"]}
+    return prior, rec.get("phases", [])
+
+
+def summary(ck: dict, exp_dir: Path, report: dict | None, earlier: list[tuple[Path, dict]],
+            released: list[dict] | None = None) -> dict:
+    """What the released folder records about its training (``released``: the phase list of an earlier release
+    whose pseudo-checkpoint is ``earlier[0]``)."""
     t = ck["train_config"]
     phases = [*earlier, (exp_dir, ck)]
     curve = joined_history([c for _, c in phases])
+    first = earlier[0][1] if earlier else ck
+    arch = first["arch"] if "arch" in first else first["train_config"]["model"]["arch"]
+    own = phases[1:] if released is not None else phases
     return {
         "data": "general Vietnamese speech (local/make_general_corpus.py): espeak-ng voices reading Debian help "
                 "pages, man pages, message catalogs and vocabulary-coverage text; no call-bot sentences, no phone "
@@ -48,11 +68,12 @@ def summary(ck: dict, exp_dir: Path, report: dict | None, earlier: list[tuple[Pa
         "engine": "python -m chunkformer.train --init random (local/pretrain_demo.sh)",
         "steps": sum(c["step"] for _, c in phases),
         "minutes": round(sum(float(c.get("elapsed", 0.0)) for _, c in phases) / 60, 1),
-        "val_wer": ck.get("valid_wer"), "arch": (earlier[0][1] if earlier else ck)["train_config"]["model"]["arch"],
+        "val_wer": ck.get("valid_wer"), "arch": arch,
         "optim": t["optim"], "seed": t["trainer"]["seed"],
-        "phases": [{"exp_dir": str(d), "steps": c["step"], "minutes": round(float(c.get("elapsed", 0.0)) / 60, 1),
-                    "data_config": c["train_config"]["trainer"].get("data_config"), "val_wer": c.get("valid_wer")}
-                   for d, c in phases],
+        "phases": [*(released or []),
+                   *({"exp_dir": str(d), "steps": c["step"], "minutes": round(float(c.get("elapsed", 0.0)) / 60, 1),
+                      "data_config": c["train_config"]["trainer"].get("data_config"), "val_wer": c.get("valid_wer")}
+                     for d, c in own)],
         "curve": [[h.get("minutes"), h["step"], h["wer_all"]] for h in curve],
     }
 
@@ -65,16 +86,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus-report", type=Path, help="report.json of the pretraining corpus")
     p.add_argument("--earlier-phase", type=Path, action="append", default=[],
                    help="exp dir of a run this one continued from (its best.pt), in order; repeatable")
+    p.add_argument("--earlier-release", type=Path,
+                   help="instead of --earlier-phase: the released folder this run continued from")
     a = p.parse_args(argv)
     path = a.exp_dir / a.checkpoint
     try:
         ck = safe_load(path)
         loaded = load_model(path)
         earlier = [(d, safe_load(d / "best.pt")) for d in a.earlier_phase]
+        released = None
+        if a.earlier_release:
+            prior, released = released_phases(a.earlier_release)
+            earlier = [(a.earlier_release, prior), *earlier]
     except CheckpointError as e:
         return error(e)
     report = json.loads(a.corpus_report.read_text(encoding="utf-8")) if a.corpus_report else None
-    loaded.config["demo_pretraining"] = summary(ck, a.exp_dir, report, earlier)
+    loaded.config["demo_pretraining"] = summary(ck, a.exp_dir, report, earlier, released)
     save_official_folder(loaded, a.out_dir)
     back = load_model(a.out_dir)
     if not all(torch.equal(v, back.model.state_dict()[k]) for k, v in loaded.model.state_dict().items()):

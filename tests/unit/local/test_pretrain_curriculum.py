@@ -7,7 +7,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 import soundfile as sf
+import yaml
+
+from chunkformer.checkpoint import CheckpointError
 
 from helpers import load_script
 
@@ -26,10 +30,13 @@ def test_synthesize_writes_the_phase_sub_lists(tmp_path: Path):
                        ("generated:numbers", "một trăm hai mươi")]}
     seconds = corpus.synthesize(lists, tmp_path, seed=3, jobs=1)
     split = tmp_path / "train"
-    texts = {name: [r["txt"] for r in _rows(split / f"list-{name}.tsv")] for name in ("help", "natural", "coverage")}
+    names = ("help", "natural", "coverage", "prose", "everyday")
+    texts = {name: [r["txt"] for r in _rows(split / f"list-{name}.tsv")] for name in names}
     assert texts["help"] == ["mở tập tin", "lưu tài liệu"]
     assert texts["natural"] == ["mở tập tin", "không tìm thấy gói", "lưu tài liệu", "một trăm hai mươi"]
     assert texts["coverage"] == ["xoáy khuỷu nghiêng"]
+    assert texts["prose"] == ["mở tập tin", "không tìm thấy gói", "lưu tài liệu"]
+    assert texts["everyday"] == ["một trăm hai mươi"]
     full = _rows(split / "list.tsv")
     assert [r["txt"] for r in full] == [t for _, t in lists["train"]]
     # every sub-list line is a line of the full list, pointing at a real wav
@@ -57,3 +64,23 @@ def test_release_joins_the_phases_curves():
     assert info["arch"] == {"output_size": 144}  # phase 2 starts from a checkpoint: the architecture is phase 1's
     assert [ph["data_config"] for ph in info["phases"]] == ["phase2000.yaml", "phase500.yaml"]
     assert info["curve"][-1] == [28.5, 2500, 30.0]
+
+
+def test_release_continues_an_earlier_release(tmp_path: Path):
+    """Phase 3 on a machine where only the release of phases 1-2 is left: that release's record comes first."""
+    p1 = _ck(2000, 22.0, [(1000, 11.0, 88.9), (2000, 22.0, 60.0)], {"output_size": 144})
+    p2 = _ck(500, 6.5, [(250, 3.0, 40.0), (500, 6.5, 30.0)], None)
+    rec = release.summary(p2, Path("exp/p2"), None, [(Path("exp/p1"), p1)])
+    folder = tmp_path / "released"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump({"demo_pretraining": rec}), encoding="utf-8")
+    p3 = _ck(100, 2.0, [(100, 2.0, 20.0)], None)
+    prior, phases = release.released_phases(folder)
+    info = release.summary(p3, Path("exp/p3"), None, [(folder, prior)], phases)
+    assert info["steps"] == 2600 and info["minutes"] == 30.5
+    assert info["arch"] == {"output_size": 144}
+    assert [ph["data_config"] for ph in info["phases"]] == ["phase2000.yaml", "phase500.yaml", "phase100.yaml"]
+    assert info["curve"] == [*rec["curve"], [30.5, 2600, 20.0]]
+    (folder / "config.yaml").write_text("encoder_conf: {}\n", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="no demo_pretraining curve"):
+        release.released_phases(folder)
