@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from chunkformer.audio import AudioError
+from chunkformer.audio import MODEL_RATE, AudioError, decode_audio
 from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
 from chunkformer.decoding.ctc_search import collapse
-from chunkformer.frontend import FRAMES_PER_SECOND, load_features
+from chunkformer.frontend import FRAMES_PER_SECOND, fbank, load_features
 from chunkformer.model import ChunkFormerModel
 from chunkformer.model.masked_batch import Context
 from chunkformer.model.quantize import QuantizationError, quantize_int8
@@ -93,6 +93,15 @@ class Transcriber:
                         path, channels)
             self._downmix_warned = True
 
+    def _features(self, path: str) -> torch.Tensor:
+        """(T, 80) fbank of an audio file, or of the audio bytes on standard input for ``-``
+        (``espeak-ng -v vi --stdout "..." | python -m chunkformer.transcribe --model M -``)."""
+        if path == "-":
+            x, rate = decode_audio(sys.stdin.buffer.read(), "<stdin>", MODEL_RATE, self.channel,
+                                   on_downmix=self._downmixed)
+            return fbank(x, rate)
+        return load_features(path, self.channel, self._downmixed)
+
     def _frame_ids(self, feats: list[torch.Tensor]) -> list[list[int]]:
         return [lp.argmax(-1).tolist() for lp in self.model.ctc_log_probs(feats, self.ctx)]
 
@@ -121,7 +130,7 @@ class Transcriber:
 
         for path in tqdm(paths, desc="transcribe", unit="file", disable=not progress, file=sys.stderr):
             try:
-                feats = load_features(path, self.channel, self._downmixed)
+                feats = self._features(path)
             except AudioError as e:
                 yield from flush()
                 budget = 0
@@ -156,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jsonl", help="also write one JSON object per file with timestamped segments")
     p.add_argument("--channel", type=int, default=None,
                    help="channel of multi-channel files, 0-based (default: average them, with a warning)")
-    p.add_argument("wavs", nargs="+")
+    p.add_argument("wavs", nargs="+", help="audio files; - reads one file's bytes from standard input")
     a = p.parse_args(argv)
     setup_logger(None, level=logging.WARNING)
     if a.threads:
