@@ -1,0 +1,167 @@
+"""One utterance's CTC output → text, words with times and confidences: the decoding API.
+
+    from chunkformer.decoding import CTCDecoder, DecodeOptions, build_hotwords
+    dec = CTCDecoder(tokenizer, DecodeOptions(beam=10, lm=LMFusion(KenLM("lm.arpa"), 0.5, 1.0)))
+    hot = build_hotwords(["nguyễn văn an", "tai nghe"], tokenizer)      # per request, cheap
+    hyp = dec.decode(log_probs, hotwords=hot.graph)                     # (T, V) tensor or FrameTopK
+    hyp.text, hyp.confidence, [(w.word, w.start, w.end, w.conf) for w in hyp.words]
+
+Search: greedy (argmax path) unless ``DecodeOptions.method`` is ``"beam"``, or is ``"auto"`` (the default)
+and hotwords or an LM are given. Then CTC prefix beam search with the hotword graph and the LM fused
+(:mod:`~chunkformer.decoding.fusion`).
+
+Times: the hypothesis is aligned to the frames (:func:`~chunkformer.decoding.alignment.ctc_align`, best CTC
+path). A word starts at the first frame emitting its first token and ends where the next word starts, but no
+later than ``max_word_frames`` after its last emitting frame (pauses are not given to the word before them);
+times are frame indices × ``frame_seconds`` (80 ms) plus ``offset``.
+
+Confidence (in [0, 1]): a token's is its posterior averaged over the frames that emit it in the alignment;
+a word's is the smallest of its tokens' (a syllable vocabulary has one token per word); the utterance's is
+the mean of its words' (an empty hypothesis: the mean blank posterior, how sure the model is of silence).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from chunkformer.decoding.alignment import ctc_align, path_log_probs, token_spans
+from chunkformer.decoding.context_graph import ContextGraph
+from chunkformer.decoding.ctc_search import FrameTopK, collapse, prefix_beam_search
+from chunkformer.decoding.fusion import LMFusion, PrefixScorer
+from chunkformer.model.subsampling import OUTPUT_FRAME_SECONDS
+from chunkformer.tokenizer import WORD_START, Tokenizer
+
+METHODS = ("auto", "greedy", "beam")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of a hypothesis: times in seconds, ``conf`` in [0, 1]."""
+
+    word: str
+    start: float
+    end: float
+    conf: float
+
+
+@dataclass
+class Hypothesis:
+    """The decoded utterance. ``score``: CTC log-prob of the path (greedy) or the fused beam score."""
+
+    text: str
+    tokens: list[int]
+    words: list[Word] = field(default_factory=list)
+    confidence: float = 1.0
+    score: float = 0.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``{"text", "confidence", "words": [{"word", "start", "end", "conf"}]}``."""
+        return {"text": self.text, "confidence": round(self.confidence, 4),
+                "words": [{"word": w.word, "start": round(w.start, 2), "end": round(w.end, 2),
+                           "conf": round(w.conf, 4)} for w in self.words]}
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How to decode. ``hotwords``/``lm`` given here apply to every utterance (``decode(hotwords=)`` overrides
+    the graph per call); ``prune_topk`` None = ``beam``; ``max_word_frames`` caps how far a word's end
+    reaches past its last emitting frame."""
+
+    method: str = "auto"
+    beam: int = 10
+    prune_topk: int | None = None
+    hotwords: ContextGraph | None = None
+    lm: LMFusion | None = None
+    frame_seconds: float = OUTPUT_FRAME_SECONDS
+    max_word_frames: int = 4
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown decoding method {self.method!r}; choose from {METHODS}")
+        if self.beam < 1:
+            raise ValueError(f"beam must be >= 1, got {self.beam}")
+
+    def search(self, hotwords: ContextGraph | None = None) -> str:
+        """``"greedy"`` or ``"beam"`` for this utterance."""
+        if self.method != "auto":
+            return self.method
+        return "beam" if (hotwords or self.hotwords or self.lm) is not None else "greedy"
+
+    @property
+    def topk(self) -> int:
+        """Entries per frame a :class:`FrameTopK` must keep for these options (1 for greedy)."""
+        if self.search() == "greedy" and self.method != "auto":
+            return 1
+        return max(self.beam, self.prune_topk or self.beam)
+
+
+class CTCDecoder:
+    """Decodes utterances with fixed options; thread-compatible (no state kept between calls)."""
+
+    def __init__(self, tokenizer: Tokenizer, options: DecodeOptions | None = None) -> None:
+        self.tok = tokenizer
+        self.opts = options or DecodeOptions()
+
+    def with_options(self, **changes: object) -> CTCDecoder:
+        """A decoder with some options replaced (``dataclasses.replace``)."""
+        return CTCDecoder(self.tok, replace(self.opts, **changes))
+
+    def decode(self, log_probs: torch.Tensor | FrameTopK, hotwords: ContextGraph | None = None,
+               offset: float = 0.0) -> Hypothesis:
+        """Decodes one utterance's (T, V) CTC log-probs (or their top-k); ``offset`` (s) is added to times."""
+        frames = log_probs if isinstance(log_probs, FrameTopK) else FrameTopK.from_log_probs(log_probs, self.opts.topk)
+        graph = hotwords if hotwords is not None else self.opts.hotwords
+        if len(frames) == 0:
+            return Hypothesis("", [])
+        if self.opts.search(graph) == "greedy":
+            tokens = collapse(frames.ids[:, 0].tolist(), self.tok.blank_id)
+            score = float(frames.values[:, 0].double().sum())
+        else:
+            scorer = PrefixScorer(self.tok.tokens, graph, self.opts.lm)
+            nbest = prefix_beam_search(frames, self.opts.beam, self.tok.blank_id, self.opts.prune_topk, scorer=scorer)
+            tokens, score = nbest[0] if nbest else ([], -math.inf)
+        return self.finish(frames, tokens, score, offset)
+
+    def finish(self, frames: FrameTopK | torch.Tensor, tokens: list[int], score: float = 0.0,
+               offset: float = 0.0) -> Hypothesis:
+        """Times and confidences of a given token sequence (e.g. a hypothesis from another decoder)."""
+        blank = self.tok.blank_id
+        path = ctc_align(frames, tokens, blank)
+        post = path_log_probs(frames, tokens, path, blank)
+        words = self._words(tokens, path, post, offset)
+        if not words:  # how sure the model is of silence
+            return Hypothesis(self.tok.decode(tokens), list(tokens), [], _mean_exp(post), score)
+        conf = sum(w.conf for w in words) / len(words)
+        return Hypothesis(self.tok.decode(tokens), list(tokens), words, conf, score)
+
+    def _words(self, tokens: list[int], path: list[int], post: list[float], offset: float) -> list[Word]:
+        """Tokens grouped into words (a ``▁`` token starts one), with times and confidences."""
+        spans = token_spans(path, len(tokens))
+        conf = [0.0] * len(tokens)  # mean posterior of each token over its (contiguous) emitting frames
+        for t, k in enumerate(path):
+            if k >= 0:
+                conf[k] += math.exp(post[t]) / (spans[k][1] - spans[k][0] + 1)
+        groups: list[list[int]] = []
+        for k, t in enumerate(tokens):
+            if not groups or self.tok.tokens[t].startswith(WORD_START):
+                groups.append([])
+            groups[-1].append(k)
+        groups = [g for g in groups if self.tok.decode([tokens[k] for k in g])]
+        fs, cap = self.opts.frame_seconds, self.opts.max_word_frames
+        out = []
+        for i, g in enumerate(groups):
+            first, last = spans[g[0]][0], spans[g[-1]][1]
+            nxt = spans[groups[i + 1][0]][0] if i + 1 < len(groups) else len(path)
+            end = min(nxt, last + 1 + cap)
+            out.append(Word(self.tok.decode([tokens[k] for k in g]), offset + first * fs, offset + end * fs,
+                            min(conf[k] for k in g)))
+        return out
+
+
+
+def _mean_exp(logs: list[float]) -> float:
+    """Mean of ``exp(x)``; 1.0 for no values."""
+    return sum(math.exp(x) for x in logs) / len(logs) if logs else 1.0
