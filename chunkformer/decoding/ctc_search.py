@@ -71,6 +71,14 @@ class FrameTopK:
         return cls(values, ids, log_probs.shape[1])
 
     @classmethod
+    def best(cls, log_probs: torch.Tensor) -> FrameTopK:
+        """Top-1 by ``max`` (ties go to the lowest id, exactly as ``argmax`` and :func:`greedy_search`)."""
+        if log_probs.dim() != 2:
+            raise ValueError(f"log_probs must have shape (T, V), got {tuple(log_probs.shape)}")
+        values, ids = log_probs.detach().cpu().max(dim=-1, keepdim=True)
+        return cls(values, ids, log_probs.shape[1])
+
+    @classmethod
     def cat(cls, parts: Sequence[FrameTopK]) -> FrameTopK:
         """Consecutive segments of one utterance joined along time."""
         if not parts:

@@ -17,7 +17,8 @@ times are frame indices × ``frame_seconds`` (80 ms) plus ``offset``.
 
 Confidence (in [0, 1]): a token's is its posterior averaged over the frames that emit it in the alignment;
 a word's is the smallest of its tokens' (a syllable vocabulary has one token per word); the utterance's is
-the mean of its words' (an empty hypothesis: the mean blank posterior, how sure the model is of silence).
+the mean of its words' (an empty hypothesis: the mean blank posterior, how sure the model is of silence;
+no frames at all: 0).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from chunkformer.decoding.alignment import ctc_align, path_log_probs, token_spans
+from chunkformer.decoding.alignment import ctc_align, greedy_path, path_log_probs, token_spans
 from chunkformer.decoding.context_graph import ContextGraph
-from chunkformer.decoding.ctc_search import FrameTopK, collapse, prefix_beam_search
+from chunkformer.decoding.ctc_search import FrameTopK, prefix_beam_search
 from chunkformer.decoding.fusion import LMFusion, PrefixScorer
 from chunkformer.model.subsampling import OUTPUT_FRAME_SECONDS
 from chunkformer.tokenizer import WORD_START, Tokenizer
@@ -97,6 +98,11 @@ class DecodeOptions:
             return 1
         return max(self.beam, self.prune_topk or self.beam)
 
+    def frames(self, log_probs: torch.Tensor) -> FrameTopK:
+        """What :meth:`CTCDecoder.decode` needs of (T, V) log-probs (top-1 by ``max`` for greedy, as ``argmax``)."""
+        k = self.topk
+        return FrameTopK.best(log_probs) if k == 1 else FrameTopK.from_log_probs(log_probs, k)
+
 
 class CTCDecoder:
     """Decodes utterances with fixed options; thread-compatible (no state kept between calls)."""
@@ -112,24 +118,44 @@ class CTCDecoder:
     def decode(self, log_probs: torch.Tensor | FrameTopK, hotwords: ContextGraph | None = None,
                offset: float = 0.0) -> Hypothesis:
         """Decodes one utterance's (T, V) CTC log-probs (or their top-k); ``offset`` (s) is added to times."""
-        frames = log_probs if isinstance(log_probs, FrameTopK) else FrameTopK.from_log_probs(log_probs, self.opts.topk)
+        frames = log_probs if isinstance(log_probs, FrameTopK) else self.opts.frames(log_probs)
         graph = hotwords if hotwords is not None else self.opts.hotwords
         if len(frames) == 0:
-            return Hypothesis("", [])
+            return Hypothesis("", [], [], 0.0, 0.0)
         if self.opts.search(graph) == "greedy":
-            tokens = collapse(frames.ids[:, 0].tolist(), self.tok.blank_id)
-            score = float(frames.values[:, 0].double().sum())
-        else:
-            scorer = PrefixScorer(self.tok.tokens, graph, self.opts.lm)
-            nbest = prefix_beam_search(frames, self.opts.beam, self.tok.blank_id, self.opts.prune_topk, scorer=scorer)
-            tokens, score = nbest[0] if nbest else ([], -math.inf)
+            tokens, path = greedy_path(frames.ids[:, 0].tolist(), self.tok.blank_id)
+            return self.finish(frames, tokens, float(frames.values[:, 0].double().sum()), offset, path=path)
+        scorer = PrefixScorer(self.tok.tokens, graph, self.opts.lm)
+        nbest = prefix_beam_search(frames, self.opts.beam, self.tok.blank_id, self.opts.prune_topk, scorer=scorer)
+        tokens, score = nbest[0] if nbest else ([], -math.inf)
         return self.finish(frames, tokens, score, offset)
 
+    def decode_long(self, frames: FrameTopK, hotwords: ContextGraph | None = None, offset: float = 0.0,
+                    max_frames: int = 7500, min_pause: int = 3) -> Hypothesis:
+        """:meth:`decode` of a long utterance in pieces of at most ``max_frames`` (600 s), cut in the middle
+        of pauses (runs of >= ``min_pause`` frames whose best entry is blank) where there are any.
+
+        Greedy results equal :meth:`decode`'s (the cuts fall on blank frames); beam results may differ
+        slightly, as the search restarts at each cut. Bounds the alignment's memory (:func:`ctc_align`).
+        """
+        if len(frames) <= max_frames:
+            return self.decode(frames, hotwords, offset)
+        pieces = [self.decode(FrameTopK(frames.values[a:b], frames.ids[a:b], frames.vocab), hotwords,
+                              offset + a * self.opts.frame_seconds)
+                  for a, b in pause_cuts(frames.ids[:, 0].tolist(), max_frames, min_pause, self.tok.blank_id)]
+        words = [w for h in pieces for w in h.words]
+        tokens = [t for h in pieces for t in h.tokens]
+        conf = (sum(w.conf for w in words) / len(words) if words
+                else sum(h.confidence for h in pieces) / len(pieces))  # all silence: its mean sureness
+        return Hypothesis(self.tok.decode(tokens), tokens, words, conf, sum(h.score for h in pieces))
+
     def finish(self, frames: FrameTopK | torch.Tensor, tokens: list[int], score: float = 0.0,
-               offset: float = 0.0) -> Hypothesis:
-        """Times and confidences of a given token sequence (e.g. a hypothesis from another decoder)."""
+               offset: float = 0.0, path: list[int] | None = None) -> Hypothesis:
+        """Times and confidences of a given token sequence (e.g. a hypothesis from another decoder, or a
+        reference: forced alignment); ``path`` skips the alignment when the caller has it."""
         blank = self.tok.blank_id
-        path = ctc_align(frames, tokens, blank)
+        if path is None:
+            path = ctc_align(frames, tokens, blank)
         post = path_log_probs(frames, tokens, path, blank)
         words = self._words(tokens, path, post, offset)
         if not words:  # how sure the model is of silence
@@ -143,7 +169,7 @@ class CTCDecoder:
         conf = [0.0] * len(tokens)  # mean posterior of each token over its (contiguous) emitting frames
         for t, k in enumerate(path):
             if k >= 0:
-                conf[k] += math.exp(post[t]) / (spans[k][1] - spans[k][0] + 1)
+                conf[k] += min(1.0, math.exp(post[t])) / (spans[k][1] - spans[k][0] + 1)
         groups: list[list[int]] = []
         for k, t in enumerate(tokens):
             if not groups or self.tok.tokens[t].startswith(WORD_START):
@@ -161,7 +187,28 @@ class CTCDecoder:
         return out
 
 
+def pause_cuts(ids: list[int], max_frames: int, min_pause: int = 3, blank: int = 0) -> list[tuple[int, int]]:
+    """``[(start, end)]`` frame ranges covering ``ids`` (per-frame best ids), each at most ``max_frames`` long,
+    cut in the middle of runs of >= ``min_pause`` blanks; a stretch with no such run is cut at ``max_frames``."""
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1, got {max_frames}")
+    cuts, run = [], 0
+    for t, i in enumerate(ids):
+        run = run + 1 if i == blank else 0
+        if run and (t + 1 == len(ids) or ids[t + 1] != blank) and run >= min_pause:
+            cuts.append(t + 1 - run // 2 - run % 2)  # the middle frame of the run starts the next piece
+    out, start, best = [], 0, None
+    for c in [*cuts, len(ids)]:
+        while c - start > max_frames:
+            end = best if best is not None and best > start else start + max_frames
+            out.append((start, end))
+            start, best = end, None
+        best = c
+    if start < len(ids):
+        out.append((start, len(ids)))
+    return out
+
 
 def _mean_exp(logs: list[float]) -> float:
-    """Mean of ``exp(x)``; 1.0 for no values."""
-    return sum(math.exp(x) for x in logs) / len(logs) if logs else 1.0
+    """Mean of ``exp(x)`` (each at most 1); 1.0 for no values."""
+    return sum(min(1.0, math.exp(x)) for x in logs) / len(logs) if logs else 1.0

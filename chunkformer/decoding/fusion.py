@@ -78,7 +78,7 @@ class PrefixScorer:
             words = self.words[parent] + 1
         else:  # continues the parent's last word: rescore the longer word
             prev, before, word = self.lm_prev[parent], self.lm_before[parent], self.lm_word[parent] + piece
-            words = self.words[parent]
+            words = self.words[parent] + (0 if self.lm_word[parent] else 1)  # after a bare "▁": a new word
         if word:
             lp, state = self.lm.lm.score(prev, word)
         else:  # a bare "▁": the word has no letters yet

@@ -17,6 +17,7 @@ bonus overriding the global one); blank lines and lines starting with ``#`` are 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from chunkformer.decoding.context_graph import ContextGraph
 from chunkformer.text import NormalizeError, TextNormalizer, TextNormConfig
 from chunkformer.tokenizer import WORD_START, Tokenizer
 
-DEFAULT_SCORE = 2.0  # per-token bonus (natural log), tuned on the demo's validation set (docs/DECODING.md)
+DEFAULT_SCORE = 2.0  # per-token bonus (natural log): icefall's default context score, not tuned here yet
 
 
 @dataclass
@@ -48,8 +49,8 @@ def phrase_normalizer(tokenizer: Tokenizer) -> TextNormalizer:
 def build_hotwords(phrases: Iterable[str | tuple[str, float | None]], tokenizer: Tokenizer,
                    score: float = DEFAULT_SCORE, normalizer: TextNormalizer | None = None) -> HotwordList:
     """Normalises, spells and compiles ``phrases`` (text, or ``(text, per-token score or None)``)."""
-    if not score > 0:
-        raise ValueError(f"hotword score must be > 0, got {score}")
+    if not 0 < score < math.inf:
+        raise ValueError(f"hotword score must be a finite number > 0, got {score}")
     norm = normalizer or phrase_normalizer(tokenizer)
     out = HotwordList(None)
     ids: list[list[int]] = []
@@ -66,8 +67,8 @@ def build_hotwords(phrases: Iterable[str | tuple[str, float | None]], tokenizer:
             out.rejected.append((text, f"the vocabulary cannot spell {' '.join(bad)}" if bad else "empty phrase"))
             continue
         s = float(score if own is None else own)
-        if not s > 0:
-            out.rejected.append((text, f"score must be > 0, got {s}"))
+        if not 0 < s < math.inf:
+            out.rejected.append((text, f"score must be a finite number > 0, got {s}"))
             continue
         if clean in seen:  # a duplicate keeps the larger score
             k = seen[clean]
@@ -83,7 +84,8 @@ def build_hotwords(phrases: Iterable[str | tuple[str, float | None]], tokenizer:
 
 
 def read_hotwords_file(path: str | Path) -> list[tuple[str, float | None]]:
-    """``phrase[<TAB>score]`` lines; ValueError names the line of a bad score."""
+    """``phrase[<TAB>score]`` lines; ValueError names the line of a bad score (not a finite number). Scores
+    <= 0 and phrases the vocabulary cannot spell are left to :func:`build_hotwords`, which reports them."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: hotword file not found")
@@ -96,7 +98,10 @@ def read_hotwords_file(path: str | Path) -> list[tuple[str, float | None]]:
             out.append((text.strip(), None))
             continue
         try:
-            out.append((text.strip(), float(num)))
+            value = float(num)
         except ValueError:
-            raise ValueError(f"{path}:{lineno}: score {num.strip()!r} is not a number") from None
+            value = math.nan
+        if not math.isfinite(value):
+            raise ValueError(f"{path}:{lineno}: score {num.strip()!r} is not a finite number")
+        out.append((text.strip(), value))
     return out

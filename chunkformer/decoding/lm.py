@@ -6,9 +6,12 @@ Scores are natural logs (KenLM's log10 values times ln 10), so an LM weight of 1
 acoustic model.
 
 * :class:`NgramLM`: what the beam search needs (``begin``, ``score``, ``end``); any object with these
-  methods works (the tests use a pure-Python ARPA scorer).
-* :class:`KenLM`: an ARPA or KenLM binary file, queried through the ``kenlm`` Python module (built by
-  ``local/setup_kenlm.sh``; the ``kenlm-ex`` wheel provides the same module).
+  methods works.
+* :class:`KenLM`: an ARPA or KenLM binary file, queried through the ``kenlm`` Python module (the prebuilt
+  ``kenlm-ex`` wheel pinned in requirements.txt provides it; no compiler needed).
+* :class:`ArpaLM`: a pure-Python back-off scorer of an ARPA file: the reference the tests check the fusion
+  against, and the fallback of :func:`load_lm` when ``kenlm`` is missing (small LMs only: it holds every
+  n-gram in Python dicts).
 """
 
 from __future__ import annotations
@@ -44,8 +47,8 @@ def _kenlm_module() -> Any:
     try:
         import kenlm  # noqa: PLC0415 (optional dependency, imported on use)
     except ImportError as e:
-        raise LMError("the kenlm Python module is not installed: run local/setup_kenlm.sh "
-                      "(or pip install kenlm)") from e
+        raise LMError("the kenlm Python module is not installed: pip install kenlm-ex==0.2.1 "
+                      "(requirements.txt)") from e
     return kenlm
 
 
@@ -89,3 +92,100 @@ class KenLM:
     def sentence_score(self, words: list[str]) -> float:
         """``log P(<s> words </s>)`` (natural log)."""
         return self.model.score(" ".join(words), bos=True, eos=True) * LN10
+
+
+class ArpaLM:
+    """Pure-Python ARPA back-off LM (the standard recursion, as KenLM computes it).
+
+    ``log P(w | h) = log p(h w)`` if the n-gram ``h w`` is listed, else ``backoff(h) + log P(w | h[1:])``
+    (a context that is not listed has back-off 0); a word that is not a unigram scores as ``<unk>`` (KenLM's
+    -100 in log10 when the file has no ``<unk>``). States are tuples of the last ``order - 1`` words.
+    """
+
+    UNK_LOG10 = -100.0
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise LMError(f"{path}: language model file not found")
+        self.path = path
+        self.prob: dict[tuple[str, ...], float] = {}  # natural log
+        self.backoff: dict[tuple[str, ...], float] = {}
+        order = 0
+        section = 0
+        for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith("\\"):
+                if line.endswith("-grams:"):
+                    try:
+                        section = int(line[1:].split("-")[0])
+                    except ValueError:
+                        raise LMError(f"{path}:{lineno}: bad section header {line!r}") from None
+                    order = max(order, section)
+                else:  # \data\ or \end\
+                    section = 0
+                continue
+            if section == 0:
+                continue
+            parts = line.split()
+            if len(parts) not in (section + 1, section + 2):
+                raise LMError(f"{path}:{lineno}: expected a log10 prob, {section} words and an optional back-off")
+            try:
+                words = tuple(parts[1:section + 1])
+                self.prob[words] = float(parts[0]) * LN10
+                if len(parts) == section + 2:
+                    self.backoff[words] = float(parts[-1]) * LN10
+            except ValueError:
+                raise LMError(f"{path}:{lineno}: bad number in {line!r}") from None
+        if order == 0:
+            raise LMError(f"{path}: no n-gram sections (not an ARPA file?)")
+        self.order = order
+        self._unk = self.prob.get(("<unk>",), self.UNK_LOG10 * LN10)
+
+    def begin(self) -> tuple[str, ...]:
+        return ("<s>",)
+
+    def _log_p(self, context: tuple[str, ...], word: str) -> float:
+        """``word`` is listed as a unigram (or is ``<unk>``)."""
+        if (word,) not in self.prob:  # <unk> not listed (KenLM: -100, no back-off)
+            return self._unk
+        out = 0.0
+        for i in range(len(context) + 1):
+            h = context[i:]
+            lp = self.prob.get(h + (word,))
+            if lp is not None:
+                return out + lp
+            out += self.backoff.get(h, 0.0)
+        raise AssertionError("unreachable: the unigram is listed")
+
+    def score(self, state: tuple[str, ...], word: str) -> tuple[float, tuple[str, ...]]:
+        if (word,) not in self.prob:
+            word = "<unk>"
+        lp = self._log_p(state, word)
+        return lp, (state + (word,))[-(self.order - 1):] if self.order > 1 else ()
+
+    def end(self, state: tuple[str, ...]) -> float:
+        return self._log_p(state, "</s>")
+
+    def __contains__(self, word: str) -> bool:
+        return (word,) in self.prob
+
+    def sentence_score(self, words: list[str]) -> float:
+        """``log P(<s> words </s>)`` (natural log)."""
+        state, total = self.begin(), 0.0
+        for w in words:
+            lp, state = self.score(state, w)
+            total += lp
+        return total + self.end(state)
+
+
+def load_lm(path: str | Path) -> NgramLM:
+    """:class:`KenLM` when the ``kenlm`` module is installed, else :class:`ArpaLM` (ARPA files only)."""
+    try:
+        return KenLM(path)
+    except LMError as e:
+        if "not installed" not in str(e) or not str(path).endswith(".arpa"):
+            raise
+        return ArpaLM(path)
