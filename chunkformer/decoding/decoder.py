@@ -57,6 +57,7 @@ class Hypothesis:
     words: list[Word] = field(default_factory=list)
     confidence: float = 1.0
     score: float = 0.0
+    path: list[int] = field(default_factory=list, repr=False)  # per frame: index into tokens, -1 = blank
 
     def to_dict(self) -> dict:
         """JSON-ready: ``{"text", "confidence", "words": [{"word", "start", "end", "conf"}]}``."""
@@ -145,9 +146,13 @@ class CTCDecoder:
                   for a, b in pause_cuts(frames.ids[:, 0].tolist(), max_frames, min_pause, self.tok.blank_id)]
         words = [w for h in pieces for w in h.words]
         tokens = [t for h in pieces for t in h.tokens]
+        path, before = [], 0
+        for h in pieces:
+            path += [k + before if k >= 0 else -1 for k in h.path]
+            before += len(h.tokens)
         conf = (sum(w.conf for w in words) / len(words) if words
                 else sum(h.confidence for h in pieces) / len(pieces))  # all silence: its mean sureness
-        return Hypothesis(self.tok.decode(tokens), tokens, words, conf, sum(h.score for h in pieces))
+        return Hypothesis(self.tok.decode(tokens), tokens, words, conf, sum(h.score for h in pieces), path)
 
     def finish(self, frames: FrameTopK | torch.Tensor, tokens: list[int], score: float = 0.0,
                offset: float = 0.0, path: list[int] | None = None) -> Hypothesis:
@@ -158,10 +163,9 @@ class CTCDecoder:
             path = ctc_align(frames, tokens, blank)
         post = path_log_probs(frames, tokens, path, blank)
         words = self._words(tokens, path, post, offset)
-        if not words:  # how sure the model is of silence
-            return Hypothesis(self.tok.decode(tokens), list(tokens), [], _mean_exp(post), score)
-        conf = sum(w.conf for w in words) / len(words)
-        return Hypothesis(self.tok.decode(tokens), list(tokens), words, conf, score)
+        # no words: how sure the model is of silence
+        conf = sum(w.conf for w in words) / len(words) if words else _mean_exp(post)
+        return Hypothesis(self.tok.decode(tokens), list(tokens), words, conf, score, list(path))
 
     def _words(self, tokens: list[int], path: list[int], post: list[float], offset: float) -> list[Word]:
         """Tokens grouped into words (a ``▁`` token starts one), with times and confidences."""

@@ -18,7 +18,7 @@ bonus overriding the global one); blank lines and lines starting with ``#`` are 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,3 +105,16 @@ def read_hotwords_file(path: str | Path) -> list[tuple[str, float | None]]:
             raise ValueError(f"{path}:{lineno}: score {num.strip()!r} is not a finite number")
         out.append((text.strip(), value))
     return out
+
+
+def load_hotword_graph(path: str | Path, tokenizer: Tokenizer, score: float | None = None,
+                       warn: Callable[[str], None] | None = None) -> ContextGraph:
+    """The context graph of a hotwords file (what ``--hotwords FILE`` does): each rejected phrase is passed
+    to ``warn`` as one sentence; ValueError when no phrase is usable (or a score is bad), FileNotFoundError."""
+    hot = build_hotwords(read_hotwords_file(path), tokenizer, score=DEFAULT_SCORE if score is None else score)
+    for phrase, reason in hot.rejected:
+        if warn is not None:
+            warn(f"{path}: hotword {phrase!r} ignored: {reason}")
+    if hot.graph is None:
+        raise ValueError(f"{path}: no usable hotword ({len(hot.rejected)} rejected, see above)")
+    return hot.graph
