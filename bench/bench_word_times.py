@@ -32,7 +32,7 @@ import soundfile as sf
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "local"))
+sys.path[:0] = [str(REPO), str(REPO / "local")]  # this checkout's chunkformer, not an installed one
 from tts import HELDOUT_VARIANTS, dither, espeak, random_speaker  # noqa: E402
 from vi_callbot_heldout import TEST_PATTERNS  # noqa: E402
 from vi_callbot_text import distinct_sentences  # noqa: E402

@@ -148,3 +148,17 @@ def test_lm_changes_the_choice(arpa: Path) -> None:
 def test_load_lm_missing_file(tmp_path: Path) -> None:
     with pytest.raises(LMError, match="not found"):
         load_lm(tmp_path / "nope.arpa")
+
+
+def test_load_lm_falls_back_to_the_pure_python_scorer(arpa: Path, monkeypatch) -> None:
+    import chunkformer.decoding.lm as lm_module
+
+    def missing() -> None:
+        raise LMError("the kenlm Python module is not installed")
+
+    monkeypatch.setattr(lm_module, "_kenlm_module", missing)
+    assert isinstance(load_lm(arpa), ArpaLM)
+    binary = arpa.with_suffix(".bin")
+    binary.write_bytes(b"\0")
+    with pytest.raises(LMError, match="not installed"):  # a binary LM needs kenlm
+        load_lm(binary)
