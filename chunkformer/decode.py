@@ -3,12 +3,15 @@
     python -m chunkformer.decode --exp-dir exp/callbot --manifest-dir data/manifests \
         --model pretrained=egs/callbot/demo/pretrained --model best=exp/callbot/best.pt \
         --model avg5=exp/callbot/avg5.pt [--methods greedy,beam] [--beam 10] [--context L,C,R]
+        [--hotwords FILE [--hotword-score S]]
 
 For each method (``greedy_search``, ``prefix_beam_search``) and model tag, under ``<exp>/<method>/``:
 ``recogs-<set>-<tag>.txt``, ``errs-<set>-<tag>.txt`` (WER), ``errs-cer-<set>-<tag>.txt`` (CER) and
 ``wer-summary-<set>-<tag>.txt``. Then ``<exp>/RESULTS.md``: WER per test set (columns) for every model
 (rows), per method, with the exact command and the configs used. Decoding is deterministic, so rerunning
-gives the same numbers. Masked-batch chunked inference with the model's context.
+gives the same numbers. Masked-batch chunked inference with the model's context. ``--hotwords FILE`` (the
+format of ``chunkformer.transcribe --hotwords``) biases the beam search of every set towards those phrases
+(docs/DECODING.md); greedy results are unchanged.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ from tqdm import tqdm
 
 from chunkformer.checkpoint import CheckpointError, LoadedModel, load_model
 from chunkformer.data.datamodule import eval_batches, eval_sets
+from chunkformer.decoding import CTCDecoder, DecodeOptions
+from chunkformer.decoding.context_graph import ContextGraph
 from chunkformer.decoding.ctc_search import greedy_search, prefix_beam_search
+from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
 from chunkformer.decoding.scoring import Result, write_error_stats, write_recogs, write_wer_summary
 from chunkformer.model.masked_batch import Context
 from chunkformer.plot import plot_valid_wer
@@ -48,15 +54,18 @@ class SetResult:
 
 
 def decode_set(loaded: LoadedModel, cuts, context: Context, methods: list[str], beam: int,
-               max_duration: float) -> dict[str, list[Result]]:
-    """Hypotheses for one eval CutSet: {method: [(id, ref, hyp)]}."""
+               max_duration: float, hotwords: ContextGraph | None = None) -> dict[str, list[Result]]:
+    """Hypotheses for one eval CutSet: {method: [(id, ref, hyp)]}; ``hotwords`` bias the beam search."""
     tok = loaded.tokenizer
     out: dict[str, list[Result]] = {m: [] for m in methods}
+    biased = CTCDecoder(tok, DecodeOptions(method="beam", beam=beam, hotwords=hotwords)) if hotwords else None
     for batch in eval_batches(cuts, tok, max_duration=max_duration):
         for cid, ref, lp in zip(batch.cut_ids, batch.texts, loaded.model.ctc_log_probs(batch.feats, context)):
             if "greedy" in methods:
                 out["greedy"].append((cid, ref, tok.decode(greedy_search(lp))))
-            if "beam" in methods:
+            if "beam" in methods and biased is not None:
+                out["beam"].append((cid, ref, biased.decode(lp).text))
+            elif "beam" in methods:
                 best = prefix_beam_search(lp, beam=beam)[0][0]
                 out["beam"].append((cid, ref, tok.decode(best)))
     return out
@@ -126,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results-split", default="test", help="the split tabulated in RESULTS.md")
     p.add_argument("--methods", default="greedy,beam")
     p.add_argument("--beam", type=int, default=10)
+    p.add_argument("--hotwords", metavar="FILE", help="phrases that bias the beam search (one per line, optionally "
+                   "<TAB>per-token score)")
+    p.add_argument("--hotword-score", type=float, default=None,
+                   help=f"bonus per hotword token, natural log (default {DEFAULT_SCORE})")
     p.add_argument("--context", default=None,
                    help="left,chunk,right; default: model.context of <exp-dir>/config.yaml (the fine-tune's), "
                         f"else {Context.DEFAULT}")
@@ -139,13 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     bad = [m for m in methods if m not in METHODS]
     if bad:
         return error(f"unknown method(s) {bad}; choose from {sorted(METHODS)}")
+    if a.hotword_score is not None and a.hotwords is None:
+        return error("--hotword-score needs --hotwords FILE")
+    if a.hotwords is not None and "beam" not in methods:
+        return error("--hotwords biases the beam search: add beam to --methods")
     try:
         models = [(tag, path) for tag, _, path in (m.partition("=") for m in a.model)]
         if any(not t or not q for t, q in models):
             raise ValueError("--model takes TAG=PATH")
         ctx = Context.parse(a.context or training_context(a.exp_dir))
         loaded = [(tag, load_model(path)) for tag, path in models]
-    except (CheckpointError, ValueError) as e:
+        graphs = {tag: load_hotword_graph(a.hotwords, lm.tokenizer, a.hotword_score, log.warning) if a.hotwords
+                  else None for tag, lm in loaded}
+    except (CheckpointError, ValueError, FileNotFoundError) as e:
         return error(e)
     table: dict[str, dict[str, dict[str, SetResult]]] = {m: {t: {} for t, _ in loaded} for m in methods}
     for split in [s.strip() for s in a.splits.split(",") if s.strip()]:
@@ -155,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         for tag, lm in loaded:
             lm.model.to(a.device)
             for set_name, cuts in tqdm(sorted(sets.items()), desc=f"decode {split} {tag}", unit="set"):
-                hyps = decode_set(lm, cuts, ctx, methods, a.beam, a.max_duration)
+                hyps = decode_set(lm, cuts, ctx, methods, a.beam, a.max_duration, graphs[tag])
                 for method, results in hyps.items():
                     r = write_set(a.exp_dir, method, f"{split}_{set_name}", tag, results)
                     log.info("%s %s %s_%s: WER %.2f%% CER %.2f%%", METHODS[method], tag, split, set_name, r.wer, r.cer)

@@ -1,15 +1,19 @@
-"""Transcribe audio files of any rate and length with a ChunkFormer checkpoint (greedy CTC, masked batch).
+"""Transcribe audio files of any rate and length with a ChunkFormer checkpoint (CTC, masked batch).
 
     python -m chunkformer.transcribe --model PATH [--vocab F] [--context L,C,R] [--channel N] [--jsonl OUT]
-        [--int8] WAV...
+        [--int8] [--hotwords FILE [--hotword-score S] [--beam N]] WAV...
 
 Prints ``path<TAB>text`` per file, in input order. Short files are decoded together in masked batches
 (``--batch-seconds`` of audio per batch, like the official ``total_batch_duration``); files longer than
 ``--segment-seconds`` are decoded alone in cached segments, so memory stays bounded for hour-long calls.
 ``--jsonl`` also writes, per file, segments split at pauses (≥ ``--max-silence`` seconds of blank frames)
-with start/end times in seconds (80 ms resolution). ``--channel N`` (0-based, as lhotse counts) transcribes one
-channel of multi-channel files (e.g. the customer side of a stereo call); without it their channels are averaged,
-with one warning. ``--int8`` runs the model's matrix products in int8 on the CPU (:mod:`chunkformer.model.quantize`).
+with start/end times in seconds (80 ms resolution), the file's ``confidence`` (in [0, 1]) and its ``words``
+(``word``, ``start``, ``end`` in seconds, ``conf``); docs/DECODING.md defines them. ``--hotwords FILE`` (one
+phrase per line, optionally ``<TAB>score``) biases a CTC prefix beam search towards those phrases (names,
+products, addresses of the call); without it decoding is greedy, as the official decoder.
+``--channel N`` (0-based, as lhotse counts) transcribes one channel of multi-channel files (e.g. the customer
+side of a stereo call); without it their channels are averaged, with one warning. ``--int8`` runs the model's
+matrix products in int8 on the CPU (:mod:`chunkformer.model.quantize`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from tqdm import tqdm
 
 from chunkformer.audio import MODEL_RATE, AudioError, decode_audio
 from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
+from chunkformer.decoding import CTCDecoder, DecodeOptions, FrameTopK, Hypothesis
 from chunkformer.decoding.ctc_search import collapse
+from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
 from chunkformer.frontend import FRAMES_PER_SECOND, fbank, load_features
 from chunkformer.model import ChunkFormerModel
 from chunkformer.model.masked_batch import Context
@@ -47,6 +53,15 @@ class Transcript:
     text: str
     segments: list[dict] = field(default_factory=list)
     error: str | None = None
+    hypothesis: Hypothesis | None = None  # words with times and confidences
+
+    def record(self) -> dict:
+        """The ``--jsonl`` object: path, text, segments, confidence, words."""
+        rec = {"path": self.path, "text": self.text, "segments": self.segments}
+        if self.hypothesis is not None:
+            d = self.hypothesis.to_dict()
+            rec.update(confidence=d["confidence"], words=d["words"])
+        return rec
 
 
 def split_at_pauses(ids: list[int], max_silence_frames: int, blank: int = 0) -> list[tuple[int, int, list[int]]]:
@@ -69,12 +84,14 @@ def split_at_pauses(ids: list[int], max_silence_frames: int, blank: int = 0) -> 
 
 
 class Transcriber:
-    """Greedy CTC transcription with masked batching and segmented long-form decoding."""
+    """CTC transcription (greedy, or beam search with hotwords: ``options``) with masked batching and segmented
+    long-form decoding."""
 
     def __init__(self, model: ChunkFormerModel, tokenizer: Tokenizer, context: Context = Context.DEFAULT,
                  batch_seconds: float = 1800.0, segment_seconds: float = 600.0, max_silence: float = 0.5,
-                 channel: int | None = None) -> None:
+                 channel: int | None = None, options: DecodeOptions | None = None) -> None:
         self.model = model.eval()
+        self.decoder = CTCDecoder(tokenizer, options or DecodeOptions(method="greedy"))
         self.channel = channel
         self._downmix_warned = False
         self.tok = tokenizer
@@ -102,20 +119,22 @@ class Transcriber:
             return fbank(x, rate)
         return load_features(path, self.channel, self._downmixed)
 
-    def _frame_ids(self, feats: list[torch.Tensor]) -> list[list[int]]:
-        return [lp.argmax(-1).tolist() for lp in self.model.ctc_log_probs(feats, self.ctx)]
+    def _frames(self, feats: list[torch.Tensor]) -> list[FrameTopK]:
+        return [self.decoder.opts.frames(lp) for lp in self.model.ctc_log_probs(feats, self.ctx)]
 
-    def _long_frame_ids(self, feats: torch.Tensor) -> list[int]:
-        ids: list[int] = []
-        for lp in self.model.long_segments(feats.to(self.model.device), self.ctx, self.segment_frames):
-            ids += lp.argmax(-1).tolist()  # keep ids only: full log-probs of an hour would need GBs
-        return ids
+    def _long_frames(self, feats: torch.Tensor) -> FrameTopK:
+        # keep the top-k only (k = 1 for greedy): full log-probs of an hour would need GBs
+        return FrameTopK.cat([self.decoder.opts.frames(lp) for lp in
+                              self.model.long_segments(feats.to(self.model.device), self.ctx, self.segment_frames)])
 
-    def _result(self, path: str, ids: list[int]) -> Transcript:
+    def _result(self, path: str, frames: FrameTopK) -> Transcript:
+        hyp = self.decoder.decode_long(frames, max_frames=self.segment_frames)
+        blank = self.tok.blank_id
+        ids = [blank if k < 0 else hyp.tokens[k] for k in hyp.path]  # the hypothesis' best path (greedy: argmax)
         sec = OUTPUT_FRAME_SECONDS
         segs = [{"start": round(s * sec, 2), "end": round(e * sec, 2), "text": self.tok.decode(t)}
-                for s, e, t in split_at_pauses(ids, self.max_silence_frames)]
-        return Transcript(path, self.tok.decode(collapse(ids)), segs)
+                for s, e, t in split_at_pauses(ids, self.max_silence_frames, blank)]
+        return Transcript(path, hyp.text, segs, hypothesis=hyp)
 
     def transcribe(self, paths: list[str], progress: bool = True) -> Iterator[Transcript]:
         """Yields one :class:`Transcript` per path, in order; unreadable files yield one with ``error`` set."""
@@ -124,8 +143,8 @@ class Transcriber:
 
         def flush() -> Iterator[Transcript]:
             if pending:
-                for (p, _), ids in zip(pending, self._frame_ids([f for _, f in pending])):
-                    yield self._result(p, ids)
+                for (p, _), frames in zip(pending, self._frames([f for _, f in pending]), strict=True):
+                    yield self._result(p, frames)
                 pending.clear()
 
         for path in tqdm(paths, desc="transcribe", unit="file", disable=not progress, file=sys.stderr):
@@ -144,7 +163,7 @@ class Transcriber:
             if feats.shape[0] > self.long_frames:
                 yield from flush()
                 budget = 0
-                yield self._result(path, self._long_frame_ids(feats))
+                yield self._result(path, self._long_frames(feats))
                 continue
             pending.append((path, feats))
             budget += feats.shape[0]
@@ -152,6 +171,17 @@ class Transcriber:
                 yield from flush()
                 budget = 0
         yield from flush()
+
+
+def decode_options(a: argparse.Namespace, tokenizer: Tokenizer) -> DecodeOptions:
+    """Greedy, or beam search biased by ``--hotwords`` (rejected phrases are warned about; ValueError when no
+    phrase is usable or an option is wrong)."""
+    if a.hotwords is None:
+        if a.hotword_score is not None:
+            raise ValueError("--hotword-score needs --hotwords FILE")
+        return DecodeOptions(method="greedy")
+    graph = load_hotword_graph(a.hotwords, tokenizer, a.hotword_score, log.warning)
+    return DecodeOptions(method="beam", beam=a.beam, hotwords=graph)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,7 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-seconds", type=float, default=1800.0, help="audio per masked batch")
     p.add_argument("--segment-seconds", type=float, default=600.0, help="longer files are decoded in segments")
     p.add_argument("--max-silence", type=float, default=0.5, help="pause that splits JSONL segments (s)")
-    p.add_argument("--jsonl", help="also write one JSON object per file with timestamped segments")
+    p.add_argument("--jsonl", help="also write one JSON object per file: text, timestamped segments, confidence, "
+                   "words with start/end times (s) and confidences")
+    p.add_argument("--hotwords", metavar="FILE",
+                   help="phrases to favour (one per line, optionally <TAB>per-token score; # comments): switches "
+                        "to beam search")
+    p.add_argument("--hotword-score", type=float, default=None,
+                   help=f"bonus per hotword token, natural log (default {DEFAULT_SCORE})")
+    p.add_argument("--beam", type=int, default=10, help="beam size of the hotword beam search")
     p.add_argument("--channel", type=int, default=None,
                    help="channel of multi-channel files, 0-based (default: average them, with a warning)")
     p.add_argument("wavs", nargs="+", help="audio files; - reads one file's bytes from standard input")
@@ -177,10 +214,12 @@ def main(argv: list[str] | None = None) -> int:
             if a.device != "cpu":
                 raise ValueError(f"--int8 runs on the CPU only; pass --device cpu (got {a.device})")
             quantize_int8(loaded.model)
+        options = decode_options(a, loaded.tokenizer)
     except (CheckpointError, QuantizationError, ValueError, FileNotFoundError) as e:
         return error(e)
     model = loaded.model.to(a.device)
-    tr = Transcriber(model, loaded.tokenizer, ctx, a.batch_seconds, a.segment_seconds, a.max_silence, a.channel)
+    tr = Transcriber(model, loaded.tokenizer, ctx, a.batch_seconds, a.segment_seconds, a.max_silence, a.channel,
+                     options)
     failed = 0
     with open(a.jsonl, "w", encoding="utf-8") if a.jsonl else nullcontext() as out:
         for t in tr.transcribe(a.wavs):
@@ -190,8 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{t.path}\t{t.text}", flush=True)
             if out:
-                rec = {"path": t.path, "text": t.text, "segments": t.segments}
-                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                out.write(json.dumps(t.record(), ensure_ascii=False) + "\n")
     if failed:
         return error(f"{failed} of {len(a.wavs)} files could not be transcribed (see above)", code=1)
     return 0

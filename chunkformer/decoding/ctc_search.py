@@ -1,4 +1,4 @@
-"""CTC decoding without a language model: greedy search and prefix beam search.
+"""CTC decoding: greedy search and prefix beam search (optionally fused with hotwords and an n-gram LM).
 
 Input is one utterance's CTC log-posteriors, a ``(T, V)`` tensor (``T`` output frames, ``V`` vocabulary
 entries, blank id 0 by default), e.g. one element of ``ChunkFormerModel.ctc_log_probs``.
@@ -12,6 +12,9 @@ entries, blank id 0 by default), e.g. one element of ``ChunkFormerModel.ctc_log_
   the ``beam`` best prefixes. With ``beam`` and ``prune_topk`` large enough nothing is pruned and each
   returned score is the exact log-probability of the label sequence summed over all its alignments
   (the tests check this against brute-force enumeration).
+* With a :class:`~chunkformer.decoding.fusion.PrefixScorer` (``scorer=``), prefixes are ranked by their CTC
+  score plus the scorer's per-prefix hotword / LM / word-bonus score, and the returned scores are those fused
+  scores, end-of-utterance terms included. Without it the results are exactly those of the plain search.
 
 Scores are accumulated in Python floats (double precision) from the tensor's values; no frame is
 skipped, because skipping near-certain blank frames changes the scores slightly.
@@ -21,10 +24,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
+from chunkformer.decoding.fusion import PrefixScorer
+
 _NEG_INF = float("-inf")
+
+
+def _check_blank(blank: int, vocab: int) -> None:
+    if not 0 <= blank < vocab:
+        raise ValueError(f"blank id {blank} is outside the vocabulary of size {vocab}")
 
 
 def _check_log_probs(log_probs: torch.Tensor, blank: int) -> None:
@@ -34,11 +45,52 @@ def _check_log_probs(log_probs: torch.Tensor, blank: int) -> None:
         raise ValueError(f"log_probs must have shape (T, V), got {tuple(log_probs.shape)}")
     if not log_probs.is_floating_point():
         raise ValueError(f"log_probs must be floating point, got {log_probs.dtype}")
-    vocab = log_probs.shape[1]
-    if not 0 <= blank < vocab:
-        raise ValueError(f"blank id {blank} is outside the vocabulary of size {vocab}")
+    _check_blank(blank, log_probs.shape[1])
     if torch.isnan(log_probs).any():
         raise ValueError("log_probs contains NaN")
+
+
+@dataclass(frozen=True)
+class FrameTopK:
+    """The ``k`` best entries of every frame of (T, V) CTC log-posteriors, best first.
+
+    What the searches and the alignment read: an hour of audio keeps (T, k) values instead of (T, V).
+    ``values``: (T, k) float log-probs, descending per row; ``ids``: (T, k) token ids; ``vocab``: V.
+    """
+
+    values: torch.Tensor
+    ids: torch.Tensor
+    vocab: int
+
+    @classmethod
+    def from_log_probs(cls, log_probs: torch.Tensor, k: int) -> FrameTopK:
+        """Top-``k`` of (T, V) log-probs (``k`` clamped to V)."""
+        if log_probs.dim() != 2:
+            raise ValueError(f"log_probs must have shape (T, V), got {tuple(log_probs.shape)}")
+        values, ids = log_probs.detach().cpu().topk(min(k, log_probs.shape[1]), dim=-1)
+        return cls(values, ids, log_probs.shape[1])
+
+    @classmethod
+    def best(cls, log_probs: torch.Tensor) -> FrameTopK:
+        """Top-1 by ``max`` (ties go to the lowest id, exactly as ``argmax`` and :func:`greedy_search`)."""
+        if log_probs.dim() != 2:
+            raise ValueError(f"log_probs must have shape (T, V), got {tuple(log_probs.shape)}")
+        values, ids = log_probs.detach().cpu().max(dim=-1, keepdim=True)
+        return cls(values, ids, log_probs.shape[1])
+
+    @classmethod
+    def cat(cls, parts: Sequence[FrameTopK]) -> FrameTopK:
+        """Consecutive segments of one utterance joined along time."""
+        if not parts:
+            raise ValueError("no segments to join")
+        return cls(torch.cat([p.values for p in parts]), torch.cat([p.ids for p in parts]), parts[0].vocab)
+
+    def __len__(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def k(self) -> int:
+        return self.values.shape[1]
 
 
 def collapse(ids: Sequence[int], blank: int = 0) -> list[int]:
@@ -87,10 +139,12 @@ class _PrefixTrie:
     which made long flat-posterior utterances several times slower.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, scorer: PrefixScorer | None = None) -> None:
         self.parent: list[int] = [-1]
         self.token: list[int] = [-1]
         self._child: dict[tuple[int, int], int] = {}
+        self.scorer = scorer
+        self.extra = scorer.extra if scorer is not None else None  # fusion score per node
 
     def extend(self, node: int, u: int) -> int:
         """The node of prefix ``node + [u]`` (created on first use)."""
@@ -100,6 +154,8 @@ class _PrefixTrie:
             k = self._child[key] = len(self.parent)
             self.parent.append(node)
             self.token.append(u)
+            if self.scorer is not None:
+                self.scorer.extend(node, u)
         return k
 
     def labels(self, node: int) -> list[int]:
@@ -145,10 +201,14 @@ def _expand_frame(
     return nxt
 
 
-def _prune(nxt: dict[int, list[float]], beam: int) -> dict[int, list[float]]:
-    """The ``beam`` best prefixes of nonzero probability."""
+def _prune(nxt: dict[int, list[float]], beam: int, extra: list[float] | None) -> dict[int, list[float]]:
+    """The ``beam`` best prefixes of nonzero probability (ranked by CTC score + ``extra[node]`` if given)."""
     # Stable sort: equal scores keep their (deterministic) insertion order.
-    ranked = sorted(((node, sc, _log_add(sc[0], sc[1])) for node, sc in nxt.items()), key=lambda x: -x[2])
+    ranked = [(node, sc, _log_add(sc[0], sc[1])) for node, sc in nxt.items()]
+    if extra is None:
+        ranked.sort(key=lambda x: -x[2])
+    else:
+        ranked.sort(key=lambda x: -(x[2] + extra[x[0]]))
     return {node: sc for node, sc, total in ranked[:beam] if total != _NEG_INF}
 
 
@@ -163,42 +223,52 @@ def _check_beam_args(beam: int, prune_topk: int | None, vocab: int) -> int:
 
 
 def prefix_beam_search(
-    log_probs: torch.Tensor,
+    log_probs: torch.Tensor | FrameTopK,
     beam: int = 10,
     blank: int = 0,
     prune_topk: int | None = None,
+    *,
+    scorer: PrefixScorer | None = None,
 ) -> list[tuple[list[int], float]]:
     """CTC prefix beam search (WeNet's algorithm) over one utterance.
 
     Args:
-      log_probs: (T, V) CTC log-posteriors.
+      log_probs: (T, V) CTC log-posteriors, or their :class:`FrameTopK` (then at most its ``k`` tokens
+        per frame are expanded).
       beam: number of prefixes kept after each frame (and the size of the returned n-best).
       blank: blank id.
       prune_topk: tokens expanded per frame (the highest-scoring ones); ``None`` means ``beam``, as in
         WeNet. Values above V are clamped to V.
+      scorer: hotword / LM fusion (a fresh :class:`~chunkformer.decoding.fusion.PrefixScorer` per
+        utterance: it holds per-prefix state); None for the plain search.
     Returns:
-      Up to ``beam`` ``(token_ids, log_prob)`` pairs, best first; ties are ordered by the token ids (and,
-      during per-frame pruning, by first appearance), so the result is deterministic.
-      Prefixes of probability zero (``-inf``) are never returned. An empty input (T = 0) returns
-      ``[([], 0.0)]``.
+      Up to ``beam`` ``(token_ids, score)`` pairs, best first: the CTC log-probability (plus the fused
+      scores with a ``scorer``). Ties are ordered by the token ids (and, during per-frame pruning, by first
+      appearance), so the result is deterministic. Prefixes of probability zero (``-inf``) are never
+      returned. An empty input (T = 0) returns ``[([], 0.0)]`` (plus the scorer's end terms).
     """
-    _check_log_probs(log_probs, blank)
-    topk = _check_beam_args(beam, prune_topk, log_probs.shape[1])
+    if isinstance(log_probs, FrameTopK):
+        topk = _check_beam_args(beam, prune_topk, log_probs.vocab)
+        frames = log_probs
+        _check_blank(blank, frames.vocab)
+    else:
+        _check_log_probs(log_probs, blank)
+        topk = _check_beam_args(beam, prune_topk, log_probs.shape[1])
+        frames = FrameTopK.from_log_probs(log_probs, topk)
+    # One conversion to Python floats: per-element tensor access in the frame loop would dominate the run time
+    # for T ~ 1000.
+    frames_vals: list[list[float]] = frames.values[:, :topk].double().tolist()
+    frames_ids: list[list[int]] = frames.ids[:, :topk].tolist()
 
-    # One batched top-k and one conversion to Python floats: per-element tensor access in the frame loop
-    # would dominate the run time for T ~ 1000.
-    values, indices = log_probs.detach().topk(topk, dim=-1)
-    frames_vals: list[list[float]] = values.double().tolist()
-    frames_ids: list[list[int]] = indices.tolist()
-
-    trie = _PrefixTrie()
+    trie = _PrefixTrie(scorer)
     cur: dict[int, list[float]] = {0: [0.0, _NEG_INF]}  # node -> [pb, pnb]
     for vals, ids in zip(frames_vals, frames_ids, strict=True):
-        cur = _prune(_expand_frame(cur, ids, vals, trie, blank), beam)
+        cur = _prune(_expand_frame(cur, ids, vals, trie, blank), beam, trie.extra)
         if not cur:
             # Every expanded token had probability zero: no label sequence is possible.
             return []
 
-    result = [(trie.labels(node), _log_add(pb, pnb)) for node, (pb, pnb) in cur.items()]
+    result = [(trie.labels(node), _log_add(pb, pnb) + (scorer.final(node) if scorer is not None else 0.0))
+              for node, (pb, pnb) in cur.items()]
     result.sort(key=lambda x: (-x[1], x[0]))
     return result

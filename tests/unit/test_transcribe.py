@@ -111,3 +111,70 @@ def test_collapse_and_pauses():
     assert collapse([0, 3, 3, 0, 3, 5, 5, 0]) == [3, 3, 5]
     segs = split_at_pauses([0, 3, 3, 0, 0, 0, 4, 0, 5], max_silence_frames=3)
     assert segs == [(1, 3, [3]), (6, 9, [4, 5])]
+
+
+WORD_KEYS = {"word", "start", "end", "conf"}
+
+
+def check_record(rec: dict, seconds: float) -> None:
+    """The --jsonl schema: the old fields plus the file's confidence and its words with times (s)."""
+    assert set(rec) == {"path", "text", "segments", "confidence", "words"}
+    assert isinstance(rec["confidence"], float) and 0.0 <= rec["confidence"] <= 1.0
+    assert " ".join(w["word"] for w in rec["words"]) == rec["text"]
+    assert " ".join(s["text"] for s in rec["segments"]) == rec["text"]
+    prev_end = 0.0
+    for w in rec["words"]:
+        assert set(w) == WORD_KEYS and isinstance(w["word"], str)
+        assert all(isinstance(w[k], float) for k in ("start", "end", "conf"))
+        assert prev_end <= w["start"] < w["end"] <= seconds + 1e-6 and 0.0 <= w["conf"] <= 1.0
+        prev_end = w["end"]
+
+
+def test_jsonl_has_confidence_and_word_times(tmp_path, official_model_dir, capsys):
+    jsonl = tmp_path / "out.jsonl"
+    wavs = [OFFICIAL / "A.wav", OFFICIAL / "C.wav"]
+    assert main(["--model", str(official_model_dir), "--jsonl", str(jsonl), *map(str, wavs)]) == 0
+    printed = dict(line.split("\t") for line in capsys.readouterr().out.strip().split("\n"))
+    recs = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert [r["path"] for r in recs] == [str(w) for w in wavs]
+    for rec, wav in zip(recs, wavs):
+        assert rec["text"] == printed[str(wav)] and rec["words"]
+        check_record(rec, sf.info(wav).duration)
+
+
+def test_hotwords_bias_the_transcript(tmp_path, official_model_dir, capsys):
+    """The fixture model (untrained) hears "bốn đã" at 0.96-1.12 s, with "trăm phố" second best there;
+    the hotword "trăm phố" turns the greedy transcript's words into it."""
+    wav = str(OFFICIAL / "A.wav")
+    greedy = transcripts(capsys, ["--model", str(official_model_dir), wav])[wav]
+    assert "trăm phố" not in greedy
+    hot = tmp_path / "hot.txt"
+    hot.write_text("# call context\nTrăm Phố\nHồ Chí Minh\n", encoding="utf-8")  # "chí" is not in the vocab
+    jsonl = tmp_path / "out.jsonl"
+    assert main(["--model", str(official_model_dir), "--hotwords", str(hot), "--jsonl", str(jsonl), wav]) == 0
+    cap = capsys.readouterr()
+    text = cap.out.strip().split("\t")[1]
+    assert "trăm phố" in text and text != greedy
+    assert "'Hồ Chí Minh' ignored: the vocabulary cannot spell chí" in cap.err
+    rec = json.loads(jsonl.read_text(encoding="utf-8"))
+    check_record(rec, 2.0)
+    assert rec["text"] == text
+
+
+def test_hotword_options_are_checked(tmp_path, official_model_dir, capsys):
+    wav = str(OFFICIAL / "C.wav")
+    hot = tmp_path / "hot.txt"
+    model = ["--model", str(official_model_dir)]
+    assert main([*model, "--hotword-score", "3", wav]) == 2
+    assert "--hotword-score needs --hotwords" in capsys.readouterr().err
+    assert main([*model, "--hotwords", str(hot), wav]) == 2
+    assert "hotword file not found" in capsys.readouterr().err
+    hot.write_text("xin chào\ttwo\n", encoding="utf-8")
+    assert main([*model, "--hotwords", str(hot), wav]) == 2
+    assert "hot.txt:1: score 'two' is not a finite number" in capsys.readouterr().err
+    hot.write_text("Hồ Chí Minh\nxyzzy\n", encoding="utf-8")
+    assert main([*model, "--hotwords", str(hot), wav]) == 2
+    assert "no usable hotword (2 rejected" in capsys.readouterr().err
+    hot.write_text("xin chào\n", encoding="utf-8")
+    assert main([*model, "--hotwords", str(hot), "--hotword-score", "-1", wav]) == 2
+    assert "hotword score must be a finite number > 0" in capsys.readouterr().err

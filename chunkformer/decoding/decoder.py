@@ -1,0 +1,218 @@
+"""One utterance's CTC output → text, words with times and confidences: the decoding API.
+
+    from chunkformer.decoding import CTCDecoder, DecodeOptions, build_hotwords
+    dec = CTCDecoder(tokenizer, DecodeOptions(beam=10, lm=LMFusion(KenLM("lm.arpa"), 0.5, 1.0)))
+    hot = build_hotwords(["nguyễn văn an", "tai nghe"], tokenizer)      # per request, cheap
+    hyp = dec.decode(log_probs, hotwords=hot.graph)                     # (T, V) tensor or FrameTopK
+    hyp.text, hyp.confidence, [(w.word, w.start, w.end, w.conf) for w in hyp.words]
+
+Search: greedy (argmax path) unless ``DecodeOptions.method`` is ``"beam"``, or is ``"auto"`` (the default)
+and hotwords or an LM are given. Then CTC prefix beam search with the hotword graph and the LM fused
+(:mod:`~chunkformer.decoding.fusion`).
+
+Times: the hypothesis is aligned to the frames (:func:`~chunkformer.decoding.alignment.ctc_align`, best CTC
+path). A word starts at the first frame emitting its first token and ends where the next word starts, but no
+later than ``max_word_frames`` after its last emitting frame (pauses are not given to the word before them);
+times are frame indices × ``frame_seconds`` (80 ms) plus ``offset``.
+
+Confidence (in [0, 1]): a token's is its posterior averaged over the frames that emit it in the alignment;
+a word's is the smallest of its tokens' (a syllable vocabulary has one token per word); the utterance's is
+the mean of its words' (an empty hypothesis: the mean blank posterior, how sure the model is of silence;
+no frames at all: 0).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from chunkformer.decoding.alignment import ctc_align, greedy_path, path_log_probs, token_spans
+from chunkformer.decoding.context_graph import ContextGraph
+from chunkformer.decoding.ctc_search import FrameTopK, prefix_beam_search
+from chunkformer.decoding.fusion import LMFusion, PrefixScorer
+from chunkformer.model.subsampling import OUTPUT_FRAME_SECONDS
+from chunkformer.tokenizer import WORD_START, Tokenizer
+
+METHODS = ("auto", "greedy", "beam")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of a hypothesis: times in seconds, ``conf`` in [0, 1]."""
+
+    word: str
+    start: float
+    end: float
+    conf: float
+
+
+@dataclass
+class Hypothesis:
+    """The decoded utterance. ``score``: CTC log-prob of the path (greedy) or the fused beam score."""
+
+    text: str
+    tokens: list[int]
+    words: list[Word] = field(default_factory=list)
+    confidence: float = 1.0
+    score: float = 0.0
+    path: list[int] = field(default_factory=list, repr=False)  # per frame: index into tokens, -1 = blank
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``{"text", "confidence", "words": [{"word", "start", "end", "conf"}]}``."""
+        return {"text": self.text, "confidence": round(self.confidence, 4),
+                "words": [{"word": w.word, "start": round(w.start, 2), "end": round(w.end, 2),
+                           "conf": round(w.conf, 4)} for w in self.words]}
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How to decode. ``hotwords``/``lm`` given here apply to every utterance (``decode(hotwords=)`` overrides
+    the graph per call); ``prune_topk`` None = ``beam``; ``max_word_frames`` caps how far a word's end
+    reaches past its last emitting frame."""
+
+    method: str = "auto"
+    beam: int = 10
+    prune_topk: int | None = None
+    hotwords: ContextGraph | None = None
+    lm: LMFusion | None = None
+    frame_seconds: float = OUTPUT_FRAME_SECONDS
+    max_word_frames: int = 4
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown decoding method {self.method!r}; choose from {METHODS}")
+        if self.beam < 1:
+            raise ValueError(f"beam must be >= 1, got {self.beam}")
+
+    def search(self, hotwords: ContextGraph | None = None) -> str:
+        """``"greedy"`` or ``"beam"`` for this utterance."""
+        if self.method != "auto":
+            return self.method
+        return "beam" if (hotwords or self.hotwords or self.lm) is not None else "greedy"
+
+    @property
+    def topk(self) -> int:
+        """Entries per frame a :class:`FrameTopK` must keep for these options (1 for greedy)."""
+        if self.search() == "greedy" and self.method != "auto":
+            return 1
+        return max(self.beam, self.prune_topk or self.beam)
+
+    def frames(self, log_probs: torch.Tensor) -> FrameTopK:
+        """What :meth:`CTCDecoder.decode` needs of (T, V) log-probs (top-1 by ``max`` for greedy, as ``argmax``)."""
+        k = self.topk
+        return FrameTopK.best(log_probs) if k == 1 else FrameTopK.from_log_probs(log_probs, k)
+
+
+class CTCDecoder:
+    """Decodes utterances with fixed options; thread-compatible (no state kept between calls)."""
+
+    def __init__(self, tokenizer: Tokenizer, options: DecodeOptions | None = None) -> None:
+        self.tok = tokenizer
+        self.opts = options or DecodeOptions()
+
+    def with_options(self, **changes: object) -> CTCDecoder:
+        """A decoder with some options replaced (``dataclasses.replace``)."""
+        return CTCDecoder(self.tok, replace(self.opts, **changes))
+
+    def decode(self, log_probs: torch.Tensor | FrameTopK, hotwords: ContextGraph | None = None,
+               offset: float = 0.0) -> Hypothesis:
+        """Decodes one utterance's (T, V) CTC log-probs (or their top-k); ``offset`` (s) is added to times."""
+        frames = log_probs if isinstance(log_probs, FrameTopK) else self.opts.frames(log_probs)
+        graph = hotwords if hotwords is not None else self.opts.hotwords
+        if len(frames) == 0:
+            return Hypothesis("", [], [], 0.0, 0.0)
+        if self.opts.search(graph) == "greedy":
+            tokens, path = greedy_path(frames.ids[:, 0].tolist(), self.tok.blank_id)
+            return self.finish(frames, tokens, float(frames.values[:, 0].double().sum()), offset, path=path)
+        scorer = PrefixScorer(self.tok.tokens, graph, self.opts.lm)
+        nbest = prefix_beam_search(frames, self.opts.beam, self.tok.blank_id, self.opts.prune_topk, scorer=scorer)
+        tokens, score = nbest[0] if nbest else ([], -math.inf)
+        return self.finish(frames, tokens, score, offset)
+
+    def decode_long(self, frames: FrameTopK, hotwords: ContextGraph | None = None, offset: float = 0.0,
+                    max_frames: int = 7500, min_pause: int = 3) -> Hypothesis:
+        """:meth:`decode` of a long utterance in pieces of at most ``max_frames`` (600 s), cut in the middle
+        of pauses (runs of >= ``min_pause`` frames whose best entry is blank) where there are any.
+
+        Greedy results equal :meth:`decode`'s (the cuts fall on blank frames); beam results may differ
+        slightly, as the search restarts at each cut. Bounds the alignment's memory (:func:`ctc_align`).
+        """
+        if len(frames) <= max_frames:
+            return self.decode(frames, hotwords, offset)
+        pieces = [self.decode(FrameTopK(frames.values[a:b], frames.ids[a:b], frames.vocab), hotwords,
+                              offset + a * self.opts.frame_seconds)
+                  for a, b in pause_cuts(frames.ids[:, 0].tolist(), max_frames, min_pause, self.tok.blank_id)]
+        words = [w for h in pieces for w in h.words]
+        tokens = [t for h in pieces for t in h.tokens]
+        path, before = [], 0
+        for h in pieces:
+            path += [k + before if k >= 0 else -1 for k in h.path]
+            before += len(h.tokens)
+        conf = (sum(w.conf for w in words) / len(words) if words
+                else sum(h.confidence for h in pieces) / len(pieces))  # all silence: its mean sureness
+        return Hypothesis(self.tok.decode(tokens), tokens, words, conf, sum(h.score for h in pieces), path)
+
+    def finish(self, frames: FrameTopK | torch.Tensor, tokens: list[int], score: float = 0.0,
+               offset: float = 0.0, path: list[int] | None = None) -> Hypothesis:
+        """Times and confidences of a given token sequence (e.g. a hypothesis from another decoder, or a
+        reference: forced alignment); ``path`` skips the alignment when the caller has it."""
+        blank = self.tok.blank_id
+        if path is None:
+            path = ctc_align(frames, tokens, blank)
+        post = path_log_probs(frames, tokens, path, blank)
+        words = self._words(tokens, path, post, offset)
+        # no words: how sure the model is of silence
+        conf = sum(w.conf for w in words) / len(words) if words else _mean_exp(post)
+        return Hypothesis(self.tok.decode(tokens), list(tokens), words, conf, score, list(path))
+
+    def _words(self, tokens: list[int], path: list[int], post: list[float], offset: float) -> list[Word]:
+        """Tokens grouped into words (a ``▁`` token starts one), with times and confidences."""
+        spans = token_spans(path, len(tokens))
+        conf = [0.0] * len(tokens)  # mean posterior of each token over its (contiguous) emitting frames
+        for t, k in enumerate(path):
+            if k >= 0:
+                conf[k] += min(1.0, math.exp(post[t])) / (spans[k][1] - spans[k][0] + 1)
+        groups: list[list[int]] = []
+        for k, t in enumerate(tokens):
+            if not groups or self.tok.tokens[t].startswith(WORD_START):
+                groups.append([])
+            groups[-1].append(k)
+        groups = [g for g in groups if self.tok.decode([tokens[k] for k in g])]
+        fs, cap = self.opts.frame_seconds, self.opts.max_word_frames
+        out = []
+        for i, g in enumerate(groups):
+            first, last = spans[g[0]][0], spans[g[-1]][1]
+            nxt = spans[groups[i + 1][0]][0] if i + 1 < len(groups) else len(path)
+            end = min(nxt, last + 1 + cap)
+            out.append(Word(self.tok.decode([tokens[k] for k in g]), offset + first * fs, offset + end * fs,
+                            min(conf[k] for k in g)))
+        return out
+
+
+def pause_cuts(ids: list[int], max_frames: int, min_pause: int = 3, blank: int = 0) -> list[tuple[int, int]]:
+    """``[(start, end)]`` frame ranges covering ``ids`` (per-frame best ids), each at most ``max_frames`` long,
+    cut in the middle of runs of >= ``min_pause`` blanks; a stretch with no such run is cut at ``max_frames``."""
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1, got {max_frames}")
+    cuts, run = [], 0
+    for t, i in enumerate(ids):
+        run = run + 1 if i == blank else 0
+        if run and (t + 1 == len(ids) or ids[t + 1] != blank) and run >= min_pause:
+            cuts.append(t + 1 - run // 2 - run % 2)  # the middle frame of the run starts the next piece
+    out, start, best = [], 0, None
+    for c in [*cuts, len(ids)]:
+        while c - start > max_frames:
+            end = best if best is not None and best > start else start + max_frames
+            out.append((start, end))
+            start, best = end, None
+        best = c
+    if start < len(ids):
+        out.append((start, len(ids)))
+    return out
+
+
+def _mean_exp(logs: list[float]) -> float:
+    """Mean of ``exp(x)`` (each at most 1); 1.0 for no values."""
+    return sum(min(1.0, math.exp(x)) for x in logs) / len(logs) if logs else 1.0
