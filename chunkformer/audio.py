@@ -88,24 +88,28 @@ def _mono(data: np.ndarray, sr: int, path: Path, rate: int | None, channel: int 
     return np.ascontiguousarray(x, dtype=np.float32), int(sr)
 
 
-def wav_missing_bytes(data: bytes) -> int:
-    """Bytes a RIFF/WAVE file's ``data`` chunk declares but does not hold (0 when complete, not a WAV, or
-    written by a streaming writer that leaves the size unset). soundfile silently reads what is there.
+def wav_data_chunk(data: bytes) -> tuple[int, int, int] | None:
+    """(declared bytes, present bytes, bytes per frame) of a RIFF/WAVE file's ``data`` chunk, from its header;
+    None when not a WAV, or written by a streaming writer that leaves the size unset. soundfile sizes a WAV
+    by the bytes present, so this is how a truncated file or an over-long declared duration is seen.
 
-    >>> wav_missing_bytes(b"RIFF\\x00\\x00\\x00\\x00WAVEdata\\x10\\x00\\x00\\x00" + bytes(6))
-    10
+    >>> fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, 8000, 16000, 2, 16)  # PCM, mono, 16-bit
+    >>> wav_data_chunk(b"RIFF" + bytes(4) + b"WAVE" + fmt + b"data" + struct.pack("<I", 16) + bytes(6))
+    (16, 6, 2)
     """
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        return 0
-    pos = 12
+        return None
+    pos, block = 12, 0
     while pos + 8 <= len(data):
         cid, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if cid == b"fmt " and pos + 22 <= len(data):
+            block = struct.unpack_from("<H", data, pos + 20)[0]  # nBlockAlign: bytes per sample frame
         if cid == b"data":
             if size in (0, 0xFFFFFFFF):  # unknown length (streamed)
-                return 0
-            return max(0, size - (len(data) - pos - 8))
+                return None
+            return size, len(data) - pos - 8, block
         pos += 8 + size + (size & 1)
-    return 0
+    return None
 
 
 def decode_audio(data: bytes, name: str = "<audio>", rate: int | None = MODEL_RATE, channel: int | None = None,
@@ -124,12 +128,13 @@ def decode_audio(data: bytes, name: str = "<audio>", rate: int | None = MODEL_RA
         info = sf.info(io.BytesIO(data))
     except Exception as e:  # soundfile raises several types for unknown formats
         raise AudioError(f"{name}: not an audio file soundfile can read ({_first_line(e)})") from None
-    if max_seconds is not None and info.frames > 0 and info.frames / info.samplerate > max_seconds:
-        raise AudioTooLong(f"{name}: {info.frames / info.samplerate:.1f} s of audio (from the header, not decoded); "
+    wav = wav_data_chunk(data)
+    frames = wav[0] // wav[2] if wav is not None and wav[2] > 0 else info.frames
+    if max_seconds is not None and frames > 0 and frames / info.samplerate > max_seconds:
+        raise AudioTooLong(f"{name}: {frames / info.samplerate:.1f} s of audio (from the header, not decoded); "
                            f"the limit is {max_seconds:g} s")
-    missing = wav_missing_bytes(data)
-    if missing:
-        raise AudioError(f"{name}: truncated WAV: its data chunk lacks {missing} bytes")
+    if wav is not None and wav[1] < wav[0]:
+        raise AudioError(f"{name}: truncated WAV: its data chunk holds {wav[1]} of the {wav[0]} bytes it declares")
     try:
         samples, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from types import FrameType
 
@@ -63,7 +64,7 @@ def settings_from(a: argparse.Namespace) -> ServerSettings:
         max_batch_seconds=a.max_batch_seconds, max_pending=a.max_pending, prep_threads=a.prep_threads)
 
 
-class _Server(uvicorn.Server):
+class DrainingServer(uvicorn.Server):
     """uvicorn's server, telling the app to refuse new requests (503) as soon as a stop signal arrives."""
 
     def __init__(self, config: uvicorn.Config, app_state: object) -> None:
@@ -95,10 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(rec, settings, info)
     config = uvicorn.Config(app, host=a.host, port=a.port, access_log=a.access_log, log_level="info",
                             timeout_graceful_shutdown=a.shutdown_timeout, lifespan="on")
-    server = _Server(config, app.state.serving)
+    server = DrainingServer(config, app.state.serving)
     log.info("serving %s (%s, %d threads, batching %s) on http://%s:%d", a.model, "int8" if a.int8 else "fp32",
              torch.get_num_threads(), "off" if a.no_batching else f"{settings.window * 1000:g} ms window",
              a.host, a.port)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # uvicorn re-raises the stop signal after draining: exit 0 instead
+        signal.signal(sig, lambda *_: None)
     server.run()
     return 0 if server.started else error(f"could not serve on {a.host}:{a.port} (see the log above)", code=1)
 
