@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         model = quantize_int8(loaded.model) if a.int8 else loaded.model
     except (CheckpointError, QuantizationError, ValueError, FileNotFoundError) as e:
         return error(e)
-    rec = Recognizer(model, loaded.tokenizer, ctx, settings.max_seconds)
+    rec = Recognizer(model, loaded.tokenizer, ctx)
     rec.warm_up()
     info = {"model": str(a.model), "int8": a.int8, "context": str(ctx), "threads": torch.get_num_threads(),
             "batching": not a.no_batching}

@@ -141,7 +141,8 @@ class _State:
         data, name, options = await self._read(request)
         loop = asyncio.get_running_loop()
         try:
-            utt = await loop.run_in_executor(self.prep, self.rec.prepare, data, name, options)
+            utt = await loop.run_in_executor(self.prep, self.rec.prepare, data, name, options,
+                                             self.settings.max_seconds)
         except AudioTooLong as e:
             raise HTTPError(413, str(e)) from None
         except (AudioError, OptionError) as e:
