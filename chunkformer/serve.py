@@ -56,8 +56,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def settings_from(a: argparse.Namespace) -> ServerSettings:
-    if a.max_seconds <= 0 or a.max_body_mb <= 0 or a.batch_window_ms < 0:
-        raise ValueError("--max-seconds and --max-body-mb must be positive, --batch-window-ms not negative")
+    """The command line's limits → :class:`ServerSettings`; ValueError (one line) for a bad value."""
+    if a.max_seconds <= 0 or a.max_body_mb <= 0 or a.batch_window_ms < 0 or a.max_batch < 1 or a.max_pending < 1 \
+            or a.max_batch_seconds <= 0 or a.prep_threads < 1:
+        raise ValueError("--max-seconds, --max-body-mb, --max-batch-seconds, --max-batch, --max-pending and "
+                         "--prep-threads must be positive, --batch-window-ms not negative")
     return ServerSettings(
         max_body_bytes=int(a.max_body_mb * (1 << 20)), max_seconds=a.max_seconds,
         window=0.0 if a.no_batching else a.batch_window_ms / 1000, max_batch=1 if a.no_batching else a.max_batch,
@@ -102,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
              a.host, a.port)
     for sig in (signal.SIGINT, signal.SIGTERM):  # uvicorn re-raises the stop signal after draining: exit 0 instead
         signal.signal(sig, lambda *_: None)
-    server.run()
-    return 0 if server.started else error(f"could not serve on {a.host}:{a.port} (see the log above)", code=1)
+    try:
+        server.run()
+    except SystemExit:  # uvicorn's sys.exit(3): the port could not be bound, or the app did not start
+        return error(f"could not serve on {a.host}:{a.port} (see the log above)", code=1)
+    return 0
 
 
 if __name__ == "__main__":

@@ -131,3 +131,21 @@ def new_request(url: str, path: Path) -> str:
     except httpx.ConnectError:
         return "refused"
     return f"{r.status_code} {r.json().get('detail', r.text)}"
+
+
+def run_serve(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "chunkformer.serve", "--model", str(MODEL), *args], cwd=REPO,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=120)
+
+
+def test_bad_limits_and_a_busy_port_are_one_line_errors():
+    bad = run_serve(["--max-batch", "0"])
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1, bad.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = run_serve(["--port", str(port)])
+    assert taken.returncode == 1, taken.stderr
+    assert "address already in use" in taken.stderr
+    assert taken.stderr.rstrip().endswith(f"error: could not serve on 127.0.0.1:{port} (see the log above)")

@@ -256,3 +256,44 @@ def test_draining_server_refuses_new_requests(loaded):
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
     assert refused.json() == {"detail": "the server is shutting down"}
     assert health.status_code == 503 and health.json()["status"] == "draining"
+
+
+def test_client_hanging_up_mid_body_is_a_failed_request_not_a_crash(loaded, caplog):
+    """The ASGI messages uvicorn sends when a caller disconnects halfway through its upload: the request is
+    counted as failed (400, which goes nowhere), nothing is logged as an exception, the next caller is served."""
+    app = create_app(Recognizer(loaded.model, loaded.tokenizer), ServerSettings(window=0.0))
+    data = encode(GOOD)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/transcribe", "raw_path": b"/transcribe", "query_string": b"", "root_path": "",
+             "headers": [(b"content-length", str(len(data)).encode())], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80)}
+    messages = [{"type": "http.request", "body": data[:5000], "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def main() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            await app(scope, receive, send)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+                return await client.post("/transcribe", content=data)
+
+    with caplog.at_level("WARNING"):
+        after = asyncio.run(main())
+    assert sent[0]["status"] == 400
+    assert b"the client disconnected after sending 5000 bytes of the body" in sent[1]["body"]
+    assert after.status_code == 200 and after.json()["text"]
+    assert app.state.serving.failed == 1 and app.state.serving.served == 1
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
+
+
+def test_settings_are_checked():
+    ServerSettings(window=0.0, max_batch=1)  # --no-batching
+    for bad in (dict(max_batch=0), dict(max_pending=0), dict(window=-1.0), dict(max_seconds=0.0),
+                dict(prep_threads=0), dict(max_batch_seconds=0.0), dict(max_body_bytes=0)):
+        with pytest.raises(ValueError, match="bad server settings"):
+            ServerSettings(**bad)
