@@ -18,6 +18,7 @@ import struct
 from collections.abc import Callable
 from math import gcd
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -88,24 +89,42 @@ def _mono(data: np.ndarray, sr: int, path: Path, rate: int | None, channel: int 
     return np.ascontiguousarray(x, dtype=np.float32), int(sr)
 
 
-def wav_missing_bytes(data: bytes) -> int:
-    """Bytes a RIFF/WAVE file's ``data`` chunk declares but does not hold (0 when complete, not a WAV, or
-    written by a streaming writer that leaves the size unset). soundfile silently reads what is there.
+class WavData(NamedTuple):
+    """A RIFF/WAVE file's ``data`` chunk as its header describes it."""
 
-    >>> wav_missing_bytes(b"RIFF\\x00\\x00\\x00\\x00WAVEdata\\x10\\x00\\x00\\x00" + bytes(6))
-    10
+    declared: int  # bytes the chunk header declares
+    present: int  # bytes that follow the chunk header in the file (more than declared when chunks follow)
+    byte_rate: int  # the fmt chunk's nAvgBytesPerSec (0 when absent): bytes per second of audio, any codec
+
+    @property
+    def seconds(self) -> float | None:
+        """The declared duration in seconds, None without a byte rate."""
+        return self.declared / self.byte_rate if self.byte_rate > 0 else None
+
+
+def wav_data_chunk(data: bytes) -> WavData | None:
+    """The ``data`` chunk of a RIFF/WAVE file (:class:`WavData`), from its header; None when not a WAV, or
+    written by a streaming writer that leaves the size unset. soundfile sizes a WAV by the bytes present, so
+    this is how a truncated file or an over-long declared duration is seen. The duration comes from the byte
+    rate, not the block size: in ADPCM or GSM WAVs one block holds hundreds of sample frames.
+
+    >>> fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, 8000, 16000, 2, 16)  # PCM, mono, 16-bit, 8 kHz
+    >>> wav_data_chunk(b"RIFF" + bytes(4) + b"WAVE" + fmt + b"data" + struct.pack("<I", 16) + bytes(6))
+    WavData(declared=16, present=6, byte_rate=16000)
     """
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        return 0
-    pos = 12
+        return None
+    pos, byte_rate = 12, 0
     while pos + 8 <= len(data):
         cid, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if cid == b"fmt " and pos + 20 <= len(data):
+            byte_rate = struct.unpack_from("<I", data, pos + 16)[0]  # nAvgBytesPerSec
         if cid == b"data":
             if size in (0, 0xFFFFFFFF):  # unknown length (streamed)
-                return 0
-            return max(0, size - (len(data) - pos - 8))
+                return None
+            return WavData(size, len(data) - pos - 8, byte_rate)
         pos += 8 + size + (size & 1)
-    return 0
+    return None
 
 
 def decode_audio(data: bytes, name: str = "<audio>", rate: int | None = MODEL_RATE, channel: int | None = None,
@@ -124,12 +143,14 @@ def decode_audio(data: bytes, name: str = "<audio>", rate: int | None = MODEL_RA
         info = sf.info(io.BytesIO(data))
     except Exception as e:  # soundfile raises several types for unknown formats
         raise AudioError(f"{name}: not an audio file soundfile can read ({_first_line(e)})") from None
-    if max_seconds is not None and info.frames > 0 and info.frames / info.samplerate > max_seconds:
-        raise AudioTooLong(f"{name}: {info.frames / info.samplerate:.1f} s of audio (from the header, not decoded); "
+    wav = wav_data_chunk(data)
+    seconds = wav.seconds if wav is not None and wav.seconds is not None else info.frames / info.samplerate
+    if max_seconds is not None and seconds > max_seconds:
+        raise AudioTooLong(f"{name}: {seconds:.1f} s of audio (from the header, not decoded); "
                            f"the limit is {max_seconds:g} s")
-    missing = wav_missing_bytes(data)
-    if missing:
-        raise AudioError(f"{name}: truncated WAV: its data chunk lacks {missing} bytes")
+    if wav is not None and wav.present < wav.declared:
+        raise AudioError(f"{name}: truncated WAV: its data chunk holds {wav.present} of the {wav.declared} bytes "
+                         "it declares")
     try:
         samples, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:

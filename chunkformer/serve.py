@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from types import FrameType
 
@@ -55,15 +56,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def settings_from(a: argparse.Namespace) -> ServerSettings:
-    if a.max_seconds <= 0 or a.max_body_mb <= 0 or a.batch_window_ms < 0:
-        raise ValueError("--max-seconds and --max-body-mb must be positive, --batch-window-ms not negative")
+    """The command line's limits → :class:`ServerSettings`; ValueError (one line) for a bad value."""
+    if a.max_seconds <= 0 or a.max_body_mb <= 0 or a.batch_window_ms < 0 or a.max_batch < 1 or a.max_pending < 1 \
+            or a.max_batch_seconds <= 0 or a.prep_threads < 1:
+        raise ValueError("--max-seconds, --max-body-mb, --max-batch-seconds, --max-batch, --max-pending and "
+                         "--prep-threads must be positive, --batch-window-ms not negative")
     return ServerSettings(
         max_body_bytes=int(a.max_body_mb * (1 << 20)), max_seconds=a.max_seconds,
         window=0.0 if a.no_batching else a.batch_window_ms / 1000, max_batch=1 if a.no_batching else a.max_batch,
         max_batch_seconds=a.max_batch_seconds, max_pending=a.max_pending, prep_threads=a.prep_threads)
 
 
-class _Server(uvicorn.Server):
+class DrainingServer(uvicorn.Server):
     """uvicorn's server, telling the app to refuse new requests (503) as soon as a stop signal arrives."""
 
     def __init__(self, config: uvicorn.Config, app_state: object) -> None:
@@ -88,19 +92,24 @@ def main(argv: list[str] | None = None) -> int:
         model = quantize_int8(loaded.model) if a.int8 else loaded.model
     except (CheckpointError, QuantizationError, ValueError, FileNotFoundError) as e:
         return error(e)
-    rec = Recognizer(model, loaded.tokenizer, ctx, settings.max_seconds)
+    rec = Recognizer(model, loaded.tokenizer, ctx)
     rec.warm_up()
     info = {"model": str(a.model), "int8": a.int8, "context": str(ctx), "threads": torch.get_num_threads(),
             "batching": not a.no_batching}
     app = create_app(rec, settings, info)
     config = uvicorn.Config(app, host=a.host, port=a.port, access_log=a.access_log, log_level="info",
                             timeout_graceful_shutdown=a.shutdown_timeout, lifespan="on")
-    server = _Server(config, app.state.serving)
+    server = DrainingServer(config, app.state.serving)
     log.info("serving %s (%s, %d threads, batching %s) on http://%s:%d", a.model, "int8" if a.int8 else "fp32",
              torch.get_num_threads(), "off" if a.no_batching else f"{settings.window * 1000:g} ms window",
              a.host, a.port)
-    server.run()
-    return 0 if server.started else error(f"could not serve on {a.host}:{a.port} (see the log above)", code=1)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # uvicorn re-raises the stop signal after draining: exit 0 instead
+        signal.signal(sig, lambda *_: None)
+    try:
+        server.run()
+    except SystemExit:  # uvicorn's sys.exit(3): the port could not be bound, or the app did not start
+        return error(f"could not serve on {a.host}:{a.port} (see the log above)", code=1)
+    return 0
 
 
 if __name__ == "__main__":

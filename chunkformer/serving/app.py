@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from chunkformer.audio import AudioError, AudioTooLong
 from chunkformer.frontend import FRAMES_PER_SECOND
@@ -46,6 +47,12 @@ class ServerSettings:
     max_batch: int = 64
     max_pending: int = 256
     prep_threads: int = 2
+
+    def __post_init__(self) -> None:
+        if min(self.max_body_bytes, self.max_seconds, self.max_batch_seconds) <= 0 or self.window < 0 or min(
+                self.max_batch, self.max_pending, self.prep_threads) < 1:
+            raise ValueError(f"bad server settings (sizes, durations and counts must be positive, the window not "
+                             f"negative): {self}")
 
 
 class HTTPError(Exception):
@@ -141,11 +148,15 @@ class _State:
         data, name, options = await self._read(request)
         loop = asyncio.get_running_loop()
         try:
-            utt = await loop.run_in_executor(self.prep, self.rec.prepare, data, name, options)
+            utt = await loop.run_in_executor(self.prep, self.rec.prepare, data, name, options,
+                                             self.settings.max_seconds)
         except AudioTooLong as e:
             raise HTTPError(413, str(e)) from None
         except (AudioError, OptionError) as e:
             raise HTTPError(400, str(e)) from None
+        except Exception as e:
+            log.exception("preparing %s failed", name)
+            raise HTTPError(500, f"preparing the audio failed: {type(e).__name__}: {e}") from None
         out = {"text": "", "duration": round(utt.seconds, 3), "warnings": utt.warnings}
         if not utt.decodable:
             out["warnings"].append("shorter than 0.16 s: nothing to decode")
@@ -179,14 +190,19 @@ class _State:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
+    """The whole body (at most ``limit`` bytes, else 413); 400 when the client hangs up before sending it all
+    (the answer goes nowhere, but the request is counted as failed and nothing is logged as a crash)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPError(413, f"body of {int(declared)} bytes; the limit is {limit} bytes")
     buf = bytearray()
-    async for chunk in request.stream():
-        buf += chunk
-        if len(buf) > limit:
-            raise HTTPError(413, f"body over the limit of {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            buf += chunk
+            if len(buf) > limit:
+                raise HTTPError(413, f"body over the limit of {limit} bytes")
+    except ClientDisconnect:
+        raise HTTPError(400, f"the client disconnected after sending {len(buf)} bytes of the body") from None
     return bytes(buf)
 
 
@@ -198,12 +214,15 @@ async def _multipart(request: Request, body: bytes) -> tuple[bytes, str, dict[st
         form = await MultiPartParser(request.headers, stream(), max_files=1, max_fields=16).parse()
     except MultiPartException as e:
         raise HTTPError(400, f"bad multipart body: {e.message}") from None
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise HTTPError(400, "multipart body has no file in field 'file'")
-    data = await upload.read()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    return data, upload.filename or "file", fields
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPError(400, "multipart body has no file in field 'file'")
+        data = await upload.read()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        return data, upload.filename or "file", fields
+    finally:
+        await form.close()  # uploads over 1 MiB are spooled to temporary files
 
 
 def _options(params: dict[str, str]) -> DecodeOptions:

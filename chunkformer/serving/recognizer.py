@@ -62,16 +62,16 @@ class Recognizer:
 
     supports_hotwords = False
 
-    def __init__(self, model: ChunkFormerModel, tokenizer: Tokenizer, context: Context = Context.DEFAULT,
-                 max_seconds: float = 60.0) -> None:
+    def __init__(self, model: ChunkFormerModel, tokenizer: Tokenizer, context: Context = Context.DEFAULT) -> None:
         self.model = model.eval()
         self.tok = tokenizer
         self.ctx = context
-        self.max_seconds = max_seconds
 
-    def prepare(self, data: bytes, name: str, options: DecodeOptions) -> Utterance:
+    def prepare(self, data: bytes, name: str, options: DecodeOptions, max_seconds: float | None = None
+                ) -> Utterance:
         """Request bytes → :class:`Utterance`; raises ``AudioError`` (``AudioTooLong`` past ``max_seconds``,
-        found from the header when it says so) or :class:`OptionError`."""
+        found from the header when it says so) or :class:`OptionError`. The limit is the caller's (the
+        server's settings), so that one setting governs it."""
         if options.hotwords and not self.supports_hotwords:
             raise OptionError("hotwords: this server's decoder does not support hotword biasing yet")
         warnings: list[str] = []
@@ -79,7 +79,7 @@ class Recognizer:
         def downmixed(_path: object, channels: int) -> None:
             warnings.append(f"{channels} channels averaged into one; pass channel=N (0-based) for one speaker")
 
-        x, rate = decode_audio(data, name, MODEL_RATE, options.channel, self.max_seconds, downmixed)
+        x, rate = decode_audio(data, name, MODEL_RATE, options.channel, max_seconds, downmixed)
         return Utterance(fbank(x, rate), len(x) / rate, options, warnings)
 
     def run_batch(self, utts: list[Utterance]) -> list[dict]:

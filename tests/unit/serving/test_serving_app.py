@@ -1,0 +1,299 @@
+"""The HTTP API (chunkformer.serving.app) in process: the real app, batcher, recognizer and fixture model
+(tests/fixtures/official/model), its lifespan run as uvicorn runs it, requests sent by httpx over the ASGI
+interface. Batching hands every caller its own transcript, the one ``python -m chunkformer.transcribe`` gives
+for that file; bad requests get one-line 400/413/503 answers and the server goes on answering good ones."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+import re
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from chunkformer.audio import resample
+from chunkformer.checkpoint import LoadedModel, load_model
+from chunkformer.serving.app import ServerSettings, create_app
+from chunkformer.serving.recognizer import Recognizer
+from chunkformer.transcribe import Transcriber
+
+from conftest import OFFICIAL
+from helpers import speech
+
+MODEL = OFFICIAL / "model"
+
+
+@pytest.fixture(scope="module")
+def loaded() -> LoadedModel:
+    return load_model(MODEL)
+
+
+def serve(loaded: LoadedModel, client_fn: Callable[..., Awaitable[Any]], **settings: Any) -> Any:
+    """Runs ``client_fn(client, state)`` against a fresh app (``state``: what its endpoints share; lifespan
+    started and, at the end, drained as uvicorn does); returns what it returns."""
+    app = create_app(Recognizer(loaded.model, loaded.tokenizer), ServerSettings(**settings), {"model": "fixture"})
+
+    async def main() -> Any:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve", timeout=60) as client:
+                return await client_fn(client, app.state.serving)
+
+    return asyncio.run(main())
+
+
+def encode(x: np.ndarray, rate: int = 16000, fmt: str = "WAV", subtype: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def official(name: str) -> np.ndarray:
+    x, rate = sf.read(OFFICIAL / f"{name}.wav", dtype="float32")
+    assert rate == 16000
+    return x
+
+
+@pytest.fixture(scope="module")
+def turns(tmp_path_factory: pytest.TempPathFactory, loaded: LoadedModel) -> dict[Path, str]:
+    """Seven distinct call turns (0.5–5.7 s; 16 and 8 kHz, PCM, float and FLAC) → the transcript the
+    Transcriber of ``python -m chunkformer.transcribe`` gives each with the same model."""
+    d = tmp_path_factory.mktemp("turns")
+    a, b, c = official("A"), official("B"), official("C")
+    files = {"a.wav": (a, 16000, "PCM_16"), "b1_8k.wav": (resample(b[:48000], 16000, 8000), 8000, "PCM_16"),
+             "b2.flac": (b[64000:128000], 16000, None), "b3.wav": (b[128000:], 16000, "FLOAT"),
+             "c.wav": (c, 16000, "PCM_16"), "synth.wav": (speech(3, 2.5), 16000, "PCM_16"),
+             "ab.wav": (np.concatenate([a, b[:16000]]), 16000, "PCM_16")}
+    for name, (x, rate, subtype) in files.items():
+        sf.write(d / name, x, rate, subtype=subtype)
+    paths = [d / n for n in files]
+    texts = {Path(t.path): t.text for t in Transcriber(loaded.model, loaded.tokenizer).transcribe(
+        [str(p) for p in paths], progress=False)}
+    assert len(set(texts.values())) == len(paths) and all(texts.values())  # distinct: a swap would show
+    return texts
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_concurrent_callers_get_their_own_transcripts(loaded, turns, batching):
+    """Every turn twice, in shuffled order, all at once: each answer is that file's transcript. With batching,
+    batches of several requests formed; without (max_batch 1), every request ran alone."""
+    order = [p for p in turns for _ in range(2)]
+    random.Random(0).shuffle(order)
+
+    async def calls(client: httpx.AsyncClient, _state: Any) -> tuple[list[httpx.Response], dict]:
+        answers = await asyncio.gather(*(client.post("/transcribe", content=p.read_bytes()) for p in order))
+        return list(answers), (await client.get("/health")).json()
+
+    settings = dict(window=0.5, max_batch=64) if batching else dict(window=0.0, max_batch=1)
+    answers, health = serve(loaded, calls, **settings)
+    assert [r.status_code for r in answers] == [200] * len(order), [r.text for r in answers]
+    for path, r in zip(order, answers):
+        assert r.json()["text"] == turns[path], path.name
+    sizes = [r.json()["stats"]["batch_size"] for r in answers]
+    batches = health["batches"]
+    assert batches["items"] == len(order) and health["served"] == len(order) and health["failed"] == 0
+    assert sum(int(k) * v for k, v in batches["sizes"].items()) == len(order)
+    if batching:
+        assert batches["largest"] > 1 and max(sizes) > 1 and batches["batches"] < len(order), batches
+    else:
+        assert batches["sizes"] == {"1": len(order)} and set(sizes) == {1}
+
+
+def pcm_wav(declared_bytes: int, body: bytes, rate: int = 16000) -> bytes:
+    """A 16-bit mono PCM WAV whose data chunk declares ``declared_bytes`` and holds ``body``."""
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, rate, 2 * rate, 2, 16)
+    return (b"RIFF" + struct.pack("<I", 36 + declared_bytes) + b"WAVE" + fmt + b"data"
+            + struct.pack("<I", declared_bytes) + body)
+
+
+async def chunks(data: bytes, size: int = 8192) -> AsyncIterator[bytes]:
+    """A body sent in chunks without Content-Length (Transfer-Encoding: chunked)."""
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+LIMITS = dict(max_body_bytes=256 << 10, max_seconds=5.0, window=0.0)
+GOOD = official("A")  # 2 s
+B = official("B")
+NAN = speech(9, 1.0)
+NAN[10] = np.nan
+BAD_REQUESTS: dict[str, tuple[dict, int, str]] = {  # name → (httpx request arguments, status, detail pattern)
+    "empty body": (dict(content=b""), 400, r"^request body: empty \(no bytes\)$"),
+    "truncated wav": (dict(content=encode(GOOD)[:-1000]), 400,
+                      r"^request body: truncated WAV: its data chunk holds 63000 of the 64000 bytes it declares$"),
+    "not audio": (dict(content=b"GET / HTTP/1.1 " * 100), 400, r"^request body: not an audio file soundfile can read"),
+    "nan samples": (dict(content=encode(NAN, subtype="FLOAT")), 400, "NaN or Inf samples"),
+    "over the body limit": (dict(content=encode(B)), 413, r"^body of 438444 bytes; the limit is 262144 bytes$"),
+    "over the body limit, chunked": (dict(content=chunks(encode(B))), 413, r"^body over the limit of 262144 bytes$"),
+    "declares an hour": (dict(content=pcm_wav(3600 * 32000, bytes(32000))), 413,
+                         r"^request body: 3600\.0 s of audio \(from the header, not decoded\); the limit is 5 s$"),
+    "long flac": (dict(content=encode(B[:8 * 16000], fmt="FLAC")), 413,
+                  r"8\.0 s of audio \(from the header, not decoded\); the limit is 5 s$"),
+    "channel not a number": (dict(content=encode(GOOD), params={"channel": "left"}), 400,
+                             r"^channel must be a 0-based channel number, got 'left'$"),
+    "no such channel": (dict(content=encode(GOOD), params={"channel": "1"}), 400,
+                        r"^request body: no channel 1 \(0-based\) in a 1-channel file$"),
+    "hotwords": (dict(content=encode(GOOD), params={"hotwords": "vietcombank"}), 400,
+                 "^hotwords: this server's decoder does not support hotword biasing yet$"),
+    "multipart without file": (dict(files={"audio": ("a.wav", encode(GOOD))}), 400,
+                               r"^multipart body has no file in field 'file'$"),
+    "broken multipart": (dict(content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data"}), 400,
+                         "^bad multipart body: "),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_REQUESTS))
+def test_bad_request_is_answered_and_the_next_good_one_served(loaded, name):
+    request, status, detail = BAD_REQUESTS[name]
+
+    async def calls(client: httpx.AsyncClient, _state: Any) -> tuple[httpx.Response, ...]:
+        before = await client.post("/transcribe", content=encode(GOOD))
+        bad = await client.post("/transcribe", **request)
+        after = await client.post("/transcribe", content=encode(GOOD))
+        return before, bad, after, await client.get("/health")
+
+    before, bad, after, health = serve(loaded, calls, **LIMITS)
+    assert bad.status_code == status, bad.text
+    assert bad.headers["content-type"] == "application/json"
+    assert list(bad.json()) == ["detail"] and "\n" not in bad.json()["detail"]
+    assert re.search(detail, bad.json()["detail"]), bad.json()["detail"]
+    assert before.status_code == after.status_code == 200
+    assert after.json()["text"] == before.json()["text"] != ""
+    assert health.json() | {"batches": None} == {"status": "ok", "model": "fixture", "pending": 0, "queued": 0,
+                                                 "served": 2, "failed": 1, "batches": None}
+
+
+def test_multipart_field_file_and_channel_options(loaded):
+    """Field ``file`` gives the raw body's transcript; ``channel`` as a query parameter or a form field picks
+    one speaker of a stereo call; without it both are averaged, with a warning."""
+    a, b = GOOD, B[: len(GOOD)]
+    call = encode(np.stack([a, b], 1), subtype="FLOAT")
+
+    async def calls(client: httpx.AsyncClient, _state: Any) -> list[httpx.Response]:
+        return [await client.post("/transcribe", content=encode(b, subtype="FLOAT")),
+                await client.post("/transcribe", files={"file": ("b.wav", encode(b, subtype="FLOAT"))}),
+                await client.post("/transcribe", files={"file": ("call.wav", call)}, data={"channel": "1"}),
+                await client.post("/transcribe", params={"channel": "1"}, files={"file": ("call.wav", call)}),
+                await client.post("/transcribe", content=call, params={"channel": "0"}),
+                await client.post("/transcribe", content=encode(a, subtype="FLOAT")),
+                await client.post("/transcribe", files={"file": ("call.wav", call)}),
+                await client.post("/transcribe", files={"file": ("call.wav", call)}, data={"channel": "2"})]
+
+    raw_b, form_b, form_ch1, query_ch1, raw_ch0, raw_a, mixed, bad = serve(loaded, calls)
+    assert [r.status_code for r in (raw_b, form_b, form_ch1, query_ch1, raw_ch0, raw_a, mixed)] == [200] * 7
+    assert form_b.json()["text"] == form_ch1.json()["text"] == query_ch1.json()["text"] == raw_b.json()["text"]
+    assert raw_ch0.json()["text"] == raw_a.json()["text"] != raw_b.json()["text"]
+    assert raw_b.json()["warnings"] == [] and mixed.json()["text"] not in (raw_a.json()["text"], raw_b.json()["text"])
+    assert mixed.json()["warnings"] == ["2 channels averaged into one; pass channel=N (0-based) for one speaker"]
+    assert bad.status_code == 400 and bad.json()["detail"] == "call.wav: no channel 2 (0-based) in a 2-channel file"
+
+
+def test_answer_fields_short_audio_and_health(loaded):
+    async def calls(client: httpx.AsyncClient, _state: Any) -> list[httpx.Response]:
+        return [await client.get("/health"), await client.post("/transcribe", content=encode(GOOD[:1600])),
+                await client.post("/transcribe", content=encode(GOOD, 16000, "FLAC")), await client.get("/health")]
+
+    health0, short, good, health1 = serve(loaded, calls, window=0.01)
+    assert health0.status_code == 200
+    assert health0.json() == {"status": "ok", "model": "fixture", "pending": 0, "queued": 0, "served": 0,
+                              "failed": 0, "batches": {"batches": 0, "items": 0, "largest": 0, "busy_s": 0.0,
+                                                       "sizes": {}}}
+    assert short.status_code == 200  # 0.1 s: shorter than the receptive field
+    assert short.json() == {"text": "", "duration": 0.1, "warnings": ["shorter than 0.16 s: nothing to decode"]}
+    body = good.json()
+    assert set(body) == {"text", "duration", "warnings", "stats"} and body["duration"] == 2.0 and body["text"]
+    assert set(body["stats"]) == {"batch_size", "queued_ms", "compute_ms"} and body["stats"]["batch_size"] == 1
+    assert body["stats"]["queued_ms"] >= 9  # waited for the 10 ms window
+    assert health1.json()["served"] == 2 and health1.json()["batches"]["items"] == 1  # the short one skips it
+
+
+def test_full_server_answers_503_then_serves_again(loaded):
+    """``max_pending`` 1: while one request is in the server (its body still arriving), the next is refused
+    with 503 and Retry-After; once it is answered, the server takes requests again."""
+    data = encode(GOOD)
+    release = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield data[:1000]
+        await release.wait()
+        yield data[1000:]
+
+    async def calls(client: httpx.AsyncClient, _state: Any) -> list[httpx.Response]:
+        first = asyncio.create_task(client.post("/transcribe", content=slow_body()))
+        for _ in range(200):
+            health = (await client.get("/health")).json()
+            if health["pending"] == 1:
+                break
+            await asyncio.sleep(0.01)
+        refused = await client.post("/transcribe", content=data)
+        release.set()
+        return [refused, await first, await client.post("/transcribe", content=data), health]
+
+    refused, first, again, health = serve(loaded, calls, max_pending=1, window=0.0)
+    assert health["pending"] == 1
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert refused.json() == {"detail": "server busy: 1 requests in progress (the limit); retry later"}
+    assert first.status_code == again.status_code == 200
+    assert first.json()["text"] == again.json()["text"] != ""
+
+
+def test_draining_server_refuses_new_requests(loaded):
+    async def calls(client: httpx.AsyncClient, state: Any) -> list[httpx.Response]:
+        ok = await client.post("/transcribe", content=encode(GOOD))
+        state.draining = True  # what serve.py's SIGTERM handler sets
+        return [ok, await client.post("/transcribe", content=encode(GOOD)), await client.get("/health")]
+
+    ok, refused, health = serve(loaded, calls)
+    assert ok.status_code == 200
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert refused.json() == {"detail": "the server is shutting down"}
+    assert health.status_code == 503 and health.json()["status"] == "draining"
+
+
+def test_client_hanging_up_mid_body_is_a_failed_request_not_a_crash(loaded, caplog):
+    """The ASGI messages uvicorn sends when a caller disconnects halfway through its upload: the request is
+    counted as failed (400, which goes nowhere), nothing is logged as an exception, the next caller is served."""
+    app = create_app(Recognizer(loaded.model, loaded.tokenizer), ServerSettings(window=0.0))
+    data = encode(GOOD)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/transcribe", "raw_path": b"/transcribe", "query_string": b"", "root_path": "",
+             "headers": [(b"content-length", str(len(data)).encode())], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80)}
+    messages = [{"type": "http.request", "body": data[:5000], "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def main() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            await app(scope, receive, send)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+                return await client.post("/transcribe", content=data)
+
+    with caplog.at_level("WARNING"):
+        after = asyncio.run(main())
+    assert sent[0]["status"] == 400
+    assert b"the client disconnected after sending 5000 bytes of the body" in sent[1]["body"]
+    assert after.status_code == 200 and after.json()["text"]
+    assert app.state.serving.failed == 1 and app.state.serving.served == 1
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
+
+
+def test_settings_are_checked():
+    ServerSettings(window=0.0, max_batch=1)  # --no-batching
+    for bad in (dict(max_batch=0), dict(max_pending=0), dict(window=-1.0), dict(max_seconds=0.0),
+                dict(prep_threads=0), dict(max_batch_seconds=0.0), dict(max_body_bytes=0)):
+        with pytest.raises(ValueError, match="bad server settings"):
+            ServerSettings(**bad)
