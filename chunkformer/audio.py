@@ -89,6 +89,11 @@ def _mono(data: np.ndarray, sr: int, path: Path, rate: int | None, channel: int 
     return np.ascontiguousarray(x, dtype=np.float32), int(sr)
 
 
+# data-chunk sizes that writers streaming to a pipe put in the header instead of the real size: 0, the 32-bit
+# maximum, and 0x7FFFF000 (espeak-ng --stdout; libsndfile's pipe writer uses the same value)
+STREAMED_WAV_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFF000})
+
+
 class WavData(NamedTuple):
     """A RIFF/WAVE file's ``data`` chunk as its header describes it."""
 
@@ -120,7 +125,7 @@ def wav_data_chunk(data: bytes) -> WavData | None:
         if cid == b"fmt " and pos + 20 <= len(data):
             byte_rate = struct.unpack_from("<I", data, pos + 16)[0]  # nAvgBytesPerSec
         if cid == b"data":
-            if size in (0, 0xFFFFFFFF):  # unknown length (streamed)
+            if size in STREAMED_WAV_SIZES:  # unknown length: the writer could not seek back to fill it in
                 return None
             return WavData(size, len(data) - pos - 8, byte_rate)
         pos += 8 + size + (size & 1)

@@ -91,6 +91,18 @@ def test_8khz_and_stereo_give_the_16khz_mono_transcript(tmp_path, official_model
     assert mixed[paths["call"]] != mono  # without --channel the other speaker is averaged in
 
 
+def test_audio_on_standard_input_is_transcribed_like_the_file(golden_meta, official_model_dir):
+    """``-`` reads the bytes from a pipe: a regular file, and espeak-ng's streamed WAV (unknown data size)."""
+    wav = OFFICIAL / "A.wav"
+    res = subprocess.run([sys.executable, "-m", "chunkformer.transcribe", "--model", str(official_model_dir),
+                          "--context", CTX, "-"], input=wav.read_bytes(), capture_output=True, check=True)
+    assert res.stdout.decode() == f"-\t{golden_meta['batch_decode'][TAG]['A']}\n"
+    espeak = subprocess.run(["espeak-ng", "-v", "vi", "--stdout", "xin chào"], capture_output=True, check=True)
+    res = subprocess.run([sys.executable, "-m", "chunkformer.transcribe", "--model", str(official_model_dir), "-"],
+                         input=espeak.stdout, capture_output=True)
+    assert res.returncode == 0 and res.stdout.decode().startswith("-\t"), res.stderr.decode()
+
+
 def test_bad_file_is_reported_and_others_still_decoded(tmp_path, official_model_dir, capsys):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF not really a wav")

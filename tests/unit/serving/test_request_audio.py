@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from chunkformer.audio import AudioError, AudioTooLong, WavData, decode_audio, read_audio, wav_data_chunk
+from chunkformer.audio import (
+    STREAMED_WAV_SIZES,
+    AudioError,
+    AudioTooLong,
+    WavData,
+    decode_audio,
+    read_audio,
+    wav_data_chunk,
+)
 
 from helpers import speech
 
@@ -79,8 +88,11 @@ def test_wav_chunks_around_data_and_streamed_sizes():
     assert wav_data_chunk(with_chunks) == WavData(1600, 1612, 32000)
     y, rate = decode_audio(with_chunks, max_seconds=1)
     assert rate == 16000 and np.array_equal(y, decode_audio(plain)[0])
-    streamed = plain[:40] + struct.pack("<I", 0xFFFFFFFF) + body  # a streaming writer's unknown length
-    assert wav_data_chunk(streamed) is None
+    for unknown in STREAMED_WAV_SIZES:  # a streaming writer's unknown length
+        streamed = plain[:40] + struct.pack("<I", unknown) + body
+        assert wav_data_chunk(streamed) is None
+        if unknown:  # libsndfile reads a declared 0 as no samples (an empty file then says so)
+            assert np.array_equal(decode_audio(streamed)[0], decode_audio(plain)[0])
     assert wav_data_chunk(encode(speech(3, 0.5), fmt="FLAC")) is None
     assert wav_data_chunk(b"RIFF\0\0\0\0WAVE") is None  # no chunks at all
 
@@ -128,3 +140,12 @@ def test_channels_rate_and_nan():
     nan[100] = np.nan
     with pytest.raises(AudioError, match="NaN or Inf samples"):
         decode_audio(encode(nan, subtype="FLOAT"), "nan.wav")
+
+
+def test_espeak_ng_piped_wav_is_read_whole():
+    """espeak-ng --stdout cannot seek back: its header declares 0x7FFFF000 data bytes; that is a stream, not a
+    truncated file."""
+    out = subprocess.run(["espeak-ng", "-v", "vi", "--stdout", "xin chào"], capture_output=True, check=True).stdout
+    assert struct.unpack_from("<I", out, 40)[0] == 0x7FFFF000
+    y, rate = decode_audio(out, "<stdin>", rate=None)
+    assert rate == 22050 and len(y) == (len(out) - 44) // 2
