@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from chunkformer.text import nfc
+from chunkformer.utils.io import numbered_lines
 
 WORD_START = "▁"
 
@@ -49,12 +50,8 @@ class Tokenizer:
     def from_file(cls, path: str | Path) -> Tokenizer:
         """Reads ``vocab.txt``: ``token id`` per line, ids 0..V-1, each exactly once."""
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: vocabulary file not found")
         entries: dict[int, str] = {}
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
+        for lineno, line in numbered_lines(path, "vocabulary file"):
             parts = line.split()
             if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
                 raise ValueError(f"{path}:{lineno}: expected 'token id', got {line!r}")

@@ -43,6 +43,7 @@ from typing import Literal
 import kaldialign
 
 from chunkformer.text import scoring_text
+from chunkformer.utils.io import numbered_lines
 
 logger = logging.getLogger(__name__)
 
@@ -343,12 +344,8 @@ def write_wer_summary(path: str | Path, rows: dict[str, float], metric: str = "W
 
 def _read_text_file(path: Path) -> dict[str, str]:
     """Kaldi-style ``text``: ``<id> <transcript>`` per line (an id alone is an empty transcript)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
     out: dict[str, str] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for lineno, line in numbered_lines(path):
         parts = line.split(maxsplit=1)
         uid = parts[0]
         if uid in out:

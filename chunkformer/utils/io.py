@@ -17,12 +17,25 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 R = TypeVar("R", bound="JsonRecord")
+
+
+def numbered_lines(path: str | Path, what: str = "file") -> Iterator[tuple[int, str]]:
+    """(1-based line number, line) of a UTF-8 text file's non-blank lines; FileNotFoundError naming ``what``.
+
+    The reader of the project's line files (``vocab.txt``, Kaldi ``text``), so that errors point at
+    ``path:line``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} not found")
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            yield lineno, line
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> None:
