@@ -26,6 +26,9 @@ fbank_dir=data/fbank
 demo_corpus=data/demo_corpus
 num_avg=3
 avg_mode=best
+init_weight=0.3                        # stage 4 also writes avg<N>-init<W>.pt = (1-W)·average + W·the --resume model
+                                       # (WiSE-FT: gives back some forgotten general speech); 0: off. 0.3 is the
+                                       # demo's, picked on its validation sets (README); pick yours on your val sets
 seed=42
 decode_splits=test                     # comma-separated: test, val
 decode_methods=greedy,beam             # greedy CTC and CTC prefix beam search
@@ -34,7 +37,7 @@ nproc=auto                             # stage-3 processes (torchrun DDP). auto:
                                        # machine one per core (at most 8) for the demo model (1-thread ranks beat threads
                                        # there, see docs/BENCHMARKS.md), else 1
 
-options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode seed decode_splits decode_methods train_args nproc "
+options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed decode_splits decode_methods train_args nproc "
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
 . local/parse_options.sh
 for v in stage stop_stage; do
@@ -54,8 +57,11 @@ if [ $stage -le -1 ] && [ $stop_stage -ge -1 ]; then
   if [ "$data_config" = egs/callbot/conf/demo_data.yaml ]; then
     log "stage -1: demo corpus (synthetic Vietnamese call-bot speech) in $demo_corpus"
     $py local/make_demo_corpus.py --out-dir "$demo_corpus" --seed "$seed"
-    # held-out prose (committed sentences of documents never used in pretraining, held-out voices): forgetting
-    $py local/make_general_corpus.py --out-dir "$demo_corpus/general" --test-only
+    # general prose: ~2 h of training documents' sentences, replayed in the fine-tune against forgetting, 100 of
+    # other documents for validation, and the committed held-out test set (documents never used in pretraining
+    # or fine-tuning, held-out voices) that measures the forgetting; no generated text
+    $py local/make_general_corpus.py --out-dir "$demo_corpus/general" --natural-hours 2 --num-val 100 \
+      --num-everyday 0 --num-numbers 0 --min-count 0
   else
     log "stage -1: nothing to do for a user data config"
   fi
@@ -110,6 +116,20 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     $py -m chunkformer.average --inputs "${epochs[@]}" --num-ckpts "$num_avg" --mode "$avg_mode" --output "$out"
     echo "$key" > "$out.done"
   fi
+  if [ "$init_weight" != 0 ]; then
+    mixed=$save_dir/avg$num_avg-init$init_weight.pt
+    # redone when the weight, the average or the initial model's files change
+    key="$init_weight $( (stat -c '%n %s %Y' "$out"; find "$resume" -maxdepth 1 -type f -exec stat -c '%n %s %Y' {} +) |
+      md5sum | cut -c1-16)"
+    if [ -f "$mixed" ] && [ "$(cat "$mixed.done" 2>/dev/null)" = "$key" ]; then
+      log "stage 4: already done ($mixed: same weight and average), nothing to do"
+    else
+      log "stage 4: $mixed = $(awk "BEGIN {print 1 - $init_weight}") x $out + $init_weight x $resume (WiSE-FT)"
+      $py -m chunkformer.average --inputs "${epochs[@]}" --num-ckpts "$num_avg" --mode "$avg_mode" \
+        --output "$mixed" --init-model "$resume" --init-weight "$init_weight"
+      echo "$key" > "$mixed.done"
+    fi
+  fi
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
@@ -117,6 +137,8 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   models=(--model "pretrained=$resume")
   [ -f "$save_dir/best.pt" ] && models+=(--model "best=$save_dir/best.pt")
   [ -f "$save_dir/avg$num_avg.pt" ] && models+=(--model "avg$num_avg=$save_dir/avg$num_avg.pt")
+  mixed=avg$num_avg-init$init_weight
+  [ "$init_weight" != 0 ] && [ -f "$save_dir/$mixed.pt" ] && models+=(--model "$mixed=$save_dir/$mixed.pt")
   $py -m chunkformer.decode --exp-dir "$save_dir" --manifest-dir "$manifest_dir" "${models[@]}" \
     --splits "$decode_splits" --methods "$decode_methods" \
     --config "data=$data_config" --config "model=$save_dir/config.yaml"

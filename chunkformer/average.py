@@ -3,8 +3,11 @@
     average_checkpoints --inputs exp/*.pt --num-ckpts 5 --output exp/avg5.pt [--mode best|last]
 
 ``--mode best`` (default) averages the N training checkpoints with the lowest validation WER, ``--mode last``
-the N newest (by step). Files that are not training checkpoints (averaged or exported models) and duplicates
-of the same training state (``best.pt`` next to its ``epoch-N.pt``) are skipped, and the reason is printed.
+the N newest (by step). ``--init-model PATH --init-weight W`` then mixes in the model the fine-tune started from:
+``(1 - W)·average + W·initial`` (weight-space ensembling, WiSE-FT: Wortsman et al., CVPR 2022), which gives back
+part of what the fine-tune forgot of the initial model's domains for part of the gain; pick W on validation data.
+Files that are not training checkpoints (averaged or exported models) and duplicates of the same training state
+(``best.pt`` next to its ``epoch-N.pt``) are skipped, and the reason is printed.
 Floating-point tensors are averaged in float64; integer tensors are taken from the newest checkpoint. The
 output is a model-only checkpoint that ``transcribe``, ``decode`` and ``export`` accept.
 """
@@ -19,7 +22,7 @@ from typing import Any
 
 import torch
 
-from chunkformer.checkpoint import FORMAT_TRAIN, CheckpointError, atomic_save, safe_load
+from chunkformer.checkpoint import FORMAT_TRAIN, CheckpointError, atomic_save, load_model, safe_load
 from chunkformer.utils.cli import error
 
 
@@ -103,6 +106,18 @@ def average_state_dicts(sds: list[dict[str, torch.Tensor]], names: list[str]) ->
     return out
 
 
+def interpolate(sd: dict[str, torch.Tensor], init: dict[str, torch.Tensor], init_weight: float,
+                names: tuple[str, str] = ("average", "initial model")) -> dict[str, torch.Tensor]:
+    """``(1 - init_weight)·sd + init_weight·init`` for float tensors (float64 accumulation); other tensors from
+    ``sd``. Both must have the same parameters and shapes (ValueError naming the first difference)."""
+    if not 0.0 <= init_weight <= 1.0:
+        raise ValueError(f"--init-weight must be in [0, 1], got {init_weight}")
+    both = average_state_dicts([init, sd], list(reversed(names)))  # the same checks as averaging
+    w = init_weight
+    return {k: ((1 - w) * v.double() + w * init[k].double()).to(v.dtype) if v.is_floating_point() else both[k]
+            for k, v in sd.items()}
+
+
 def average(paths: list[Path], num: int, mode: str = "best", log=print) -> dict[str, Any]:
     """Selects ``num`` checkpoints from ``paths`` and returns the averaged model-only checkpoint."""
     cands = collect(paths, log)
@@ -130,14 +145,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-ckpts", type=int, default=5)
     p.add_argument("--output", type=Path, required=True)
     p.add_argument("--mode", choices=["best", "last"], default="best")
+    p.add_argument("--init-model", type=Path,
+                   help="the model the fine-tune started from (folder, .pt or checkpoint), mixed in by --init-weight")
+    p.add_argument("--init-weight", type=float, default=0.0,
+                   help="share of --init-model in the output: (1 - W)·average + W·initial (default 0)")
     a = p.parse_args(argv)
     inputs = [x for x in a.inputs if x.resolve() != a.output.resolve()]
+    if (a.init_model is None) != (a.init_weight == 0.0):
+        return error("--init-model and a non-zero --init-weight go together")
     try:
         payload = average(inputs, a.num_ckpts, a.mode)
-    except ValueError as e:
+        if a.init_model is not None:
+            init = load_model(a.init_model).model.state_dict()
+            payload["model"] = interpolate(payload["model"], init, a.init_weight,
+                                           ("average", str(a.init_model)))
+            payload.update(init_model=str(a.init_model), init_weight=a.init_weight)
+    except (ValueError, CheckpointError, FileNotFoundError) as e:
         return error(e)
     atomic_save(payload, a.output)
-    print(f"wrote {a.output} (average of {len(payload['averaged_from'])}, mode {a.mode})")
+    mixed = f", {a.init_weight:g} of {a.init_model}" if a.init_model else ""
+    print(f"wrote {a.output} (average of {len(payload['averaged_from'])}, mode {a.mode}{mixed})")
     return 0
 
 

@@ -20,7 +20,7 @@ train and val use its TRAIN_VARIANTS, test and test_seen its HELDOUT_VARIANTS; p
 utterance, so the same arguments give the same texts and the same audio bytes.
 
     python local/make_demo_corpus.py --out-dir data/demo_corpus --seed 42 \
-        --num-train reading=2600,telephony=440,conversation=110 --num-val 60 --num-test 150 --num-test-seen 150
+        --num-train reading=1200,telephony=2000,conversation=500 --num-val 60 --num-test 150 --num-test-seen 150
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ SPLIT_SOURCES: dict[str, tuple[Sequence[Pattern], str]] = {
     "test_seen": (TRAIN_PATTERNS, "heldout"), "train": (TRAIN_PATTERNS, "train"),
 }
 HELDOUT_SPEAKER_SPLITS = frozenset({"test", "test_seen"})
-DEFAULT_COUNTS = {"train": "reading=2600,telephony=440,conversation=110", "val": "60", "test": "150",
+# Training counts follow the fine-tune's mix (telephony first): with 440 telephony sentences the fine-tuned model
+# plateaued at ~51 % telephony val WER, too few for a model to learn the channel on unseen patterns.
+DEFAULT_COUNTS = {"train": "reading=1200,telephony=2000,conversation=500", "val": "60", "test": "150",
                   "test_seen": "150"}
 SPEED = {"reading": (130, 160), "conversation": (170, 210), "telephony": (140, 200)}
 
@@ -84,7 +86,11 @@ def render(job: tuple[str, str, int, str, int]) -> tuple[str, float]:
                      int(rng.integers(0, 4)) if domain == "conversation" else 0)
     x = resample(x, rate, 16000)
     rate = 16000
-    lead, trail = rng.uniform(0.05, 0.4, size=2)
+    # training lead silence from 0: a call-bot turn cut by a VAD may start on its first syllable. A model that only
+    # heard 50-400 ms of lead silence loses first words there (measured with the general pretrained checkpoint on
+    # the 30 hand-written sentences of tests/test_handwritten_callbot.py: 33.1 % WER from sample 0, 28.1 % after
+    # 200 ms). Held-out sets keep 50-400 ms, as the pretraining corpus, so their numbers stay comparable.
+    lead, trail = rng.uniform((0.0 if split == "train" else 0.05, 0.05), 0.4)
     x = np.concatenate([np.zeros(int(lead * rate)), x, np.zeros(int(trail * rate))]).astype(np.float32)
     if domain == "conversation":
         if rng.random() < 0.6:

@@ -38,7 +38,8 @@ from chunkformer.text.numbers import DIGITS, digits_to_words, number_to_words  #
 # Bumped whenever the sentences a seed gives change, so an existing corpus is rebuilt rather than reused.
 # 2: every template has hundreds of fillings; templates drawn in rounds; splits disjoint on the base sentence.
 # 3: 160+ training patterns, held-out slot values, independent test/val patterns (vi_callbot_heldout.py).
-TEXT_VERSION = 4  # 4: audio dithered (local/tts.dither), same texts
+# 4: audio dithered (local/tts.dither), same texts.
+TEXT_VERSION = 5  # 5: train lead silence 0-400 ms (was 50-400 ms), same texts
 
 FILLERS = ["à", "ờ", "ừm", "dạ", "ừ", "thì", "kiểu là"]
 # Words that change the tone, not the structure, of a sentence: ignored when skeletons are compared, so two

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from chunkformer.average import average, average_state_dicts
+from chunkformer.average import average, average_state_dicts, main
 from chunkformer.checkpoint import FORMAT_TRAIN, atomic_save, load_model
 
 
@@ -72,8 +72,6 @@ def test_integer_buffers_come_from_newest():
 
 def test_not_enough_checkpoints_is_a_clear_error(tmp_path, loaded, capsys):
     atomic_save(train_ckpt(loaded, 1, 1, 10, None), tmp_path / "checkpoint-10.pt")
-    from chunkformer.average import main
-
     assert main(["--inputs", str(tmp_path / "checkpoint-10.pt"), "--num-ckpts", "1", "--output",
                  str(tmp_path / "o.pt")]) == 2
     assert "needs 1 checkpoints with a validation WER" in capsys.readouterr().err
@@ -90,3 +88,22 @@ def test_a_step_checkpoint_and_the_epoch_checkpoint_of_the_same_step_count_once(
     last = average(files, 2, "last", log=msgs.append)
     assert [p.split("/")[-1] for p in last["averaged_from"]] == ["epoch-1.pt", "epoch-2.pt"]
     assert any("checkpoint-20.pt: same training state (step 20)" in m for m in msgs)
+
+
+def test_init_weight_mixes_in_the_initial_model(tmp_path, loaded, official_model_dir, capsys):
+    """WiSE-FT: (1 - w)·average + w·initial, exactly; w = 0 is the plain average; bad weights refused."""
+    a, b = train_ckpt(loaded, 1, 1, 10, 30.0), train_ckpt(loaded, 2, 2, 20, 20.0)
+    for n, ck in ((1, a), (2, b)):
+        atomic_save(ck, tmp_path / f"epoch-{n}.pt")
+    inputs = ["--inputs", str(tmp_path / "epoch-1.pt"), str(tmp_path / "epoch-2.pt"), "--num-ckpts", "2"]
+    out = tmp_path / "mixed.pt"
+    assert main([*inputs, "--output", str(out), "--init-model", str(official_model_dir), "--init-weight", "0.25"]) == 0
+    mixed = load_model(out).model.state_dict()
+    init = loaded.model.state_dict()
+    for k, v in mixed.items():
+        if v.is_floating_point():
+            avg = ((a["model"][k].double() + b["model"][k].double()) / 2).float()  # the average as stored
+            assert torch.equal(v, (0.75 * avg.double() + 0.25 * init[k].double()).float()), k
+    assert main([*inputs, "--output", str(out), "--init-weight", "0.25"]) == 2
+    assert main([*inputs, "--output", str(out), "--init-model", str(official_model_dir), "--init-weight", "1.5"]) == 2
+    assert "must be in [0, 1]" in capsys.readouterr().err
