@@ -26,8 +26,8 @@ fbank_dir=data/fbank
 demo_corpus=data/demo_corpus
 num_avg=3
 avg_mode=best
-init_weight=0.3                        # stage 4 also writes avg<N>-init<W>.pt = (1-W)·average + W·the --resume model
-                                       # (WiSE-FT: gives back some forgotten general speech); 0: off. 0.3 is the
+init_weight=0.2                        # stage 4 also writes avg<N>-init<W>.pt = (1-W)·average + W·the --resume model
+                                       # (WiSE-FT: gives back some forgotten general speech); 0: off. 0.2 is the
                                        # demo's, picked on its validation sets (README); pick yours on your val sets
 seed=42
 decode_splits=test                     # comma-separated: test, val
