@@ -89,19 +89,41 @@ def clean() -> list[tuple[np.ndarray, int]]:
     return [speak(i, s) for i, s in enumerate(SENTENCES)]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the general demo checkpoint (and its fine-tuned model) is still "
-                   "being trained; the shipped checkpoint learned template sentences. strict: remove when it passes")
-def test_pretrained_checkpoint_recognises_unseen_call_bot_sentences(clean) -> None:
-    wer = wer_of(ROOT / "egs/callbot/demo/pretrained", clean)
-    print(f"pretrained, clean: WER {wer:.2f} %")
-    assert wer <= 25.0, wer
+@pytest.fixture(scope="module")
+def phone(clean) -> list[tuple[np.ndarray, int]]:
+    out = [phone_line(x, r, np.random.default_rng([7, i])) for i, (x, r) in enumerate(clean)]
+    assert all(r == 8000 for _, r in out)
+    return out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the general demo checkpoint (and its fine-tuned model) is still "
-                   "being trained; the shipped checkpoint learned template sentences. strict: remove when it passes")
-def test_fine_tuned_model_recognises_them_over_a_phone_line(clean) -> None:
-    phone = [phone_line(x, r, np.random.default_rng([7, i])) for i, (x, r) in enumerate(clean)]
-    assert all(r == 8000 for _, r in phone)
-    wer = wer_of(ROOT / "egs/callbot/demo/finetuned", phone)
-    print(f"fine-tuned, phone line: WER {wer:.2f} %")
-    assert wer <= 35.0, wer
+@pytest.fixture(scope="module")
+def wers(clean, phone) -> dict[str, float]:
+    """Greedy WER % of the shipped pretrained and fine-tuned models, clean and over the phone line."""
+    out = {}
+    for name in ("pretrained", "finetuned"):
+        for cond, waves in (("clean", clean), ("phone", phone)):
+            out[f"{name}/{cond}"] = wer_of(ROOT / "egs/callbot/demo" / name, waves)
+    print(out)
+    return out
+
+
+def test_the_shipped_models_recognise_unseen_sentences_and_the_fine_tune_fixes_the_phone_line(wers) -> None:
+    """What the shipped models reach today (measured on an AMD EPYC: pretrained 27.1 % clean, 95.7 % over the
+    phone line; fine-tuned 19.8 % clean, 41.4 % over the phone line), with a margin for other CPUs' rounding: a
+    model that recognised templates only, or a fine-tune that did not learn the channel, fails here."""
+    assert wers["pretrained/clean"] <= 30.0, wers
+    assert wers["pretrained/phone"] >= 80.0, wers  # the channel gap is real
+    assert wers["finetuned/phone"] <= 45.0, wers
+    assert wers["finetuned/clean"] <= wers["pretrained/clean"] + 10.0, wers  # the fine-tune keeps clean speech
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 target missed: the general pretrained checkpoint reads these 30 "
+                   "sentences at 27.1 % WER (target 25 %). strict: remove the marker when it passes")
+def test_pretrained_checkpoint_meets_the_issue_target(wers) -> None:
+    assert wers["pretrained/clean"] <= 25.0, wers
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 target missed: the fine-tuned model reads them over the phone line "
+                   "at 41.4 % WER (target 35 %). strict: remove the marker when it passes")
+def test_fine_tuned_model_meets_the_issue_target_over_a_phone_line(wers) -> None:
+    assert wers["finetuned/phone"] <= 35.0, wers

@@ -40,7 +40,10 @@ def test_official_folder_loads_strictly_and_is_small() -> None:
     assert not missing and not unexpected
     assert (DEMO / "vocab.txt").read_bytes() == (ROOT / "egs/callbot/demo/vocab.txt").read_bytes()
     info = loaded.config["demo_pretraining"]
-    assert info["steps"] > 0 and "reading" in info["data"]
+    assert info["steps"] > 0 and "no call-bot sentences" in info["data"] and info["val_wer"] < 10
+    # the record of its curriculum: phases whose steps add up, and a curve that ends at the released WER
+    assert sum(ph["steps"] for ph in info["phases"]) == info["steps"]
+    assert min(wer for _, _, wer in info["curve"]) == info["val_wer"]
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +73,24 @@ def wer_on(loaded, tsv: Path) -> float:
                         for i, (r, o) in enumerate(zip(rows, outs))]).wer
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the shipped checkpoint learned the old corpus's template sentences "
-                   "(measured 91 % reading WER on unseen patterns); the general checkpoint is being trained. strict: "
-                   "the day it passes, this marker must go")
-def test_clean_speech_is_recognized_and_the_phone_line_is_not(fresh_corpus: Path) -> None:
+@pytest.fixture(scope="module")
+def fresh_wers(fresh_corpus: Path) -> dict[str, float]:
     loaded = load_model(DEMO)
     loaded.model.eval()
-    reading = wer_on(loaded, fresh_corpus / "reading/test/list.tsv")
-    telephony = wer_on(loaded, fresh_corpus / "telephony/test/list.tsv")
-    print(f"demo checkpoint on fresh sentences: reading {reading:.1f} %, telephony {telephony:.1f} %")
-    assert reading <= 20.0, reading  # issue 13: unseen call-bot patterns, held-out voices
-    assert telephony >= 3 * reading, (reading, telephony)  # the channel gap the fine-tune closes
+    out = {d: wer_on(loaded, fresh_corpus / f"{d}/test/list.tsv") for d in ("reading", "telephony")}
+    print(f"demo checkpoint on fresh sentences: {out}")
+    return out
+
+
+def test_clean_speech_is_recognized_and_the_phone_line_is_not(fresh_wers: dict[str, float]) -> None:
+    """The demo's premise on unseen call-bot patterns and held-out voices: a model that knows Vietnamese (measured
+    28.9 % on these 12 reading sentences; the template-trained checkpoint before it: 91 %) and is lost on the
+    phone line (96.5 %)."""
+    assert fresh_wers["reading"] <= 35.0, fresh_wers
+    assert fresh_wers["telephony"] >= 3 * fresh_wers["reading"], fresh_wers  # the channel gap the fine-tune closes
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 target missed: 28.9 % reading WER on unseen call-bot patterns "
+                   "(target 20 %). strict: remove the marker when it passes")
+def test_clean_call_bot_reading_meets_the_issue_target(fresh_wers: dict[str, float]) -> None:
+    assert fresh_wers["reading"] <= 20.0, fresh_wers
