@@ -118,15 +118,14 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   fi
   if [ "$init_weight" != 0 ]; then
     mixed=$save_dir/avg$num_avg-init$init_weight.pt
-    # redone when the weight, the average or the initial model's files change
-    key="$init_weight $( (stat -c '%n %s %Y' "$out"; find "$resume" -maxdepth 1 -type f -exec stat -c '%n %s %Y' {} +) |
-      md5sum | cut -c1-16)"
+    # redone when the weight or the average changes, or the run's inputs (inputs.json: the initial model's digest)
+    key="$init_weight $(stat -c '%n %s %Y' "$out" "$save_dir/inputs.json" 2>/dev/null | md5sum | cut -c1-16)"
     if [ -f "$mixed" ] && [ "$(cat "$mixed.done" 2>/dev/null)" = "$key" ]; then
       log "stage 4: already done ($mixed: same weight and average), nothing to do"
     else
-      log "stage 4: $mixed = $(awk "BEGIN {print 1 - $init_weight}") x $out + $init_weight x $resume (WiSE-FT)"
+      log "stage 4: $mixed = $(awk "BEGIN {print 1 - $init_weight}") x $out + $init_weight x the initial model (WiSE-FT)"
       $py -m chunkformer.average --inputs "${epochs[@]}" --num-ckpts "$num_avg" --mode "$avg_mode" \
-        --output "$mixed" --init-model "$resume" --init-weight "$init_weight"
+        --output "$mixed" --init-weight "$init_weight"
       echo "$key" > "$mixed.done"
     fi
   fi

@@ -135,7 +135,15 @@ def average(paths: list[Path], num: int, mode: str = "best", log=print) -> dict[
     newest = chosen[-1].ckpt
     return {"format": "chunkformer-callbot/model", "model": sd, "config": newest["config"], "vocab": newest["vocab"],
             "extra_state": newest.get("extra_state", {}), "averaged_from": [str(c.path) for c in chosen],
-            "average_mode": mode}
+            "average_mode": mode, "newest_train_config": newest.get("train_config") or {}}
+
+
+def recorded_init(train_config: dict[str, Any]) -> Path | None:
+    """The checkpoint a training run started from, as its merged config records it (None: random init)."""
+    if (train_config.get("model") or {}).get("init") == "random":
+        return None
+    resume = (train_config.get("trainer") or {}).get("resume_checkpoint")
+    return Path(resume) if resume else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,25 +153,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-ckpts", type=int, default=5)
     p.add_argument("--output", type=Path, required=True)
     p.add_argument("--mode", choices=["best", "last"], default="best")
-    p.add_argument("--init-model", type=Path,
-                   help="the model the fine-tune started from (folder, .pt or checkpoint), mixed in by --init-weight")
     p.add_argument("--init-weight", type=float, default=0.0,
-                   help="share of --init-model in the output: (1 - W)·average + W·initial (default 0)")
+                   help="share of the initial model in the output: (1 - W)·average + W·initial (default 0)")
+    p.add_argument("--init-model", type=Path,
+                   help="the initial model (folder, .pt or checkpoint); default: the --resume the run recorded "
+                        "(nothing is written when the run started from random weights)")
     a = p.parse_args(argv)
     inputs = [x for x in a.inputs if x.resolve() != a.output.resolve()]
-    if (a.init_model is None) != (a.init_weight == 0.0):
-        return error("--init-model and a non-zero --init-weight go together")
+    if a.init_model is not None and a.init_weight == 0.0:
+        return error("--init-model needs a non-zero --init-weight")
     try:
         payload = average(inputs, a.num_ckpts, a.mode)
-        if a.init_model is not None:
-            init = load_model(a.init_model).model.state_dict()
-            payload["model"] = interpolate(payload["model"], init, a.init_weight,
-                                           ("average", str(a.init_model)))
-            payload.update(init_model=str(a.init_model), init_weight=a.init_weight)
+        init_model = a.init_model or recorded_init(payload["newest_train_config"])
+        if a.init_weight and init_model is None:
+            print(f"{a.output} not written: the run started from random weights, there is no initial model to mix "
+                  "back (--init-weight); pass --init-model to name one")
+            return 0
+        if init_model is not None:
+            init = load_model(init_model).model.state_dict()
+            payload["model"] = interpolate(payload["model"], init, a.init_weight, ("average", str(init_model)))
+            payload.update(init_model=str(init_model), init_weight=a.init_weight)
     except (ValueError, CheckpointError, FileNotFoundError) as e:
         return error(e)
+    del payload["newest_train_config"]
     atomic_save(payload, a.output)
-    mixed = f", {a.init_weight:g} of {a.init_model}" if a.init_model else ""
+    mixed = f", {a.init_weight:g} of {init_model}" if init_model is not None else ""
     print(f"wrote {a.output} (average of {len(payload['averaged_from'])}, mode {a.mode}{mixed})")
     return 0
 

@@ -104,6 +104,15 @@ def test_init_weight_mixes_in_the_initial_model(tmp_path, loaded, official_model
         if v.is_floating_point():
             avg = ((a["model"][k].double() + b["model"][k].double()) / 2).float()  # the average as stored
             assert torch.equal(v, (0.75 * avg.double() + 0.25 * init[k].double()).float()), k
-    assert main([*inputs, "--output", str(out), "--init-weight", "0.25"]) == 2
     assert main([*inputs, "--output", str(out), "--init-model", str(official_model_dir), "--init-weight", "1.5"]) == 2
     assert "must be in [0, 1]" in capsys.readouterr().err
+    # without --init-model: the initial model the run recorded, or nothing for a run from random weights
+    recorded = tmp_path / "recorded.pt"
+    assert main([*inputs, "--output", str(recorded), "--init-weight", "0.25"]) == 0
+    assert "not written: the run started from random weights" in capsys.readouterr().out and not recorded.exists()
+    for n, ck in ((1, a), (2, b)):
+        ck["train_config"] = {"model": {"init": "checkpoint"},
+                              "trainer": {"resume_checkpoint": str(official_model_dir)}}
+        atomic_save(ck, tmp_path / f"epoch-{n}.pt")
+    assert main([*inputs, "--output", str(recorded), "--init-weight", "0.25"]) == 0
+    assert all(torch.equal(v, mixed[k]) for k, v in load_model(recorded).model.state_dict().items())
