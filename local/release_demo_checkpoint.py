@@ -44,7 +44,8 @@ def released_phases(folder: Path) -> tuple[dict, list[dict]]:
     rec = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")).get("demo_pretraining") or {}
     if not rec.get("curve"):
         raise CheckpointError(f"{folder}/config.yaml has no demo_pretraining curve: not a released demo checkpoint")
-    history = [{"minutes": m, "step": s, "wer_all": w} for m, s, w in rec["curve"]]
+    # the curve keeps the pooled WER only; the pretraining validates on one set, the general corpus's val split
+    history = [{"minutes": m, "step": s, "wer_all": w, "wer": {"general": w}} for m, s, w in rec["curve"]]
     prior = {"history": history, "elapsed": float(rec["minutes"]) * 60, "step": int(rec["steps"]),
              "arch": rec["arch"]}
     return prior, rec.get("phases", [])
