@@ -20,7 +20,8 @@ sharpened CTC head (as in ``_common.make_model_folder``), so their argmax has so
 ``<domain>/test/list.tsv`` and ``telephony/test_seen``, ``general/test``), decoded by ``Transcriber`` (what
 ``python -m chunkformer.transcribe [--int8]`` prints), references normalised by ``normalize_text``.
 
-Run from the repository root on an otherwise idle machine (docs/BENCHMARKS.md has the figures)::
+Run from the repository root on an otherwise idle machine (docs/BENCHMARKS.md has the figures; ``--corpus``
+defaults to ``data/demo_corpus``, made by ``./run.sh``)::
 
     PYTHONPATH=. .venv/bin/python bench/bench_int8.py --models large,egs/callbot/demo/pretrained --threads 2,1
     PYTHONPATH=. .venv/bin/python bench/bench_int8.py --models none --wer egs/callbot/demo/finetuned
@@ -53,7 +54,7 @@ from chunkformer.model.quantize import has_vnni, quantize_int8  # noqa: E402
 from chunkformer.text import normalize_text  # noqa: E402
 from chunkformer.transcribe import Transcriber  # noqa: E402
 
-CORPUS = Path("/tmp/fresh/data/demo_corpus")
+CORPUS = C.REPO / "data" / "demo_corpus"  # what ./run.sh makes (stage -1)
 WER_SETS = {"telephony": "telephony/test", "conversation": "conversation/test", "reading": "reading/test",
             "telephony_seen": "telephony/test_seen", "general": "general/test"}
 
