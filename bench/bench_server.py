@@ -3,12 +3,14 @@ without dynamic batching.
 
 Each caller is one coroutine with at most one request in flight (so N bounds the concurrency), replaying audio
 turns in turn (callers start at different turns). **saturation**: the next turn as soon as the answer arrives;
-**paced**: ``--pause`` seconds (2 s) between a caller's turns, like a call bot waiting for the customer. For each
-server (``batching``, then ``--no-batching``), mode and N in ``--callers``, callers run for ``--seconds`` and the
-requests still in flight are awaited. Reported per run: throughput in audio-seconds per wall-second, latency
-p50/p95/p99 (seconds from sending to the answer), requests, errors (by status or exception), and the server's
-mean batch size over the run (from ``/health``). **soak** (``--soak SECONDS``): one batching server under
-saturation from the first N of ``--callers``; the server's RSS (psutil) every ``--sample`` seconds, and its growth.
+**paced**: ``--pause`` seconds (2 s) between a caller's turns, like a call bot waiting for the customer
+(``--pause-jitter J``: random start and pauses of ``pause``·U(1 − J, 1 + J), so callers do not stay in lockstep).
+For each server (``batching``, then ``--no-batching``), mode and N in ``--callers``, callers run for ``--seconds``
+and the requests still in flight are awaited. Reported per run: throughput in audio-seconds per wall-second,
+latency p50/p95/p99 (seconds from sending to the answer), requests, errors (by status or exception), and the
+server's mean batch size over the run (from ``/health``). **soak** (``--soak SECONDS``): one batching server under
+saturation (or paced: ``--soak-pause``) from the first N of ``--callers``; the server's RSS (psutil) every
+``--sample`` seconds, and its growth (also from ``--soak-warmup`` seconds on).
 
 Each server is a fresh process on 127.0.0.1 (a free port, ``--threads`` torch threads), stopped with SIGTERM (its
 exit code is reported). Turns: the ``*.wav`` files of ``--audio DIR``, else 1.5–5 s slices of the fixture
@@ -18,6 +20,7 @@ utterances ``tests/fixtures/official/{A,B}.wav``. Run from the repository root (
     nice -n 19 .venv/bin/python bench/bench_server.py --callers 1,4 --seconds 20               # a quick check
     .venv/bin/python bench/bench_server.py --model egs/callbot/demo/pretrained --callers 1,8,32,64 --seconds 60
     .venv/bin/python bench/bench_server.py --soak 1800 --callers 32 --json soak.json
+    .venv/bin/python bench/bench_server.py --soak 600 --soak-pause 2 --callers 32 --json soak.json   # paced
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import asyncio
 import io
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -157,9 +161,14 @@ def _free_port() -> int:
 
 
 async def caller(client: httpx.AsyncClient, url: str, turns: list[Turn], first: int, deadline: float,
-                 pause: float, out: list[tuple[float, float, str]]) -> None:
+                 pause: float, out: list[tuple[float, float, str]], jitter: float = 0.0, seed: int = 0) -> None:
     """Replays ``turns`` from index ``first`` until ``deadline`` (monotonic seconds), one request at a time,
-    sleeping ``pause`` seconds between turns; appends (latency s, audio s, outcome) per request to ``out``."""
+    sleeping ``pause`` seconds between turns; appends (latency s, audio s, outcome) per request to ``out``.
+    ``jitter`` > 0: the caller starts after U(0, pause) seconds and each pause is ``pause``·U(1 − jitter,
+    1 + jitter) (seeded), so that callers do not arrive in lockstep."""
+    rng = random.Random(seed)
+    if pause > 0 and jitter > 0:
+        await asyncio.sleep(rng.uniform(0.0, pause))
     i = first
     while time.monotonic() < deadline:
         turn = turns[i % len(turns)]
@@ -172,12 +181,13 @@ async def caller(client: httpx.AsyncClient, url: str, turns: list[Turn], first: 
             outcome = type(e).__name__
         out.append((time.monotonic() - t0, turn.seconds, outcome))
         if pause > 0:
-            if time.monotonic() + pause >= deadline:
+            wait = pause * rng.uniform(1.0 - jitter, 1.0 + jitter) if jitter > 0 else pause
+            if time.monotonic() + wait >= deadline:
                 return  # the next turn would start after the end of the run
-            await asyncio.sleep(pause)
+            await asyncio.sleep(wait)
 
 
-async def load(url: str, turns: list[Turn], callers: int, seconds: float, pause: float
+async def load(url: str, turns: list[Turn], callers: int, seconds: float, pause: float, jitter: float = 0.0
                ) -> tuple[list[tuple[float, float, str]], float]:
     """``callers`` callers for ``seconds`` → (per-request records, wall seconds until the last answer)."""
     out: list[tuple[float, float, str]] = []
@@ -186,7 +196,8 @@ async def load(url: str, turns: list[Turn], callers: int, seconds: float, pause:
         t0 = time.monotonic()
         deadline = t0 + seconds
         step = max(1, len(turns) // max(1, callers))
-        await asyncio.gather(*(caller(client, url, turns, k * step, deadline, pause, out) for k in range(callers)))
+        await asyncio.gather(*(caller(client, url, turns, k * step, deadline, pause, out, jitter, k)
+                               for k in range(callers)))
         return out, time.monotonic() - t0
 
 
@@ -195,10 +206,10 @@ def percentile(xs: list[float], q: float) -> float:
 
 
 def measure(server: Server, name: str, mode: str, callers: int, turns: list[Turn], seconds: float,
-            pause: float) -> RunResult:
+            pause: float, jitter: float = 0.0) -> RunResult:
     """One run against a started server; the server's batch counters before and after give the mean batch."""
     before = server.health()["batches"]
-    records, wall = asyncio.run(load(server.url, turns, callers, seconds, pause if mode == "paced" else 0.0))
+    records, wall = asyncio.run(load(server.url, turns, callers, seconds, pause if mode == "paced" else 0.0, jitter))
     after = server.health()["batches"]
     ok = [(lat, sec) for lat, sec, outcome in records if outcome == "ok"]
     errors: dict[str, int] = {}
@@ -222,8 +233,11 @@ def print_row(r: RunResult) -> None:
           f"{lat['p99']:.3f} | {r.ok}/{r.requests} | {err} | {r.mean_batch:.2f} |", flush=True)
 
 
-def soak(server: Server, callers: int, turns: list[Turn], seconds: float, sample: float) -> dict:
-    """Saturation for ``seconds`` while sampling the server's RSS every ``sample`` seconds → RSS summary (MiB)."""
+def soak(server: Server, callers: int, turns: list[Turn], seconds: float, sample: float, pause: float = 0.0,
+         warmup: float = 60.0) -> dict:
+    """``callers`` callers (saturation, or paced with ``pause`` > 0) for ``seconds`` while sampling the server's
+    RSS every ``sample`` seconds → RSS summary (MiB); the growth is also given from the first sample at or after
+    ``warmup`` seconds (allocator pools and caches fill in the first minute) to the end."""
     samples: list[tuple[float, float]] = [(0.0, server.rss_mb())]
 
     async def sampler(stop: asyncio.Event) -> None:
@@ -239,7 +253,7 @@ def soak(server: Server, callers: int, turns: list[Turn], seconds: float, sample
         stop = asyncio.Event()
         task = asyncio.create_task(sampler(stop))
         try:
-            return await load(server.url, turns, callers, seconds, 0.0)
+            return await load(server.url, turns, callers, seconds, pause)
         finally:
             stop.set()
             await task
@@ -249,10 +263,17 @@ def soak(server: Server, callers: int, turns: list[Turn], seconds: float, sample
     t, rss = np.array([s[0] for s in samples]), np.array([s[1] for s in samples])
     half = rss[len(rss) // 2 :]  # the second half: after warm-up growth (allocator pools, caches)
     slope = float(np.polyfit(t[len(rss) // 2 :], half, 1)[0]) * 60 if len(half) > 1 else float("nan")
-    return {"callers": callers, "seconds": round(wall, 1), "requests": len(records),
-            "errors": sum(1 for r in records if r[2] != "ok"), "rss_start_mb": round(float(rss[0]), 1),
-            "rss_end_mb": round(float(rss[-1]), 1), "rss_max_mb": round(float(rss.max()), 1),
-            "growth_mb": round(float(rss[-1] - rss[0]), 1), "second_half_slope_mb_per_min": round(slope, 3),
+    after = int(np.argmax(t >= warmup)) if (t >= warmup).any() else 0
+    lats = [r[0] for r in records if r[2] == "ok"]
+    return {"callers": callers, "pause_s": pause, "seconds": round(wall, 1), "requests": len(records),
+            "errors": sum(1 for r in records if r[2] != "ok"),
+            "throughput": round(sum(r[1] for r in records if r[2] == "ok") / wall, 2),
+            "latency_s": {f"p{q}": round(percentile(lats, q), 3) for q in (50, 95, 99)},
+            "rss_start_mb": round(float(rss[0]), 1), "rss_end_mb": round(float(rss[-1]), 1),
+            "rss_max_mb": round(float(rss.max()), 1), "growth_mb": round(float(rss[-1] - rss[0]), 1),
+            "warmup_s": round(float(t[after]), 1), "rss_after_warmup_mb": round(float(rss[after]), 1),
+            "growth_after_warmup_pct": round(100.0 * float(rss[-1] - rss[after]) / float(rss[after]), 2),
+            "second_half_slope_mb_per_min": round(slope, 3),
             "samples": [(round(a, 1), round(b, 1)) for a, b in samples]}
 
 
@@ -264,11 +285,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seconds", type=float, default=60.0, help="length of each run (default: %(default)s)")
     ap.add_argument("--modes", default="saturation,paced", help="saturation and/or paced")
     ap.add_argument("--pause", type=float, default=2.0, help="paced mode: seconds between a caller's turns")
+    ap.add_argument("--pause-jitter", type=float, default=0.0,
+                    help="paced mode: random start in [0, pause] and pauses of pause·U(1-J, 1+J) (default 0: "
+                         "every caller starts at once and waits exactly --pause)")
     ap.add_argument("--servers", default="batching,no-batching", help="batching and/or no-batching")
     ap.add_argument("--threads", type=int, default=2, help="the server's torch threads (default: %(default)s)")
     ap.add_argument("--server-args", default="", help="more serve flags, e.g. '--batch-window-ms 50 --int8'")
     ap.add_argument("--soak", type=float, default=0.0, help="instead: a soak of this many seconds (RSS growth)")
     ap.add_argument("--sample", type=float, default=10.0, help="soak: seconds between RSS samples")
+    ap.add_argument("--soak-pause", type=float, default=0.0,
+                    help="soak: seconds between a caller's turns (0: saturation; e.g. 2 for a paced, moderate load)")
+    ap.add_argument("--soak-warmup", type=float, default=60.0,
+                    help="soak: RSS growth is also reported from this many seconds on (default: %(default)s)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     return ap.parse_args(argv)
 
@@ -285,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.soak > 0:
         with Server(a.model, a.threads, True, extra, log_dir / "bench_server_soak.log") as server:
             asyncio.run(load(server.url, turns, 1, 0.1, 0.0))  # warm-up: first allocations
-            out["soak"] = soak(server, callers[0], turns, a.soak, a.sample)
+            out["soak"] = soak(server, callers[0], turns, a.soak, a.sample, a.soak_pause, a.soak_warmup)
         out["soak"]["server_exit_code"] = server.exit_code
         print(json.dumps({k: v for k, v in out["soak"].items() if k != "samples"}), flush=True)
     else:
@@ -307,7 +335,7 @@ def run_matrix(a: argparse.Namespace, callers: list[int], turns: list[Turn], ext
             asyncio.run(load(server.url, turns, 1, 0.1, 0.0))  # warm-up
             for mode in a.modes.split(","):
                 for n in callers:
-                    r = measure(server, name, mode, n, turns, a.seconds, a.pause)
+                    r = measure(server, name, mode, n, turns, a.seconds, a.pause, a.pause_jitter)
                     print_row(r)
                     runs.append({k: v for k, v in asdict(r).items() if k != "latencies"})
         codes[name] = server.exit_code
