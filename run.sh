@@ -26,8 +26,9 @@ fbank_dir=data/fbank
 demo_corpus=data/demo_corpus
 num_avg=3
 avg_mode=best
-init_weight=0.2                        # stage 4 also writes avg<N>-init<W>.pt = (1-W)·average + W·the --resume model
-                                       # (WiSE-FT: gives back some forgotten general speech); 0: off. 0.2 is the
+init_weight=0.2                        # stage 4 also writes avg<N>-init<W>.pt = (1-W)·average + W·the model the run
+                                       # started from (WiSE-FT: gives back some forgotten general speech; nothing for
+                                       # a run from random weights); 0: off. 0.2 is the
                                        # demo's, picked on its validation sets (README); pick yours on your val sets
 seed=42
 decode_splits=test                     # comma-separated: test, val
@@ -44,6 +45,7 @@ for v in stage stop_stage; do
   [[ ${!v} =~ ^-?[0-9]+$ ]] || die "--${v//_/-} must be an integer stage number (-1..5), not '${!v}'"
 done
 [ "$stage" -le "$stop_stage" ] || die "--stage $stage is after --stop-stage $stop_stage: nothing would run"
+[[ $init_weight =~ ^(0(\.[0-9]*)?|\.[0-9]+|1(\.0*)?)$ ]] || die "--init-weight must be a number in [0, 1], not '$init_weight'"
 
 local/setup_env.sh
 py=.venv/bin/python
@@ -116,7 +118,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     $py -m chunkformer.average --inputs "${epochs[@]}" --num-ckpts "$num_avg" --mode "$avg_mode" --output "$out"
     echo "$key" > "$out.done"
   fi
-  if [ "$init_weight" != 0 ]; then
+  if awk "BEGIN { exit !($init_weight > 0) }"; then
     mixed=$save_dir/avg$num_avg-init$init_weight.pt
     # redone when the weight or the average changes, or the run's inputs (inputs.json: the initial model's digest)
     key="$init_weight $(stat -c '%n %s %Y' "$out" "$save_dir/inputs.json" 2>/dev/null | md5sum | cut -c1-16)"
@@ -137,7 +139,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   [ -f "$save_dir/best.pt" ] && models+=(--model "best=$save_dir/best.pt")
   [ -f "$save_dir/avg$num_avg.pt" ] && models+=(--model "avg$num_avg=$save_dir/avg$num_avg.pt")
   mixed=avg$num_avg-init$init_weight
-  [ "$init_weight" != 0 ] && [ -f "$save_dir/$mixed.pt" ] && models+=(--model "$mixed=$save_dir/$mixed.pt")
+  [ -f "$save_dir/$mixed.pt" ] && models+=(--model "$mixed=$save_dir/$mixed.pt")
   $py -m chunkformer.decode --exp-dir "$save_dir" --manifest-dir "$manifest_dir" "${models[@]}" \
     --splits "$decode_splits" --methods "$decode_methods" \
     --config "data=$data_config" --config "model=$save_dir/config.yaml"

@@ -354,6 +354,13 @@ def test_run_sh_stage_4_averages_what_exists_and_redoes_on_a_change(reference_ru
     assert "already done" in stage4("--num-avg", "5")
     again = stage4("--num-avg", "5", "--avg-mode", "last")
     assert "already done" not in again and "average 2 checkpoints (last)" in again
+    # WiSE-FT (--init-weight, default 0.2): mixed with the model the run started from (its --resume), not with
+    # run.sh's default --resume (the demo checkpoint, another architecture)
+    mixed = safe_load(exp / "avg2-init0.2.pt")
+    assert mixed["init_model"] == str(MODEL) and mixed["init_weight"] == 0.2
+    bad = subprocess.run(["./run.sh", "--stage", "4", "--stop-stage", "4", "--save-dir", str(exp), "--init-weight",
+                          "1.5"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "--init-weight must be a number in [0, 1], not '1.5'" in bad.stderr
 
 
 @pytest.mark.parametrize("kill_at", ["checkpoint-*.pt", "epoch-1.pt"])
