@@ -9,7 +9,8 @@ part of what the fine-tune forgot of the initial model's domains for part of the
 Files that are not training checkpoints (averaged or exported models) and duplicates of the same training state
 (``best.pt`` next to its ``epoch-N.pt``) are skipped, and the reason is printed.
 Floating-point tensors are averaged in float64; integer tensors are taken from the newest checkpoint. The
-output is a model-only checkpoint that ``transcribe``, ``decode`` and ``export`` accept.
+output is a model-only checkpoint that ``transcribe``, ``decode`` and ``export`` accept; its ``trained_from`` names
+the checkpoint the run started from (None after a random init).
 """
 
 from __future__ import annotations
@@ -135,15 +136,14 @@ def average(paths: list[Path], num: int, mode: str = "best", log=print) -> dict[
     newest = chosen[-1].ckpt
     return {"format": "chunkformer-callbot/model", "model": sd, "config": newest["config"], "vocab": newest["vocab"],
             "extra_state": newest.get("extra_state", {}), "averaged_from": [str(c.path) for c in chosen],
-            "average_mode": mode, "newest_train_config": newest.get("train_config") or {}}
+            "average_mode": mode, "trained_from": recorded_init(newest.get("train_config") or {})}
 
 
-def recorded_init(train_config: dict[str, Any]) -> Path | None:
+def recorded_init(train_config: dict[str, Any]) -> str | None:
     """The checkpoint a training run started from, as its merged config records it (None: random init)."""
     if (train_config.get("model") or {}).get("init") == "random":
         return None
-    resume = (train_config.get("trainer") or {}).get("resume_checkpoint")
-    return Path(resume) if resume else None
+    return (train_config.get("trainer") or {}).get("resume_checkpoint") or None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         return error("--init-model needs a non-zero --init-weight")
     try:
         payload = average(inputs, a.num_ckpts, a.mode)
-        init_model = a.init_model or recorded_init(payload["newest_train_config"])
+        init_model = a.init_model or payload["trained_from"]
         if a.init_weight and init_model is None:
             print(f"{a.output} not written: the run started from random weights, there is no initial model to mix "
                   "back (--init-weight); pass --init-model to name one")
@@ -175,7 +175,6 @@ def main(argv: list[str] | None = None) -> int:
             payload.update(init_model=str(init_model), init_weight=a.init_weight)
     except (ValueError, CheckpointError, FileNotFoundError) as e:
         return error(e)
-    del payload["newest_train_config"]
     atomic_save(payload, a.output)
     mixed = f", {a.init_weight:g} of {init_model}" if init_model is not None else ""
     print(f"wrote {a.output} (average of {len(payload['averaged_from'])}, mode {a.mode}{mixed})")

@@ -38,29 +38,34 @@ def joined_history(phases: list[dict]) -> list[dict]:
     return out
 
 
-def released_phases(folder: Path) -> tuple[dict, list[dict]]:
-    """(a pseudo-checkpoint whose history, steps and training time are those recorded in ``folder``'s
-    ``config.yaml`` → ``demo_pretraining``, that record's phase list)."""
+def released_phases(folder: Path) -> dict:
+    """A pseudo-checkpoint of the phases released in ``folder``: the history, steps, training time, architecture
+    and phase list that its ``config.yaml`` → ``demo_pretraining`` records."""
     rec = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")).get("demo_pretraining") or {}
     if not rec.get("curve"):
         raise CheckpointError(f"{folder}/config.yaml has no demo_pretraining curve: not a released demo checkpoint")
     # the curve keeps the pooled WER only; the pretraining validates on one set, the general corpus's val split
     history = [{"minutes": m, "step": s, "wer_all": w, "wer": {"general": w}} for m, s, w in rec["curve"]]
-    prior = {"history": history, "elapsed": float(rec["minutes"]) * 60, "step": int(rec["steps"]),
-             "arch": rec["arch"]}
-    return prior, rec.get("phases", [])
+    return {"history": history, "elapsed": float(rec["minutes"]) * 60, "step": int(rec["steps"]),
+            "arch": rec["arch"], "phases": rec.get("phases", [])}
 
 
-def summary(ck: dict, exp_dir: Path, report: dict | None, earlier: list[tuple[Path, dict]],
-            released: list[dict] | None = None) -> dict:
-    """What the released folder records about its training (``released``: the phase list of an earlier release
-    whose pseudo-checkpoint is ``earlier[0]``)."""
+def phase_records(exp_dir: Path, ck: dict) -> list[dict]:
+    """What the release records of one phase (or of every phase an earlier release holds)."""
+    if "phases" in ck:
+        return ck["phases"]
+    return [{"exp_dir": str(exp_dir), "steps": ck["step"], "minutes": round(float(ck.get("elapsed", 0.0)) / 60, 1),
+             "data_config": ck["train_config"]["trainer"].get("data_config"), "val_wer": ck.get("valid_wer")}]
+
+
+def summary(ck: dict, exp_dir: Path, report: dict | None, earlier: list[tuple[Path, dict]]) -> dict:
+    """What the released folder records about its training (``earlier`` may start with an earlier release's
+    pseudo-checkpoint, :func:`released_phases`)."""
     t = ck["train_config"]
     phases = [*earlier, (exp_dir, ck)]
     curve = joined_history([c for _, c in phases])
     first = earlier[0][1] if earlier else ck
     arch = first["arch"] if "arch" in first else first["train_config"]["model"]["arch"]
-    own = phases[1:] if released is not None else phases
     return {
         "data": "general Vietnamese speech (local/make_general_corpus.py): espeak-ng voices reading Debian help "
                 "pages, man pages, message catalogs and vocabulary-coverage text; no call-bot sentences, no phone "
@@ -71,10 +76,7 @@ def summary(ck: dict, exp_dir: Path, report: dict | None, earlier: list[tuple[Pa
         "minutes": round(sum(float(c.get("elapsed", 0.0)) for _, c in phases) / 60, 1),
         "val_wer": ck.get("valid_wer"), "arch": arch,
         "optim": t["optim"], "seed": t["trainer"]["seed"],
-        "phases": [*(released or []),
-                   *({"exp_dir": str(d), "steps": c["step"], "minutes": round(float(c.get("elapsed", 0.0)) / 60, 1),
-                      "data_config": c["train_config"]["trainer"].get("data_config"), "val_wer": c.get("valid_wer")}
-                     for d, c in own)],
+        "phases": [rec for d, c in phases for rec in phase_records(d, c)],
         "curve": [[h.get("minutes"), h["step"], h["wer_all"]] for h in curve],
     }
 
@@ -95,14 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         ck = safe_load(path)
         loaded = load_model(path)
         earlier = [(d, safe_load(d / "best.pt")) for d in a.earlier_phase]
-        released = None
         if a.earlier_release:
-            prior, released = released_phases(a.earlier_release)
-            earlier = [(a.earlier_release, prior), *earlier]
+            earlier = [(a.earlier_release, released_phases(a.earlier_release)), *earlier]
     except CheckpointError as e:
         return error(e)
     report = json.loads(a.corpus_report.read_text(encoding="utf-8")) if a.corpus_report else None
-    loaded.config["demo_pretraining"] = summary(ck, a.exp_dir, report, earlier, released)
+    loaded.config["demo_pretraining"] = summary(ck, a.exp_dir, report, earlier)
     save_official_folder(loaded, a.out_dir)
     back = load_model(a.out_dir)
     if not all(torch.equal(v, back.model.state_dict()[k]) for k, v in loaded.model.state_dict().items()):

@@ -75,8 +75,7 @@ def test_release_continues_an_earlier_release(tmp_path: Path):
     folder.mkdir()
     (folder / "config.yaml").write_text(yaml.safe_dump({"demo_pretraining": rec}), encoding="utf-8")
     p3 = _ck(100, 2.0, [(100, 2.0, 20.0)], None)
-    prior, phases = release.released_phases(folder)
-    info = release.summary(p3, Path("exp/p3"), None, [(folder, prior)], phases)
+    info = release.summary(p3, Path("exp/p3"), None, [(folder, release.released_phases(folder))])
     assert info["steps"] == 2600 and info["minutes"] == 30.5
     assert info["arch"] == {"output_size": 144}
     assert [ph["data_config"] for ph in info["phases"]] == ["phase2000.yaml", "phase500.yaml", "phase100.yaml"]
