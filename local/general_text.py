@@ -29,10 +29,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daily_text import daily_material
+
 from chunkformer.text import TextNormalizer, TextNormConfig, digits_to_words, normalize_text, number_to_words
 
 # Bump when extraction, normalisation or generation changes: it keys the corpus's .done marker.
 COVERAGE_ORIGIN = "generated:coverage"  # origin of the random syllable sequences (kept apart in the mix)
+DAILY_ORIGIN = "generated:daily"  # origin of the daily-life sentences (daily_text; phase 4's own share)
 TEXT_VERSION = "general-4"  # 4: audio dithered (local/tts.dither)
 HELP_PACKAGE = "libreoffice-help-vi"
 MAN_PACKAGE = "manpages-vi"
@@ -635,11 +638,13 @@ def cap_hours(rows: list[tuple[str, str]], hours: float, seed: int) -> list[tupl
 
 
 def assemble(doc_sents: dict[str, list[str]], committed: list[tuple[str, str]], vocab: set[str], *, num_val: int,
-             seed: int, num_everyday: int, num_numbers: int, min_count: int,
-             natural_hours: float = 0.0) -> tuple[dict, dict, list]:
+             seed: int, num_everyday: int, num_numbers: int, min_count: int, natural_hours: float = 0.0,
+             num_daily: int = 0, banned_phrases: Iterable[str] = ()) -> tuple[dict, dict, list]:
     """The corpus texts from each document's kept sentences: ({split: [(origin, text)]}, report fields, test
     pool). ``natural_hours`` > 0 caps the extracted training text (by a seeded random subset). Generated
-    material (origin ``generated:<kind>``) goes to train only and never repeats a held-out sentence."""
+    material (origin ``generated:<kind>``) goes to train only and never repeats a held-out sentence.
+    ``num_daily`` daily-life sentences (``daily_text``; none containing a ``banned_phrases`` entry) come last,
+    after the coverage sequences, so every earlier row keeps its text and index (and its audio)."""
     sp = split_sentences_by_document(doc_sents, committed, num_val, seed)
     sp.train = cap_hours(sp.train, natural_hours, seed)
     held_out = {t for _, t in sp.val} | {t for _, t in sp.test} | {t for _, t in sp.test_pool}
@@ -648,6 +653,8 @@ def assemble(doc_sents: dict[str, list[str]], committed: list[tuple[str, str]], 
     counts = syllable_counts(t for _, t in train)
     cover = coverage_sequences(vocab, counts, min_count, seed, held_out)
     train += [(COVERAGE_ORIGIN, t) for t in cover]
+    daily = daily_material(vocab, seed, num_daily, held_out | {t for _, t in train}, banned_phrases)
+    train += [(DAILY_ORIGIN, t) for t in daily]
     info = {
         "kept_distinct_per_document_sum": sum(len(v) for v in doc_sents.values()),
         "removed_from_train_as_heldout": sp.removed_from_train,
@@ -655,5 +662,7 @@ def assemble(doc_sents: dict[str, list[str]], committed: list[tuple[str, str]], 
         "coverage": {"k": min_count, "min_count": min((counts[w] for w in vocab), default=0),
                      "syllables_below_k": sorted(w for w in vocab if counts[w] < min_count)[:50],
                      "sequences": len(cover), "vocab_size": len(vocab)},
+        "daily": {"asked": num_daily, "made": len(daily),
+                  "distinct_syllables": len(syllable_counts(daily))},
     }
     return {"train": train, "val": sp.val, "test": sp.test}, info, sp.test_pool

@@ -39,6 +39,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).parent))
 import general_text as gt  # noqa: E402
 from tts import HELDOUT_VARIANTS, TRAIN_VARIANTS, dither, espeak, random_speaker  # noqa: E402
+from vi_callbot_text import HELD_VALUES  # noqa: E402
 
 from chunkformer.audio import resample  # noqa: E402
 
@@ -60,6 +61,17 @@ def render(job: tuple[str, int, str, int, Path]) -> tuple[str, float, str]:
     rel = f"wavs/{split}-{idx:06d}.wav"
     sf.write(split_dir / rel, dither(x, rng), RATE, subtype="PCM_16")
     return rel, len(x) / RATE, f"{voice} s{speed} p{pitch}"
+
+
+# Sub-lists for the pretraining curriculum (local/pretrain_demo.sh), by the origin of a line: the help pages alone
+# (phase 1); the random coverage sequences apart from the rest, so phase 2 can give them a share of their own;
+# the extracted prose and the generated everyday sentences and numbers (phase 3); the daily-life sentences
+# (phase 4; kept out of the earlier lists, which stay as they were). The demo's fine-tune replays a little prose.
+_SPECIAL = (gt.COVERAGE_ORIGIN, gt.DAILY_ORIGIN)
+SUBLISTS = {"help": lambda o: o.startswith("help:"), "natural": lambda o: o not in _SPECIAL,
+            "coverage": lambda o: o == gt.COVERAGE_ORIGIN, "prose": lambda o: not o.startswith("generated:"),
+            "everyday": lambda o: o.startswith("generated:") and o not in _SPECIAL,
+            "daily": lambda o: o == gt.DAILY_ORIGIN}
 
 
 def synthesize(lists: dict[str, list[tuple[str, str]]], out: Path, seed: int, jobs: int) -> dict[str, float]:
@@ -84,15 +96,8 @@ def synthesize(lists: dict[str, list[tuple[str, str]]], out: Path, seed: int, jo
     for split in lists:
         (out / split / "list.tsv").write_text("\n".join(lines[split]) + "\n", encoding="utf-8")
         (out / split / "sources.tsv").write_text("\n".join(sources[split]) + "\n", encoding="utf-8")
-        # sub-lists for the pretraining curriculum (local/pretrain_demo.sh): the help pages alone (phase 1), then
-        # the random coverage sequences apart from the rest, so phase 2 can give them a share of their own; phase 3
-        # gives the extracted prose and the generated everyday sentences and numbers shares of their own; the
-        # demo's fine-tune replays a little prose against forgetting
         origins = [lists[split][i][0] for (sp, i, *_) in work if sp == split]
-        subsets = {"help": lambda o: o.startswith("help:"), "natural": lambda o: o != gt.COVERAGE_ORIGIN,
-                   "coverage": lambda o: o == gt.COVERAGE_ORIGIN, "prose": lambda o: not o.startswith("generated:"),
-                   "everyday": lambda o: o.startswith("generated:") and o != gt.COVERAGE_ORIGIN}
-        for name, keep in subsets.items():
+        for name, keep in SUBLISTS.items():
             rows = [ln for ln, o in zip(lines[split][1:], origins) if keep(o)]
             (out / split / f"list-{name}.tsv").write_text("\n".join(["wav\ttxt", *rows]) + "\n", encoding="utf-8")
     return seconds
@@ -107,12 +112,19 @@ def build_text(a: argparse.Namespace, committed: list[tuple[str, str]]) -> tuple
     doc_sents = {d.doc_id: gt.document_sentences(d, vocab, drops) for d in docs}
     lists, info, pool = gt.assemble(doc_sents, committed, vocab, num_val=a.num_val, seed=a.seed,
                                     num_everyday=a.num_everyday, num_numbers=a.num_numbers, min_count=a.min_count,
-                                    natural_hours=a.natural_hours)
+                                    natural_hours=a.natural_hours, num_daily=a.num_daily,
+                                    banned_phrases=heldout_callbot_phrases())
     test_docs = {d for d, _ in committed}
     report = {"packages": versions,
               "documents": dict(Counter(f"{d.source}/{gt.split_of(d.doc_id, test_docs)}" for d in docs)),
               "dropped": drops.as_dict(), **info}
     return lists, report, pool
+
+
+def heldout_callbot_phrases() -> list[str]:
+    """The call-bot corpus's held-out slot values of two or more syllables: no pretraining sentence may contain
+    one (single syllables are ordinary words: "an", "minh")."""
+    return sorted({v for values in HELD_VALUES.values() for v in values if " " in v})
 
 
 def by_source(rows: list[tuple[str, str]]) -> dict[str, int]:
@@ -143,6 +155,8 @@ def run_key(a: argparse.Namespace) -> str:
              hashlib.sha256(a.test_tsv.read_bytes()).hexdigest()]
     if not a.test_only:
         parts.append(hashlib.sha256(a.vocab.read_bytes()).hexdigest())
+    if a.num_daily:  # appended only when asked, so a corpus made before the option keeps its key
+        parts.append(["daily", a.num_daily])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
@@ -157,6 +171,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-val", type=int, default=300)
     p.add_argument("--num-everyday", type=int, default=3000, help="generated everyday sentences (train only)")
     p.add_argument("--num-numbers", type=int, default=1500, help="generated spoken-number phrases (train only)")
+    p.add_argument("--num-daily", type=int, default=0,
+                   help="generated daily-life sentences (train only, local/daily_text.py; pretraining phase 4)")
     p.add_argument("--min-count", type=int, default=10, help="K: every vocab syllable occurs >= K times in train")
     p.add_argument("--natural-hours", type=float, default=0.0,
                    help="cap on the extracted training text, in estimated hours of audio (default 0: all of it, "
@@ -216,6 +232,8 @@ def print_summary(r: dict) -> None:
         c = r["coverage"]
         print(f"general corpus: every vocab syllable occurs >= {c['min_count']} times in train (K={c['k']}, "
               f"{c['sequences']} coverage sequences)", file=err)
+        if r["daily"]["asked"]:
+            print(f"general corpus: daily-life sentences: {r['daily']}", file=err)
     print(f"general corpus: {sum(r['hours'].values()):.2f} h in {r['wall_seconds']:.0f} s", file=err)
 
 

@@ -9,25 +9,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 corpus=data/general_corpus
-phase1_data_config=egs/callbot/conf/pretrain_phase1_data.yaml
-phase1_model_config=egs/callbot/conf/demo_pretrain_phase1.yaml
-phase2_data_config=egs/callbot/conf/pretrain_data.yaml
-phase2_model_config=egs/callbot/conf/demo_pretrain.yaml
-data_config=egs/callbot/conf/pretrain_phase3_data.yaml
-model_config=egs/callbot/conf/demo_pretrain_phase3.yaml
-corpus_args="--num-everyday 15000 --num-numbers 5000"   # phase 3's shares need more than the default 3000/1500
+# one data config and one model config per phase, in order (egs/callbot/conf/*; each file says what it changes)
+data_configs="pretrain_phase1_data.yaml pretrain_data.yaml pretrain_phase3_data.yaml pretrain_phase4_data.yaml"
+model_configs="demo_pretrain_phase1.yaml demo_pretrain.yaml demo_pretrain_phase3.yaml demo_pretrain_phase4.yaml"
+conf_dir=egs/callbot/conf
+corpus_args="--num-everyday 15000 --num-numbers 5000 --num-daily 10000"   # phase 3's and 4's shares need them
 vocab=egs/callbot/demo/vocab.txt
-data_dir=data/pretrain                 # <data_dir>/phase{1,2,3}/{manifests,fbank}
-work_dir=exp/demo_pretrain             # <work_dir>/phase{1,2,3}
+data_dir=data/pretrain                 # <data_dir>/phase<N>/{manifests,fbank}
+work_dir=exp/demo_pretrain             # <work_dir>/phase<N>
 out_dir=egs/callbot/demo/pretrained
 nproc=2                                # ranks of one thread each (docs/BENCHMARKS.md: beats threads on 2 cores)
-max_steps=""                           # phase 3; default: model_config's trainer.max_steps
+max_steps=""                           # last phase; default: its model config's trainer.max_steps
 start_phase=1                          # N > 1: begin at phase N from <work_dir>/phase<N-1>/model (an official
                                        # folder, e.g. a copy of the released checkpoint of the phases before)
 seed=1234
 
-options=" corpus phase1_data_config phase1_model_config phase2_data_config phase2_model_config data_config model_config"
-options+=" corpus_args vocab data_dir work_dir out_dir"
+options=" corpus data_configs model_configs conf_dir corpus_args vocab data_dir work_dir out_dir"
 options+=" nproc max_steps start_phase seed "
 usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
 . local/parse_options.sh
@@ -61,15 +58,24 @@ export_best() {
   [ -f "$work_dir/phase$1/model/pytorch_model.bin" ] ||
     $py -m chunkformer.export --checkpoint "$work_dir/phase$1/best.pt" --output-dir "$work_dir/phase$1/model"
 }
-[ "$start_phase" -le 1 ] && train 1 "$phase1_data_config" "$phase1_model_config" --init random
-[ "$start_phase" -le 2 ] && { export_best 1
-  train 2 "$phase2_data_config" "$phase2_model_config" --init checkpoint --resume "$work_dir/phase1/model"; }
-[ "$start_phase" -le 3 ] && { [ "$start_phase" = 3 ] || export_best 2
-  train 3 "$data_config" "$model_config" --init checkpoint --resume "$work_dir/phase2/model" \
-    ${max_steps:+--max-steps "$max_steps"}; }
+read -r -a dcs <<< "$data_configs"
+read -r -a mcs <<< "$model_configs"
+last=${#dcs[@]}
+[ "${#mcs[@]}" = "$last" ] || { echo "error: $last data configs but ${#mcs[@]} model configs" >&2; exit 2; }
+for ((k = start_phase; k <= last; k++)); do
+  steps=()
+  [ "$k" = "$last" ] && steps=(${max_steps:+--max-steps "$max_steps"})
+  if [ "$k" = 1 ]; then
+    train 1 "$conf_dir/${dcs[0]}" "$conf_dir/${mcs[0]}" --init random "${steps[@]}"
+  else
+    [ "$k" = "$start_phase" ] || export_best $((k - 1))
+    train "$k" "$conf_dir/${dcs[k-1]}" "$conf_dir/${mcs[k-1]}" --init checkpoint \
+      --resume "$work_dir/phase$((k - 1))/model" "${steps[@]}"
+  fi
+done
 log "release into $out_dir"
-earlier=()   # the phases before 3: their runs, or the release a later start continued from
+earlier=()   # the phases before the last: their runs, or the release a later start continued from
 [ "$start_phase" -gt 1 ] && earlier+=(--earlier-release "$work_dir/phase$((start_phase - 1))/model")
-for ((k = start_phase; k < 3; k++)); do earlier+=(--earlier-phase "$work_dir/phase$k"); done
-$py local/release_demo_checkpoint.py --exp-dir "$work_dir/phase3" "${earlier[@]}" --out-dir "$out_dir" \
+for ((k = start_phase; k < last; k++)); do earlier+=(--earlier-phase "$work_dir/phase$k"); done
+$py local/release_demo_checkpoint.py --exp-dir "$work_dir/phase$last" "${earlier[@]}" --out-dir "$out_dir" \
   --corpus-report "$corpus/report.json"

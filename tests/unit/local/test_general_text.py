@@ -19,6 +19,7 @@ from helpers import REPO
 
 ROOT = REPO
 sys.path.insert(0, str(ROOT / "local"))
+import daily_text  # noqa: E402
 import general_text as gt  # noqa: E402
 import tts  # noqa: E402
 
@@ -204,6 +205,34 @@ def test_everyday_sentences_use_the_vocab_and_avoid_callbot_words():
         assert f" {word} " in f" {text} "
     for banned in ("tài khoản", "số dư", "đơn hàng", "giao hàng", "quý khách", "xin chào", "ngân hàng"):
         assert banned not in text
+
+
+def test_daily_sentences_bring_everyday_words_but_no_service_talk_or_held_out_values():
+    vocab = gt.load_vocab(ROOT / "egs/callbot/demo/vocab.txt")
+    banned = ["bảo hiểm du lịch", "mua bảo hiểm"]  # the second is generated often: it must be filtered out
+    daily = daily_text.daily_material(vocab, seed=3, count=400, exclude=set(), banned_phrases=banned)
+    assert len(daily) == len(set(daily)) == 400
+    assert daily == daily_text.daily_material(vocab, seed=3, count=400, exclude=set(), banned_phrases=banned)
+    assert all(w in vocab for s in daily for w in s.split())
+    text = " ".join(f" {s} " for s in daily)
+    for word in ("bảo hiểm", "tài khoản", "ngân hàng", "hoá đơn", "triệu", "lắp", "mất"):
+        assert f" {word} " in text, word
+    assert not any(f" {b} " in text for b in banned)
+    for service in ("quý khách", "xin chào", "vui lòng", "bên em", "cho em xin"):
+        assert service not in text
+
+
+def test_daily_sentences_come_last_and_leave_earlier_rows_unchanged(vocab: set[str]):
+    by = _docs_by_split()
+    doc_sents = {d: [f"hiển thị thông tin về {w} các kiểu" for w in ("nút", "hộp", "học")] for d in by["train"]}
+    doc_sents |= {d: [f"tôi đi học hôm nay ở {d}"] for d in by["val"] + by["test"]}
+    kw = dict(num_val=5, seed=2, num_everyday=50, num_numbers=20, min_count=1)
+    vocab = vocab | gt.load_vocab(ROOT / "egs/callbot/demo/vocab.txt")
+    before, _, _ = gt.assemble(doc_sents, [], vocab, **kw)
+    after, info, _ = gt.assemble(doc_sents, [], vocab, **kw, num_daily=30)
+    assert after["train"][:len(before["train"])] == before["train"]
+    assert [o for o, _ in after["train"][len(before["train"]):]] == [gt.DAILY_ORIGIN] * 30
+    assert after["val"] == before["val"] and info["daily"]["made"] == 30
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (local/setup_env.sh)")

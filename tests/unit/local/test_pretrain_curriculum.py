@@ -27,16 +27,17 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_synthesize_writes_the_phase_sub_lists(tmp_path: Path):
     lists = {"train": [("help:text/a.xhp", "mở tập tin"), ("catalog:apt/apt.mo", "không tìm thấy gói"),
                        ("generated:coverage", "xoáy khuỷu nghiêng"), ("help:text/b.xhp", "lưu tài liệu"),
-                       ("generated:numbers", "một trăm hai mươi")]}
+                       ("generated:numbers", "một trăm hai mươi"), ("generated:daily", "mẹ tôi đi rút tiền")]}
     seconds = corpus.synthesize(lists, tmp_path, seed=3, jobs=1)
     split = tmp_path / "train"
-    names = ("help", "natural", "coverage", "prose", "everyday")
+    names = ("help", "natural", "coverage", "prose", "everyday", "daily")
     texts = {name: [r["txt"] for r in _rows(split / f"list-{name}.tsv")] for name in names}
     assert texts["help"] == ["mở tập tin", "lưu tài liệu"]
     assert texts["natural"] == ["mở tập tin", "không tìm thấy gói", "lưu tài liệu", "một trăm hai mươi"]
     assert texts["coverage"] == ["xoáy khuỷu nghiêng"]
     assert texts["prose"] == ["mở tập tin", "không tìm thấy gói", "lưu tài liệu"]
     assert texts["everyday"] == ["một trăm hai mươi"]
+    assert texts["daily"] == ["mẹ tôi đi rút tiền"]  # phase 4's own list; the earlier phases' lists lack it
     full = _rows(split / "list.tsv")
     assert [r["txt"] for r in full] == [t for _, t in lists["train"]]
     # every sub-list line is a line of the full list, pointing at a real wav
