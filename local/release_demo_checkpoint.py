@@ -68,8 +68,8 @@ def summary(ck: dict, exp_dir: Path, report: dict | None, earlier: list[tuple[Pa
     arch = first["arch"] if "arch" in first else first["train_config"]["model"]["arch"]
     return {
         "data": "general Vietnamese speech (local/make_general_corpus.py): espeak-ng voices reading Debian help "
-                "pages, man pages, message catalogs and vocabulary-coverage text; no call-bot sentences, no phone "
-                "channel",
+                "pages, man pages, message catalogs, generated everyday and daily-life sentences, spoken numbers "
+                "and vocabulary-coverage text; no call-bot sentences, no phone channel",
         "corpus": {k: report[k] for k in ("hours", "sentences") if k in report} if report else None,
         "engine": "python -m chunkformer.train --init random (local/pretrain_demo.sh)",
         "steps": sum(c["step"] for _, c in phases),
