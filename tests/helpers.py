@@ -175,3 +175,19 @@ def rejected(mdir: Path, split: str) -> dict[str, str]:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert all(r["reason"] for r in rows)
     return {r["id"]: r["reason"].split(":")[0] for r in rows}
+
+
+WORD_KEYS = {"word", "start", "end", "conf"}
+
+
+def check_words(answer: dict, seconds: float) -> None:
+    """The words and confidence of a decoded utterance (``transcribe --jsonl`` record or server answer): the
+    words spell the text, times in seconds increase within the audio, confidences in [0, 1], JSON floats."""
+    assert isinstance(answer["confidence"], float) and 0.0 <= answer["confidence"] <= 1.0
+    assert " ".join(w["word"] for w in answer["words"]) == answer["text"]
+    prev_end = 0.0
+    for w in answer["words"]:
+        assert set(w) == WORD_KEYS and isinstance(w["word"], str)
+        assert all(isinstance(w[k], float) for k in ("start", "end", "conf"))
+        assert prev_end <= w["start"] < w["end"] <= seconds + 1e-6 and 0.0 <= w["conf"] <= 1.0
+        prev_end = w["end"]
