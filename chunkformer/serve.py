@@ -3,15 +3,19 @@
     python -m chunkformer.serve --model PATH [--host 127.0.0.1] [--port 8000] [--int8] [--threads N]
         [--batch-window-ms 30] [--max-batch 64] [--max-batch-seconds 300] [--no-batching]
         [--max-body-mb 16] [--max-seconds 60] [--max-pending 256] [--context L,C,R]
+        [--beam 10] [--hotword-score 2.0] [--max-hotwords 256] [--max-hotword-chars 100]
 
     curl -s --data-binary @turn.wav http://127.0.0.1:8000/transcribe          # raw bytes, any format/rate
     curl -s -F file=@turn.mp3 'http://127.0.0.1:8000/transcribe?channel=1'    # multipart, channel 1 of a call
+    curl -s -F file=@turn.wav -F 'hotwords=Nguyễn Văn An,tai nghe' http://127.0.0.1:8000/transcribe  # biased
     curl -s http://127.0.0.1:8000/health
 
 Requests arriving within ``--batch-window-ms`` of each other (or until ``--max-batch-seconds`` of audio or
 ``--max-batch`` requests) are decoded in one masked batch; ``--no-batching`` decodes one request per forward
-pass. SIGTERM or Ctrl-C stops accepting connections, finishes the requests in flight (up to
-``--shutdown-timeout`` seconds), then exits 0. API, errors and measurements: docs/SERVING.md.
+pass. A request with ``hotwords`` is decoded with the hotword beam search (``--beam``, ``--hotword-score``)
+in the same batch as the others, which stay greedy. SIGTERM or Ctrl-C stops accepting connections, finishes
+the requests in flight (up to ``--shutdown-timeout`` seconds), then exits 0. API, errors and measurements:
+docs/SERVING.md.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import torch
 import uvicorn
 
 from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
+from chunkformer.decoding.hotwords import DEFAULT_SCORE
 from chunkformer.model.masked_batch import Context
 from chunkformer.model.quantize import QuantizationError, quantize_int8
 from chunkformer.serving.app import ServerSettings, create_app
@@ -51,6 +56,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-pending", type=int, default=256, help="requests in the server at once (503 beyond)")
     p.add_argument("--prep-threads", type=int, default=2, help="threads that decode audio and compute fbank")
     p.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds to finish requests on SIGTERM")
+    p.add_argument("--beam", type=int, default=10, help="beam size of the search of requests with hotwords")
+    p.add_argument("--hotword-score", type=float, default=DEFAULT_SCORE,
+                   help="default per-token hotword bonus, natural log (a request's hotword_score overrides it)")
+    p.add_argument("--max-hotwords", type=int, default=256, help="hotword phrases per request (413 beyond)")
+    p.add_argument("--max-hotword-chars", type=int, default=100, help="characters per hotword phrase (400 beyond)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     return p.parse_args(argv)
 
@@ -58,13 +68,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def settings_from(a: argparse.Namespace) -> ServerSettings:
     """The command line's limits → :class:`ServerSettings`; ValueError (one line) for a bad value."""
     if a.max_seconds <= 0 or a.max_body_mb <= 0 or a.batch_window_ms < 0 or a.max_batch < 1 or a.max_pending < 1 \
-            or a.max_batch_seconds <= 0 or a.prep_threads < 1:
-        raise ValueError("--max-seconds, --max-body-mb, --max-batch-seconds, --max-batch, --max-pending and "
-                         "--prep-threads must be positive, --batch-window-ms not negative")
+            or a.max_batch_seconds <= 0 or a.prep_threads < 1 or a.max_hotwords < 1 or a.max_hotword_chars < 1:
+        raise ValueError("--max-seconds, --max-body-mb, --max-batch-seconds, --max-batch, --max-pending, "
+                         "--prep-threads, --max-hotwords and --max-hotword-chars must be positive, "
+                         "--batch-window-ms not negative")
     return ServerSettings(
         max_body_bytes=int(a.max_body_mb * (1 << 20)), max_seconds=a.max_seconds,
         window=0.0 if a.no_batching else a.batch_window_ms / 1000, max_batch=1 if a.no_batching else a.max_batch,
-        max_batch_seconds=a.max_batch_seconds, max_pending=a.max_pending, prep_threads=a.prep_threads)
+        max_batch_seconds=a.max_batch_seconds, max_pending=a.max_pending, prep_threads=a.prep_threads,
+        max_hotwords=a.max_hotwords, max_hotword_chars=a.max_hotword_chars)
 
 
 class DrainingServer(uvicorn.Server):
@@ -90,12 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_model(a.model, vocab=a.vocab, cmvn=a.cmvn)
         ctx = Context.parse(a.context)
         model = quantize_int8(loaded.model) if a.int8 else loaded.model
+        rec = Recognizer(model, loaded.tokenizer, ctx, a.beam, a.hotword_score)
     except (CheckpointError, QuantizationError, ValueError, FileNotFoundError) as e:
         return error(e)
-    rec = Recognizer(model, loaded.tokenizer, ctx)
     rec.warm_up()
     info = {"model": str(a.model), "int8": a.int8, "context": str(ctx), "threads": torch.get_num_threads(),
-            "batching": not a.no_batching}
+            "batching": not a.no_batching, "beam": a.beam, "hotword_score": a.hotword_score}
     app = create_app(rec, settings, info)
     config = uvicorn.Config(app, host=a.host, port=a.port, access_log=a.access_log, log_level="info",
                             timeout_graceful_shutdown=a.shutdown_timeout, lifespan="on")

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from chunkformer.audio import MODEL_RATE, AudioError, decode_audio
 from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
-from chunkformer.decoding import CTCDecoder, DecodeOptions, FrameTopK, Hypothesis
+from chunkformer.decoding import ContextGraph, CTCDecoder, DecodeOptions, FrameTopK, Hypothesis
 from chunkformer.decoding.ctc_search import collapse
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
 from chunkformer.frontend import FRAMES_PER_SECOND, fbank, load_features
@@ -84,14 +84,14 @@ def split_at_pauses(ids: list[int], max_silence_frames: int, blank: int = 0) -> 
 
 
 class Transcriber:
-    """CTC transcription (greedy, or beam search with hotwords: ``options``) with masked batching and segmented
-    long-form decoding."""
+    """CTC transcription (greedy, or beam search with hotwords: ``options``, or per call
+    ``transcribe(paths, hotwords=...)``) with masked batching and segmented long-form decoding."""
 
     def __init__(self, model: ChunkFormerModel, tokenizer: Tokenizer, context: Context = Context.DEFAULT,
                  batch_seconds: float = 1800.0, segment_seconds: float = 600.0, max_silence: float = 0.5,
                  channel: int | None = None, options: DecodeOptions | None = None) -> None:
         self.model = model.eval()
-        self.decoder = CTCDecoder(tokenizer, options or DecodeOptions(method="greedy"))
+        self.decoder = CTCDecoder(tokenizer, options or DecodeOptions())  # "auto": greedy unless hotwords
         self.channel = channel
         self._downmix_warned = False
         self.tok = tokenizer
@@ -119,16 +119,16 @@ class Transcriber:
             return fbank(x, rate)
         return load_features(path, self.channel, self._downmixed)
 
-    def _frames(self, feats: list[torch.Tensor]) -> list[FrameTopK]:
-        return [self.decoder.opts.frames(lp) for lp in self.model.ctc_log_probs(feats, self.ctx)]
+    def _frames(self, feats: list[torch.Tensor], hotwords: ContextGraph | None) -> list[FrameTopK]:
+        return [self.decoder.opts.frames(lp, hotwords) for lp in self.model.ctc_log_probs(feats, self.ctx)]
 
-    def _long_frames(self, feats: torch.Tensor) -> FrameTopK:
+    def _long_frames(self, feats: torch.Tensor, hotwords: ContextGraph | None) -> FrameTopK:
         # keep the top-k only (k = 1 for greedy): full log-probs of an hour would need GBs
-        return FrameTopK.cat([self.decoder.opts.frames(lp) for lp in
+        return FrameTopK.cat([self.decoder.opts.frames(lp, hotwords) for lp in
                               self.model.long_segments(feats.to(self.model.device), self.ctx, self.segment_frames)])
 
-    def _result(self, path: str, frames: FrameTopK) -> Transcript:
-        hyp = self.decoder.decode_long(frames, max_frames=self.segment_frames)
+    def _result(self, path: str, frames: FrameTopK, hotwords: ContextGraph | None) -> Transcript:
+        hyp = self.decoder.decode_long(frames, hotwords, max_frames=self.segment_frames)
         blank = self.tok.blank_id
         ids = [blank if k < 0 else hyp.tokens[k] for k in hyp.path]  # the hypothesis' best path (greedy: argmax)
         sec = OUTPUT_FRAME_SECONDS
@@ -136,15 +136,22 @@ class Transcriber:
                 for s, e, t in split_at_pauses(ids, self.max_silence_frames, blank)]
         return Transcript(path, hyp.text, segs, hypothesis=hyp)
 
-    def transcribe(self, paths: list[str], progress: bool = True) -> Iterator[Transcript]:
-        """Yields one :class:`Transcript` per path, in order; unreadable files yield one with ``error`` set."""
+    def transcribe(self, paths: list[str], progress: bool = True, hotwords: ContextGraph | None = None
+                   ) -> Iterator[Transcript]:
+        """Yields one :class:`Transcript` per path, in order; unreadable files yield one with ``error`` set.
+        ``hotwords`` (:func:`chunkformer.decoding.build_hotwords`'s ``graph``) bias this call's files with the
+        beam search instead of the options' list, so one Transcriber serves calls with different lists;
+        ValueError if the options force ``method="greedy"``."""
+        if hotwords is not None and self.decoder.opts.method == "greedy":
+            raise ValueError("hotwords need the beam search: this Transcriber's method is 'greedy'")
         pending: list[tuple[str, torch.Tensor]] = []
         budget = 0
 
         def flush() -> Iterator[Transcript]:
             if pending:
-                for (p, _), frames in zip(pending, self._frames([f for _, f in pending]), strict=True):
-                    yield self._result(p, frames)
+                frames = self._frames([f for _, f in pending], hotwords)
+                for (p, _), fr in zip(pending, frames, strict=True):
+                    yield self._result(p, fr, hotwords)
                 pending.clear()
 
         for path in tqdm(paths, desc="transcribe", unit="file", disable=not progress, file=sys.stderr):
@@ -163,7 +170,7 @@ class Transcriber:
             if feats.shape[0] > self.long_frames:
                 yield from flush()
                 budget = 0
-                yield self._result(path, self._long_frames(feats))
+                yield self._result(path, self._long_frames(feats, hotwords), hotwords)
                 continue
             pending.append((path, feats))
             budget += feats.shape[0]
@@ -174,14 +181,14 @@ class Transcriber:
 
 
 def decode_options(a: argparse.Namespace, tokenizer: Tokenizer) -> DecodeOptions:
-    """Greedy, or beam search biased by ``--hotwords`` (rejected phrases are warned about; ValueError when no
-    phrase is usable or an option is wrong)."""
+    """Greedy, or beam search biased by ``--hotwords`` ("auto"; rejected phrases are warned about; ValueError
+    when no phrase is usable or an option is wrong)."""
     if a.hotwords is None:
         if a.hotword_score is not None:
             raise ValueError("--hotword-score needs --hotwords FILE")
-        return DecodeOptions(method="greedy")
+        return DecodeOptions(beam=a.beam)
     graph = load_hotword_graph(a.hotwords, tokenizer, a.hotword_score, log.warning)
-    return DecodeOptions(method="beam", beam=a.beam, hotwords=graph)
+    return DecodeOptions(beam=a.beam, hotwords=graph)
 
 
 def main(argv: list[str] | None = None) -> int:

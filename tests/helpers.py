@@ -7,10 +7,14 @@ use the fixture vocabulary. :func:`load_script` imports a ``local/`` stage scrip
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import importlib.util
+import io
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -175,3 +179,58 @@ def rejected(mdir: Path, split: str) -> dict[str, str]:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert all(r["reason"] for r in rows)
     return {r["id"]: r["reason"].split(":")[0] for r in rows}
+
+
+WORD_KEYS = {"word", "start", "end", "conf"}
+
+
+def check_words(answer: dict, seconds: float) -> None:
+    """The words and confidence of a decoded utterance (``transcribe --jsonl`` record or server answer): the
+    words spell the text, times in seconds increase within the audio, confidences in [0, 1], JSON floats."""
+    assert isinstance(answer["confidence"], float) and 0.0 <= answer["confidence"] <= 1.0
+    assert " ".join(w["word"] for w in answer["words"]) == answer["text"]
+    prev_end = 0.0
+    for w in answer["words"]:
+        assert set(w) == WORD_KEYS and isinstance(w["word"], str)
+        assert all(isinstance(w[k], float) for k in ("start", "end", "conf"))
+        assert prev_end <= w["start"] < w["end"] <= seconds + 1e-6 and 0.0 <= w["conf"] <= 1.0
+        prev_end = w["end"]
+
+
+def encode(x: np.ndarray, rate: int = 16000, fmt: str = "WAV", subtype: str | None = None) -> bytes:
+    """Audio as the bytes of a file (what a caller posts to the server)."""
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def serve(loaded: Any, client_fn: Callable[..., Awaitable[Any]], **settings: Any) -> Any:
+    """Runs ``client_fn(client, state)`` against a fresh in-process server app for ``loaded`` (a
+    ``LoadedModel``; ``state``: what its endpoints share; lifespan started and, at the end, drained as uvicorn
+    does), with httpx over ASGI; returns what ``client_fn`` returns."""
+    import httpx
+
+    from chunkformer.serving.app import ServerSettings, create_app
+    from chunkformer.serving.recognizer import Recognizer
+
+    app = create_app(Recognizer(loaded.model, loaded.tokenizer), ServerSettings(**settings), {"model": "fixture"})
+
+    async def main() -> Any:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve", timeout=120) as client:
+                return await client_fn(client, app.state.serving)
+
+    return asyncio.run(main())
+
+
+async def post_in_order(client: Any, state: Any, requests: list[dict]) -> list[Any]:
+    """Posts ``/transcribe`` requests (httpx keyword arguments), each once the one before waits in the batcher,
+    so that they form one batch in this order (when the window outlasts the sending) and a rerun repeats the
+    batch exactly; returns the responses in order."""
+    tasks = []
+    for k, request in enumerate(requests, 1):
+        tasks.append(asyncio.create_task(client.post("/transcribe", **request)))
+        while state.batcher.queued < k and not tasks[-1].done():
+            await asyncio.sleep(0.005)
+    return list(await asyncio.gather(*tasks))

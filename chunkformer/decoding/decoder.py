@@ -92,16 +92,18 @@ class DecodeOptions:
             return self.method
         return "beam" if (hotwords or self.hotwords or self.lm) is not None else "greedy"
 
-    @property
-    def topk(self) -> int:
-        """Entries per frame a :class:`FrameTopK` must keep for these options (1 for greedy)."""
-        if self.search() == "greedy" and self.method != "auto":
+    def topk(self, hotwords: ContextGraph | None = None) -> int:
+        """Entries per frame a :class:`FrameTopK` must keep to decode with these options and the per-call
+        ``hotwords`` (1 when that search is greedy)."""
+        if self.search(hotwords) == "greedy":
             return 1
         return max(self.beam, self.prune_topk or self.beam)
 
-    def frames(self, log_probs: torch.Tensor) -> FrameTopK:
-        """What :meth:`CTCDecoder.decode` needs of (T, V) log-probs (top-1 by ``max`` for greedy, as ``argmax``)."""
-        k = self.topk
+    def frames(self, log_probs: torch.Tensor, hotwords: ContextGraph | None = None) -> FrameTopK:
+        """What :meth:`CTCDecoder.decode` needs of (T, V) log-probs with the per-call ``hotwords`` (top-1 by
+        ``max`` for greedy, as ``argmax``, so a greedy utterance of an ``"auto"`` decoder is exactly
+        ``method="greedy"``'s)."""
+        k = self.topk(hotwords)
         return FrameTopK.best(log_probs) if k == 1 else FrameTopK.from_log_probs(log_probs, k)
 
 
@@ -119,8 +121,14 @@ class CTCDecoder:
     def decode(self, log_probs: torch.Tensor | FrameTopK, hotwords: ContextGraph | None = None,
                offset: float = 0.0) -> Hypothesis:
         """Decodes one utterance's (T, V) CTC log-probs (or their top-k); ``offset`` (s) is added to times."""
-        frames = log_probs if isinstance(log_probs, FrameTopK) else self.opts.frames(log_probs)
+        if hotwords is not None and self.opts.method == "greedy":
+            raise ValueError("hotwords need the beam search: this decoder's method is 'greedy' ('auto' or 'beam')")
         graph = hotwords if hotwords is not None else self.opts.hotwords
+        frames = log_probs if isinstance(log_probs, FrameTopK) else self.opts.frames(log_probs, graph)
+        need = min(self.opts.topk(graph), frames.vocab)
+        if frames.k < need:  # e.g. greedy top-1 frames given to a hotword search: it would silently stay greedy
+            raise ValueError(f"this search needs the top {need} entries of every frame, got {frames.k} "
+                             f"(make them with DecodeOptions.frames(log_probs, hotwords))")
         if len(frames) == 0:
             return Hypothesis("", [], [], 0.0, 0.0)
         if self.opts.search(graph) == "greedy":

@@ -2,12 +2,15 @@
 
 ``POST /transcribe``: the body is an audio file's bytes (any format soundfile reads, any rate, one call turn),
 or ``multipart/form-data`` with the file in field ``file``. Options as query parameters (or form fields):
-``channel`` (0-based), ``hotwords`` (comma-separated; refused until the decoder supports them). Answers
-``{"text", "duration", "warnings", "stats": {"batch_size", "queued_ms", "compute_ms"}}``.
+``channel`` (0-based), ``hotwords`` (comma-separated phrases, the parameter may repeat: this request is decoded
+with the hotword beam search, the others of its batch stay greedy), ``hotword_score`` (per-token bonus).
+Answers ``{"text", "confidence", "words": [{"word", "start", "end", "conf"}], "duration", "warnings", "stats":
+{"batch_size", "queued_ms", "compute_ms"}}`` (+ ``"hotwords": {"phrases", "rejected"}`` with a list).
 
 Errors, each ``{"detail": "<one line>"}`` and none of them stops the server: 400 bad audio (empty, not audio,
-truncated, NaN) or bad option; 413 body over ``max_body_bytes`` (from Content-Length, or while reading) or
-audio over ``max_seconds`` (from the file header, before decoding); 503 with ``Retry-After`` when
+truncated, NaN) or bad option (a hotword list with no usable phrase, a phrase over ``max_hotword_chars``); 413
+body over ``max_body_bytes`` (from Content-Length, or while reading), audio over ``max_seconds`` (from the file
+header, before decoding) or more than ``max_hotwords`` phrases; 503 with ``Retry-After`` when
 ``max_pending`` requests are already in the server or it is shutting down; 500 for an unexpected failure.
 """
 
@@ -29,7 +32,7 @@ from starlette.requests import ClientDisconnect
 from chunkformer.audio import AudioError, AudioTooLong
 from chunkformer.frontend import FRAMES_PER_SECOND
 from chunkformer.serving.batcher import Closed, DynamicBatcher, QueueFull
-from chunkformer.serving.recognizer import DecodeOptions, OptionError, Recognizer, Utterance
+from chunkformer.serving.recognizer import OptionError, Recognizer, RequestOptions, Utterance
 
 log = logging.getLogger("chunkformer.serving")
 
@@ -38,7 +41,9 @@ log = logging.getLogger("chunkformer.serving")
 class ServerSettings:
     """Limits and batching. ``window``: seconds a batch waits for company after its first request;
     ``max_batch_seconds``: audio per batch (the frame budget); ``max_batch``: requests per batch (1 = no
-    batching); ``max_pending``: requests in the server at once (reading, queued or decoding)."""
+    batching); ``max_pending``: requests in the server at once (reading, queued or decoding); ``max_hotwords``,
+    ``max_hotword_chars``: phrases per request and characters per phrase (the beam search and the graph grow
+    with them)."""
 
     max_body_bytes: int = 16 << 20
     max_seconds: float = 60.0
@@ -47,10 +52,12 @@ class ServerSettings:
     max_batch: int = 64
     max_pending: int = 256
     prep_threads: int = 2
+    max_hotwords: int = 256
+    max_hotword_chars: int = 100
 
     def __post_init__(self) -> None:
         if min(self.max_body_bytes, self.max_seconds, self.max_batch_seconds) <= 0 or self.window < 0 or min(
-                self.max_batch, self.max_pending, self.prep_threads) < 1:
+                self.max_batch, self.max_pending, self.prep_threads, self.max_hotwords, self.max_hotword_chars) < 1:
             raise ValueError(f"bad server settings (sizes, durations and counts must be positive, the window not "
                              f"negative): {self}")
 
@@ -157,10 +164,9 @@ class _State:
         except Exception as e:
             log.exception("preparing %s failed", name)
             raise HTTPError(500, f"preparing the audio failed: {type(e).__name__}: {e}") from None
-        out = {"text": "", "duration": round(utt.seconds, 3), "warnings": utt.warnings}
         if not utt.decodable:
-            out["warnings"].append("shorter than 0.16 s: nothing to decode")
-            return out
+            utt.warnings.append("shorter than 0.16 s: nothing to decode")
+            return {**self.rec.answer(utt), "duration": round(utt.seconds, 3), "warnings": utt.warnings}
         assert self.batcher is not None
         try:
             done = await self.batcher.submit(utt, utt.frames)
@@ -171,22 +177,21 @@ class _State:
         except Exception as e:
             log.exception("decoding failed")
             raise HTTPError(500, f"decoding failed: {type(e).__name__}: {e}") from None
-        out.update(done.result)
-        out["stats"] = {"batch_size": done.batch_size, "queued_ms": round(1000 * done.queued_s, 1),
-                        "compute_ms": round(1000 * done.compute_s, 1)}
-        return out
+        stats = {"batch_size": done.batch_size, "queued_ms": round(1000 * done.queued_s, 1),
+                 "compute_ms": round(1000 * done.compute_s, 1)}
+        return {**done.result, "duration": round(utt.seconds, 3), "warnings": utt.warnings, "stats": stats}
 
-    async def _read(self, request: Request) -> tuple[bytes, str, DecodeOptions]:
+    async def _read(self, request: Request) -> tuple[bytes, str, RequestOptions]:
         """(audio bytes, name for messages, options) from a raw or multipart body, within the size limit."""
         body = await _read_body(request, self.settings.max_body_bytes)
-        params: dict[str, str] = dict(request.query_params)
+        params = list(request.query_params.multi_items())
         name = "request body"
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             data, name, fields = await _multipart(request, body)
-            params.update(fields)
+            params += fields
         else:
             data = body
-        return data, name, _options(params)
+        return data, name, _options(params, self.settings)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -206,7 +211,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(buf)
 
 
-async def _multipart(request: Request, body: bytes) -> tuple[bytes, str, dict[str, str]]:
+async def _multipart(request: Request, body: bytes) -> tuple[bytes, str, list[tuple[str, str]]]:
     async def stream() -> AsyncIterator[bytes]:
         yield body
 
@@ -219,15 +224,43 @@ async def _multipart(request: Request, body: bytes) -> tuple[bytes, str, dict[st
         if not isinstance(upload, UploadFile):
             raise HTTPError(400, "multipart body has no file in field 'file'")
         data = await upload.read()
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         return data, upload.filename or "file", fields
     finally:
         await form.close()  # uploads over 1 MiB are spooled to temporary files
 
 
-def _options(params: dict[str, str]) -> DecodeOptions:
-    channel = params.get("channel")
+def _options(params: list[tuple[str, str]], settings: ServerSettings) -> RequestOptions:
+    """Query parameters and form fields (a repeated one: its last value, but ``hotwords`` adds up) → options;
+    HTTPError 400 for a bad value, 413 for more hotwords than the limit."""
+    last = dict(params)
+    channel = last.get("channel")
     if channel is not None and not channel.isdigit():
         raise HTTPError(400, f"channel must be a 0-based channel number, got {channel!r}")
-    hotwords = tuple(w.strip() for w in params.get("hotwords", "").split(",") if w.strip())
-    return DecodeOptions(int(channel) if channel is not None else None, hotwords)
+    hotwords = _hotwords([v for k, v in params if k == "hotwords"], settings)
+    return RequestOptions(int(channel) if channel is not None else None, hotwords,
+                          _hotword_score(last.get("hotword_score"), hotwords))
+
+
+def _hotword_score(text: str | None, hotwords: tuple[str, ...]) -> float | None:
+    """The ``hotword_score`` parameter as a number (its range is checked where the list is built)."""
+    if text is None:
+        return None
+    if not hotwords:
+        raise HTTPError(400, "hotword_score needs hotwords")
+    try:
+        return float(text)
+    except ValueError:
+        raise HTTPError(400, f"hotword_score must be a number, got {text!r}") from None
+
+
+def _hotwords(values: list[str], settings: ServerSettings) -> tuple[str, ...]:
+    """Comma-separated phrases of every ``hotwords`` value, blanks dropped, within the request limits."""
+    phrases = tuple(w.strip() for v in values for w in v.split(",") if w.strip())
+    if len(phrases) > settings.max_hotwords:
+        raise HTTPError(413, f"hotwords: {len(phrases)} phrases; the limit is {settings.max_hotwords} per request")
+    for w in phrases:
+        if len(w) > settings.max_hotword_chars:
+            raise HTTPError(400, f"hotwords: a phrase of {len(w)} characters ({w[:20]!r}...); the limit is "
+                                 f"{settings.max_hotword_chars}")
+    return phrases

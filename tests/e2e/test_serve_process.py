@@ -139,8 +139,11 @@ def run_serve(args: list[str]) -> subprocess.CompletedProcess:
 
 
 def test_bad_limits_and_a_busy_port_are_one_line_errors():
-    bad = run_serve(["--max-batch", "0"])
-    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1, bad.stderr
+    for args, message in ((["--max-batch", "0"], "must be positive"), (["--max-hotwords", "0"], "must be positive"),
+                          (["--hotword-score", "-1"], "hotword score must be a finite number > 0, got -1")):
+        bad = run_serve(args)
+        assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1, bad.stderr
+        assert message in bad.stderr, bad.stderr
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

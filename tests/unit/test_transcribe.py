@@ -12,10 +12,13 @@ import pytest
 import soundfile as sf
 
 from chunkformer.audio import resample
+from chunkformer.checkpoint import load_model
+from chunkformer.decoding import DecodeOptions, build_hotwords
 from chunkformer.decoding.ctc_search import collapse
-from chunkformer.transcribe import main, split_at_pauses
+from chunkformer.transcribe import Transcriber, main, split_at_pauses
 
 from conftest import OFFICIAL
+from helpers import check_words
 
 CTX = "128,64,128"
 TAG = "l128_c64_r128"
@@ -125,21 +128,11 @@ def test_collapse_and_pauses():
     assert segs == [(1, 3, [3]), (6, 9, [4, 5])]
 
 
-WORD_KEYS = {"word", "start", "end", "conf"}
-
-
 def check_record(rec: dict, seconds: float) -> None:
     """The --jsonl schema: the old fields plus the file's confidence and its words with times (s)."""
     assert set(rec) == {"path", "text", "segments", "confidence", "words"}
-    assert isinstance(rec["confidence"], float) and 0.0 <= rec["confidence"] <= 1.0
-    assert " ".join(w["word"] for w in rec["words"]) == rec["text"]
     assert " ".join(s["text"] for s in rec["segments"]) == rec["text"]
-    prev_end = 0.0
-    for w in rec["words"]:
-        assert set(w) == WORD_KEYS and isinstance(w["word"], str)
-        assert all(isinstance(w[k], float) for k in ("start", "end", "conf"))
-        assert prev_end <= w["start"] < w["end"] <= seconds + 1e-6 and 0.0 <= w["conf"] <= 1.0
-        prev_end = w["end"]
+    check_words(rec, seconds)
 
 
 def test_jsonl_has_confidence_and_word_times(tmp_path, official_model_dir, capsys):
@@ -171,6 +164,30 @@ def test_hotwords_bias_the_transcript(tmp_path, official_model_dir, capsys):
     rec = json.loads(jsonl.read_text(encoding="utf-8"))
     check_record(rec, 2.0)
     assert rec["text"] == text
+
+
+def test_per_call_hotwords_in_the_python_api(tmp_path, official_model_dir, capsys):
+    """One Transcriber, a list for one call and none for the next: each call's records are exactly what
+    ``transcribe --hotwords FILE --jsonl`` and plain ``transcribe --jsonl`` write; a Transcriber forced to
+    greedy refuses a list rather than ignoring it."""
+    wav = str(OFFICIAL / "A.wav")
+    hot = tmp_path / "hot.txt"
+    hot.write_text("Trăm Phố\n", encoding="utf-8")
+    cli = {}
+    for name, extra in (("biased", ["--hotwords", str(hot)]), ("greedy", [])):
+        jsonl = tmp_path / f"{name}.jsonl"
+        assert main(["--model", str(official_model_dir), *extra, "--jsonl", str(jsonl), wav]) == 0
+        cli[name] = json.loads(jsonl.read_text(encoding="utf-8"))
+    capsys.readouterr()
+    loaded = load_model(official_model_dir)
+    tr = Transcriber(loaded.model, loaded.tokenizer)
+    graph = build_hotwords(["Trăm Phố"], loaded.tokenizer).graph
+    assert [t.record() for t in tr.transcribe([wav], progress=False, hotwords=graph)] == [cli["biased"]]
+    assert [t.record() for t in tr.transcribe([wav], progress=False)] == [cli["greedy"]]
+    assert "trăm phố" in cli["biased"]["text"] and "trăm phố" not in cli["greedy"]["text"]
+    greedy_only = Transcriber(loaded.model, loaded.tokenizer, options=DecodeOptions(method="greedy"))
+    with pytest.raises(ValueError, match="hotwords need the beam search"):
+        next(greedy_only.transcribe([wav], progress=False, hotwords=graph))
 
 
 def test_hotword_options_are_checked(tmp_path, official_model_dir, capsys):

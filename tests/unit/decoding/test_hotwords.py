@@ -64,6 +64,23 @@ def test_hotword_finds_the_phrase_the_plain_beam_misses() -> None:
     assert CTCDecoder(TOK, DecodeOptions(beam=4)).decode(lp, hotwords=other.graph).text == "nguyễn văn ăn"
 
 
+def test_per_call_hotwords_switch_an_auto_decoder_per_utterance() -> None:
+    """One "auto" decoder for every request of a server: without a list an utterance is decoded exactly as by
+    ``method="greedy"`` (top-1 frames), with one by the hotword beam search; a greedy-only decoder, or top-1
+    frames handed to a hotword search, is an error rather than a silently unbiased result."""
+    lp = posteriors(AMBIGUOUS)
+    graph = build_hotwords(["Nguyễn Văn An"], TOK, score=1.0).graph
+    auto = CTCDecoder(TOK, DecodeOptions(beam=4))
+    greedy = CTCDecoder(TOK, DecodeOptions(method="greedy"))
+    assert auto.opts.frames(lp).k == 1 and auto.opts.frames(lp, graph).k == 4
+    assert auto.decode(lp) == greedy.decode(lp)
+    assert auto.decode(lp).text == "nguyễn văn ăn" and auto.decode(lp, hotwords=graph).text == "nguyễn văn an"
+    with pytest.raises(ValueError, match="hotwords need the beam search"):
+        greedy.decode(lp, hotwords=graph)
+    with pytest.raises(ValueError, match="needs the top 4 entries of every frame, got 1"):
+        auto.decode(auto.opts.frames(lp), hotwords=graph)
+
+
 def test_unfinished_phrase_earns_nothing_at_the_end() -> None:
     """'nguyễn văn' matches 2 of the phrase's 3 tokens: +2 during the search, withdrawn at the end."""
     lp = posteriors([{"nguyễn": 0.9}, {"-": 0.9}, {"văn": 0.9}, {"-": 0.9}])

@@ -1,16 +1,17 @@
 """The HTTP API (chunkformer.serving.app) in process: the real app, batcher, recognizer and fixture model
 (tests/fixtures/official/model), its lifespan run as uvicorn runs it, requests sent by httpx over the ASGI
 interface. Batching hands every caller its own transcript, the one ``python -m chunkformer.transcribe`` gives
-for that file; bad requests get one-line 400/413/503 answers and the server goes on answering good ones."""
+for that file, with its words and confidence; a request's hotwords bias its own search only; bad requests get
+one-line 400/413/503 answers and the server goes on answering good ones."""
 
 from __future__ import annotations
 
 import asyncio
-import io
+import json
 import random
 import re
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,13 @@ import soundfile as sf
 
 from chunkformer.audio import resample
 from chunkformer.checkpoint import LoadedModel, load_model
+from chunkformer.decoding import build_hotwords
 from chunkformer.serving.app import ServerSettings, create_app
-from chunkformer.serving.recognizer import Recognizer
+from chunkformer.serving.recognizer import OptionError, Recognizer, RequestOptions
 from chunkformer.transcribe import Transcriber
 
 from conftest import OFFICIAL
-from helpers import speech
+from helpers import check_words, encode, post_in_order, serve, speech
 
 MODEL = OFFICIAL / "model"
 
@@ -34,26 +36,6 @@ MODEL = OFFICIAL / "model"
 @pytest.fixture(scope="module")
 def loaded() -> LoadedModel:
     return load_model(MODEL)
-
-
-def serve(loaded: LoadedModel, client_fn: Callable[..., Awaitable[Any]], **settings: Any) -> Any:
-    """Runs ``client_fn(client, state)`` against a fresh app (``state``: what its endpoints share; lifespan
-    started and, at the end, drained as uvicorn does); returns what it returns."""
-    app = create_app(Recognizer(loaded.model, loaded.tokenizer), ServerSettings(**settings), {"model": "fixture"})
-
-    async def main() -> Any:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://serve", timeout=60) as client:
-                return await client_fn(client, app.state.serving)
-
-    return asyncio.run(main())
-
-
-def encode(x: np.ndarray, rate: int = 16000, fmt: str = "WAV", subtype: str | None = None) -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, x, rate, format=fmt, subtype=subtype)
-    return buf.getvalue()
 
 
 def official(name: str) -> np.ndarray:
@@ -120,7 +102,7 @@ async def chunks(data: bytes, size: int = 8192) -> AsyncIterator[bytes]:
         yield data[i : i + size]
 
 
-LIMITS = dict(max_body_bytes=256 << 10, max_seconds=5.0, window=0.0)
+LIMITS = dict(max_body_bytes=256 << 10, max_seconds=5.0, window=0.0, max_hotwords=4, max_hotword_chars=20)
 GOOD = official("A")  # 2 s
 B = official("B")
 NAN = speech(9, 1.0)
@@ -141,8 +123,22 @@ BAD_REQUESTS: dict[str, tuple[dict, int, str]] = {  # name → (httpx request ar
                              r"^channel must be a 0-based channel number, got 'left'$"),
     "no such channel": (dict(content=encode(GOOD), params={"channel": "1"}), 400,
                         r"^request body: no channel 1 \(0-based\) in a 1-channel file$"),
-    "hotwords": (dict(content=encode(GOOD), params={"hotwords": "vietcombank"}), 400,
-                 "^hotwords: this server's decoder does not support hotword biasing yet$"),
+    "no usable hotword": (dict(content=encode(GOOD), params={"hotwords": "vietcombank, Hồ Chí Minh"}), 400,
+                          r"^hotwords: no usable phrase \('vietcombank': the vocabulary cannot spell vietcombank; "
+                          r"'Hồ Chí Minh': the vocabulary cannot spell chí\)$"),
+    "no usable hotword, form field": (dict(files={"file": ("a.wav", encode(GOOD))}, data={"hotwords": "xyzzy"}),
+                                      400, r"^hotwords: no usable phrase \('xyzzy': the vocabulary cannot spell "
+                                           r"xyzzy\)$"),
+    "too many hotwords": (dict(content=encode(GOOD), params=[("hotwords", "a,b,c"), ("hotwords", "d,e")]), 413,
+                          r"^hotwords: 5 phrases; the limit is 4 per request$"),
+    "hotword too long": (dict(content=encode(GOOD), params={"hotwords": "an, trăm phố trăm phố trăm phố"}), 400,
+                         r"^hotwords: a phrase of 26 characters \('trăm phố trăm phố tr'\.\.\.\); the limit is 20$"),
+    "hotword score not a number": (dict(content=encode(GOOD), params={"hotwords": "trăm phố", "hotword_score": "x"}),
+                                   400, r"^hotword_score must be a number, got 'x'$"),
+    "hotword score not positive": (dict(content=encode(GOOD), params={"hotwords": "trăm phố", "hotword_score": "0"}),
+                                   400, r"^hotword score must be a finite number > 0, got 0\.0$"),
+    "hotword score without hotwords": (dict(content=encode(GOOD), params={"hotword_score": "2"}), 400,
+                                       r"^hotword_score needs hotwords$"),
     "multipart without file": (dict(files={"audio": ("a.wav", encode(GOOD))}), 400,
                                r"^multipart body has no file in field 'file'$"),
     "broken multipart": (dict(content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data"}), 400,
@@ -196,6 +192,96 @@ def test_multipart_field_file_and_channel_options(loaded):
     assert bad.status_code == 400 and bad.json()["detail"] == "call.wav: no channel 2 (0-based) in a 2-channel file"
 
 
+HOT = "Trăm Phố, Hồ Chí Minh"  # the fixture vocabulary cannot spell "chí"
+HOT_REPORT = {"phrases": ["trăm phố"],
+              "rejected": [{"phrase": "Hồ Chí Minh", "reason": "the vocabulary cannot spell chí"}]}
+
+
+def decoded(answer: dict) -> dict:
+    """The part of an answer that ``transcribe --jsonl`` also writes."""
+    return {k: answer[k] for k in ("text", "confidence", "words")}
+
+
+def test_hotwords_find_the_phrase_greedy_misses(loaded):
+    """The fixture model hears "bốn đã" in A at 0.96-1.12 s with "trăm phố" second best: greedy misses the
+    phrase, the request's list finds it. As a query parameter, repeated, or a form field: the same answer,
+    whose text, confidence and words are exactly the record ``transcribe --hotwords FILE --jsonl`` writes for
+    the file (same code; decoded alone in both); the unspellable phrase is reported. A request's own
+    ``hotword_score`` applies to it: a tiny bonus does not find the phrase."""
+    path = OFFICIAL / "A.wav"
+    data = path.read_bytes()
+
+    async def calls(client: httpx.AsyncClient, _state: Any) -> list[httpx.Response]:
+        return [await client.post("/transcribe", content=data),
+                await client.post("/transcribe", content=data, params={"hotwords": HOT}),
+                await client.post("/transcribe", content=data,
+                                  params=[("hotwords", "Trăm Phố"), ("hotwords", "Hồ Chí Minh")]),
+                await client.post("/transcribe", files={"file": ("A.wav", data)}, data={"hotwords": HOT}),
+                await client.post("/transcribe", content=data, params={"hotwords": HOT, "hotword_score": "0.01"})]
+
+    greedy, query, repeated, form, weak = serve(loaded, calls, window=0.0)
+    assert [r.status_code for r in (greedy, query, repeated, form, weak)] == [200] * 5
+    tr = Transcriber(loaded.model, loaded.tokenizer)
+    graph = build_hotwords([w.strip() for w in HOT.split(",")], loaded.tokenizer).graph
+    cli_biased = next(tr.transcribe([str(path)], progress=False, hotwords=graph)).record()
+    cli_greedy = next(tr.transcribe([str(path)], progress=False)).record()
+    assert "trăm phố" not in greedy.json()["text"] and "trăm phố" in query.json()["text"]
+    assert decoded(greedy.json()) == decoded(cli_greedy) and "hotwords" not in greedy.json()
+    for r in (query, repeated, form):
+        body = r.json()
+        assert decoded(body) == decoded(cli_biased), r.request.url
+        assert body["hotwords"] == HOT_REPORT
+        assert body["warnings"] == ["1 of 2 hotwords ignored (see hotwords.rejected)"]
+        check_words(body, 2.0)
+    assert "trăm phố" not in weak.json()["text"] and weak.json()["hotwords"] == HOT_REPORT
+
+
+def test_a_biased_request_leaves_its_batch_neighbours_alone(loaded, turns):
+    """Three requests in one batch: A with hotwords, A without, another turn without; then the same three in
+    the same order with no list at all. The biased request finds the phrase (the text ``transcribe --hotwords``
+    gives); the other two answers are byte for byte those of the unbiased batch: a list neither splits a batch
+    nor touches a neighbour's search."""
+    a = (OFFICIAL / "A.wav").read_bytes()
+    other = next(p for p in turns if p.name == "b2.flac")
+
+    def batch(hotwords: str | None) -> list[dict]:
+        return [dict(content=a, params={"hotwords": hotwords} if hotwords else None), dict(content=a),
+                dict(content=other.read_bytes())]
+
+    async def calls(client: httpx.AsyncClient, state: Any) -> tuple[list[httpx.Response], list[httpx.Response]]:
+        return await post_in_order(client, state, batch(HOT)), await post_in_order(client, state, batch(None))
+
+    biased, plain = serve(loaded, calls, window=0.5)
+    assert [r.status_code for r in biased + plain] == [200] * 6
+    assert [r.json()["stats"]["batch_size"] for r in biased + plain] == [3] * 6
+
+    def without_stats(r: httpx.Response) -> str:
+        return json.dumps({k: v for k, v in r.json().items() if k != "stats"}, ensure_ascii=False)
+
+    assert without_stats(biased[1]) == without_stats(plain[1]) == without_stats(plain[0])
+    assert without_stats(biased[2]) == without_stats(plain[2]) and plain[2].json()["text"] == turns[other]
+    graph = build_hotwords(["Trăm Phố"], loaded.tokenizer).graph
+    tr = Transcriber(loaded.model, loaded.tokenizer)
+    expected = next(tr.transcribe([str(OFFICIAL / "A.wav")], progress=False, hotwords=graph)).text
+    assert biased[0].json()["text"] == expected != plain[0].json()["text"] and "trăm phố" in expected
+    assert biased[0].json()["hotwords"] == HOT_REPORT and "hotwords" not in plain[0].json()
+
+
+def test_recognizer_takes_a_hotword_list_per_request(loaded):
+    """The Python API without HTTP: ``prepare`` with :class:`RequestOptions`, then ``run_batch``."""
+    rec = Recognizer(loaded.model, loaded.tokenizer)
+    data = (OFFICIAL / "A.wav").read_bytes()
+    hot, plain = rec.run_batch([rec.prepare(data, "A.wav", RequestOptions(hotwords=("Trăm Phố",))),
+                                rec.prepare(data, "A.wav", RequestOptions())])
+    assert "trăm phố" in hot["text"] and "trăm phố" not in plain["text"]
+    assert hot["hotwords"] == {"phrases": ["trăm phố"], "rejected": []} and set(plain) == {"text", "confidence",
+                                                                                          "words"}
+    with pytest.raises(OptionError, match=r"^hotwords: no usable phrase \('xyzzy': "):
+        rec.prepare(data, "A.wav", RequestOptions(hotwords=("xyzzy",)))
+    with pytest.raises(ValueError, match="hotword score must be a finite number > 0"):
+        Recognizer(loaded.model, loaded.tokenizer, hotword_score=0.0)
+
+
 def test_answer_fields_short_audio_and_health(loaded):
     async def calls(client: httpx.AsyncClient, _state: Any) -> list[httpx.Response]:
         return [await client.get("/health"), await client.post("/transcribe", content=encode(GOOD[:1600])),
@@ -207,9 +293,12 @@ def test_answer_fields_short_audio_and_health(loaded):
                               "failed": 0, "batches": {"batches": 0, "items": 0, "largest": 0, "busy_s": 0.0,
                                                        "sizes": {}}}
     assert short.status_code == 200  # 0.1 s: shorter than the receptive field
-    assert short.json() == {"text": "", "duration": 0.1, "warnings": ["shorter than 0.16 s: nothing to decode"]}
+    assert short.json() == {"text": "", "confidence": 0.0, "words": [], "duration": 0.1,
+                            "warnings": ["shorter than 0.16 s: nothing to decode"]}
     body = good.json()
-    assert set(body) == {"text", "duration", "warnings", "stats"} and body["duration"] == 2.0 and body["text"]
+    assert set(body) == {"text", "confidence", "words", "duration", "warnings", "stats"}
+    assert body["duration"] == 2.0 and body["text"]
+    check_words(body, 2.0)
     assert set(body["stats"]) == {"batch_size", "queued_ms", "compute_ms"} and body["stats"]["batch_size"] == 1
     assert body["stats"]["queued_ms"] >= 9  # waited for the 10 ms window
     assert health1.json()["served"] == 2 and health1.json()["batches"]["items"] == 1  # the short one skips it
