@@ -43,12 +43,15 @@ _REQUIRED = {
 class EncoderConfig:
     """Architecture hyper-parameters (official ``encoder_conf`` names)."""
 
+    # widths: fbank bins in, model width d, attention heads (d must divide), feed-forward hidden size
     input_dim: int = 80
     output_size: int = 256
     attention_heads: int = 4
     linear_units: int = 2048
+    # depth, and the depthwise convolution's kernel in output frames (15 = 1.2 s at 80 ms)
     num_blocks: int = 12
     cnn_module_kernel: int = 15
+    # regularisation (off in eval) and the layer norms' epsilon
     dropout_rate: float = 0.1
     positional_dropout_rate: float = 0.1
     attention_dropout_rate: float = 0.1
