@@ -10,19 +10,22 @@ stage 0 reads: the manifests have no reading/conversation ``test_seen``); featur
 :func:`chunkformer.frontend.load_features`, masked-batch chunked inference with ``--context``.
 
 1. **Hotwords**: the catalogue of ``local/callbot_catalogue.py`` (held-out slot values + at least as many
-   distractors absent from every test reference), one list for every utterance. The per-token score is the
-   one of the ``--scores`` grid with the highest held-out recall on the **val** sets among those whose WER
-   change on the val utterances containing no listed phrase is <= ``--max-wer-change`` (if none: the smallest
-   change). Then on test: recall of the held-out values (:mod:`chunkformer.decoding.metrics`) with the list
-   and with the plain beam, and WER on the utterances whose reference contains none of the catalogue's phrases.
-2. **Confidence**: greedy and plain-beam test output; each hypothesis word is correct or wrong by the WER
-   alignment; ROC AUC of the word confidence (Mann–Whitney); utterance confidence against utterance WER
-   (Pearson and Spearman: negative is good).
+   distractors absent from every test reference), one list for every utterance. The per-token score and the
+   tokens expanded per frame are the setting of the ``--scores`` × ``--prune-topk`` grid with the highest
+   held-out recall on the **val** sets among those whose WER change on the val utterances containing no
+   listed phrase is <= ``--max-wer-change`` (if none: the smallest change). Then on test, with that setting:
+   recall of the held-out values (:mod:`chunkformer.decoding.metrics`) with the list and with the plain beam,
+   and WER on the utterances whose reference contains none of the catalogue's phrases; recall per slot, and
+   how many misses the search could have reached (every token of the phrase in some frame's top-k).
+2. **Confidence**: greedy and plain-beam (the chosen top-k) test output; each hypothesis word is correct or
+   wrong by the WER alignment; ROC AUC of the word confidence (Mann–Whitney); utterance confidence against
+   utterance WER (Pearson and Spearman: negative is good).
 3. **Word times**: ``bench/bench_word_times.py``'s measurement (espeak-ng words synthesised one by one, joined
    with gaps of 0–300 ms; audio cached in ``<out-dir>/word_times``).
 
-Writes ``<out-dir>/<model name>.json`` and ``.md`` (the markdown is also printed) and the catalogue
-``<out-dir>/catalogue.txt`` (usable as ``transcribe --hotwords``).
+Writes ``<out-dir>/<model name>.json`` and ``.md`` (the markdown is also printed), every test hypothesis
+(``hyps-<model name>.jsonl``: greedy, beam, beam + list) and the catalogue ``<out-dir>/catalogue.txt`` (usable
+as ``transcribe --hotwords``). About 10 minutes on 2 shared cores.
 """
 
 from __future__ import annotations
@@ -138,13 +141,13 @@ def hotword_row(plain: Decoded, biased: Decoded, cat: Catalogue) -> dict:
             "wer_beam": wer_of(plain), "wer_list": wer_of(biased)}
 
 
-def choose_score(grid: list[dict], max_change: float) -> dict:
+def choose_setting(grid: list[dict], max_change: float) -> dict:
     """The grid row with the highest recall among those whose no-phrase WER change is <= ``max_change`` (ties:
-    smaller change, then smaller score); if none qualifies, the smallest change (ties: higher recall)."""
+    smaller change, then smaller score and top-k); if none qualifies, the smallest change (ties: higher recall)."""
     ok = [r for r in grid if r["no_phrase_wer_change"] <= max_change]
     if ok:
-        return min(ok, key=lambda r: (-r["recall_list_pct"], r["no_phrase_wer_change"], r["score"]))
-    return min(grid, key=lambda r: (r["no_phrase_wer_change"], -r["recall_list_pct"], r["score"]))
+        return min(ok, key=lambda r: (-r["recall_list_pct"], r["no_phrase_wer_change"], r["score"], r["prune_topk"]))
+    return min(grid, key=lambda r: (r["no_phrase_wer_change"], -r["recall_list_pct"], r["score"], r["prune_topk"]))
 
 
 def hotword_graphs(cat: Catalogue, tok: Tokenizer, scores: Sequence[float]) -> tuple[dict[float, ContextGraph], list]:
@@ -158,25 +161,27 @@ def hotword_graphs(cat: Catalogue, tok: Tokenizer, scores: Sequence[float]) -> t
     return graphs, rejected
 
 
-def tune_score(val: dict[str, EvalSet], beam: CTCDecoder, plain: dict[str, Decoded], cat: Catalogue,
-               graphs: dict[float, ContextGraph], log: Callable[[str], None]) -> list[dict]:
-    """The val grid: one pooled :func:`hotword_row` per score."""
+def tune(val: dict[str, EvalSet], beams: dict[int, CTCDecoder], cat: Catalogue, graphs: dict[float, ContextGraph],
+         log: Callable[[str], None]) -> list[dict]:
+    """The val grid (top-k × score): one :func:`hotword_row` of the val sets pooled per setting."""
     grid = []
-    for score, graph in graphs.items():
-        biased = [x for es in val.values() for x in es.decode(beam, graph)]
-        grid.append({"score": score, **hotword_row(joined(plain, list(val)), biased, cat)})
-        log(f"val score {score}: recall {grid[-1]['recall_list_pct']} %, no-phrase WER change "
-            f"{grid[-1]['no_phrase_wer_change']:+.2f}")
+    for k, beam in beams.items():
+        plain = [x for es in val.values() for x in es.decode(beam)]
+        for score, graph in graphs.items():
+            biased = [x for es in val.values() for x in es.decode(beam, graph)]
+            grid.append({"prune_topk": k, "score": score, **hotword_row(plain, biased, cat)})
+            log(f"val top-{k} score {score}: recall {grid[-1]['recall_list_pct']} %, no-phrase WER change "
+                f"{grid[-1]['no_phrase_wer_change']:+.2f}")
     return grid
 
 
-def missed_reachable(sets: dict[str, EvalSet], biased: Decoded, cat: Catalogue, tok: Tokenizer) -> dict:
+def missed_reachable(sets: dict[str, EvalSet], biased: Decoded, cat: Catalogue, tok: Tokenizer, k: int) -> dict:
     """Held-out occurrences missed with the list, and how many of them had every token of the phrase among
-    the utterance's top-k frame entries (the search could have reached them; the others the model never
-    considered)."""
+    the top-``k`` entries of some frame of the utterance (the search could reach them; the others the model
+    never ranked that high)."""
     frames = {u.id: f for es in sets.values() for u, f in zip(es.utts, es.frames, strict=True)}
     missed = phrase_recall(triples(biased), cat.held_out).missed
-    reach = sum(set(tok.encode(p)) <= set(frames[uid].ids.flatten().tolist()) for uid, p in missed)
+    reach = sum(set(tok.encode(p)) <= set(frames[uid].ids[:, :k].flatten().tolist()) for uid, p in missed)
     return {"missed": len(missed), "tokens_in_topk": reach}
 
 
@@ -220,7 +225,8 @@ def hotword_markdown(r: dict) -> list[str]:
     cat = h["catalogue"]
     lines = [f"### Hotwords: one global catalogue of {cat['phrases']} phrases ({cat['held_out']} held-out slot values"
              f" + {cat['distractors']} distractors absent from every test reference; {len(cat['rejected'])} "
-             f"unspellable), beam {r['beam']}, per-token score {h['score']} (chosen on val from {h['grid_scores']})",
+             f"unspellable); beam {r['beam']}, top-{h['prune_topk']} tokens per frame, per-token score {h['score']} "
+             f"(both chosen on val from {h['grid']['prune_topk']} × {h['grid']['score']})",
              "", "| set | utts | held-out occurrences | recall plain beam % | recall + list % | utts without a listed "
              "phrase | their WER plain beam | + list | change (points) | WER all utts plain / + list |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -237,14 +243,15 @@ def hotword_markdown(r: dict) -> list[str]:
               f"utterances without a listed phrase: "
               f"{status(abs(every['no_phrase_wer_change']) <= TARGETS['wer_change_points'])} "
               f"({every['no_phrase_wer_change']:+.2f}).", "",
-              "Val grid (pooled val sets): " + "; ".join(
-                  f"score {g['score']}: recall {fmt(g['recall_list_pct'])} %, change {g['no_phrase_wer_change']:+.2f}"
-                  for g in h["val_grid"]) + f" (plain beam recall {fmt(h['val_grid'][0]['recall_beam_pct'])} %).", "",
+              "Val grid (val sets pooled; recall %, no-phrase WER change): " + "; ".join(
+                  f"top-{g['prune_topk']} score {g['score']}: {fmt(g['recall_list_pct'])}, "
+                  f"{g['no_phrase_wer_change']:+.2f}" for g in h["val_grid"])
+              + f" (plain beam recall {fmt(h['val_grid'][0]['recall_beam_pct'])} %).", "",
               "Recall by slot, all test sets (plain beam → + list, occurrences): " + "; ".join(
                   f"{s} {v['recall_beam_pct']:.0f} → {v['recall_list_pct']:.0f} % ({v['occurrences']})"
                   for s, v in h["by_slot"].items()) + ".", "",
               f"Missed with the list: {h['missed']['missed']} occurrences, of which {h['missed']['tokens_in_topk']} "
-              f"had every token of the phrase in the utterance's top-{r['topk']} frame entries.", ""]
+              f"had every token of the phrase in the top-{h['prune_topk']} entries of some frame of the utterance.", ""]
     return lines
 
 
@@ -298,8 +305,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out-dir", type=Path, default=Path("exp/decoding_quality"))
     p.add_argument("--domains", default=",".join(DOMAINS))
     p.add_argument("--beam", type=int, default=10)
-    p.add_argument("--prune-topk", type=int, default=None, help="tokens expanded per frame (default: --beam)")
-    p.add_argument("--scores", default="0.5,1,1.5,2,2.5,3,4", help="hotword score grid tried on val")
+    p.add_argument("--prune-topk", default="10,50", help="grid of tokens expanded per frame, tried on val")
+    p.add_argument("--scores", default="0.5,1,1.5,2,2.5,3,4", help="grid of hotword scores (per token), tried on val")
     p.add_argument("--max-wer-change", type=float, default=TARGETS["wer_change_points"])
     p.add_argument("--context", default=str(Context.DEFAULT))
     p.add_argument("--threads", type=int, default=2)
@@ -312,22 +319,39 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def hotwords_section(sets: dict[str, EvalSet], plain: dict[str, Decoded], beam: CTCDecoder, cat: Catalogue,
-                     tok: Tokenizer, a: argparse.Namespace) -> dict:
-    """Score chosen on val, then test rows per set and pooled."""
-    scores = [float(s) for s in a.scores.split(",") if s.strip()]
-    graphs, rejected = hotword_graphs(cat, tok, scores)
-    val = {n: es for n, es in sets.items() if n.startswith("val/")}
-    grid = tune_score(val, beam, plain, cat, graphs, log)
-    score = choose_score(grid, a.max_wer_change)["score"]
+def hotwords_section(sets: dict[str, EvalSet], beams: dict[int, CTCDecoder], cat: Catalogue, tok: Tokenizer,
+                     a: argparse.Namespace) -> tuple[dict, dict[str, Decoded], dict[str, Decoded]]:
+    """Setting chosen on val, then test rows per set and pooled; also the test hypotheses (plain, biased)."""
+    graphs, rejected = hotword_graphs(cat, tok, floats(a.scores))
+    grid = tune({n: es for n, es in sets.items() if n.startswith("val/")}, beams, cat, graphs, log)
+    best = choose_setting(grid, a.max_wer_change)
+    beam, graph = beams[best["prune_topk"]], graphs[best["score"]]
     tests = [n for n in sets if not n.startswith("val/")]
-    biased = {n: sets[n].decode(beam, graphs[score]) for n in tests}
+    plain = {n: sets[n].decode(beam) for n in tests}
+    biased = {n: sets[n].decode(beam, graph) for n in tests}
     rows = {g: hotword_row(joined(plain, ns), joined(biased, ns), cat) for g, ns in groups(tests).items()}
-    return {"catalogue": {"phrases": len(cat.phrases), "held_out": len(cat.held_out),
-                          "distractors": len(cat.distractors), "rejected": rejected},
-            "grid_scores": scores, "val_grid": grid, "score": score, "test": rows,
-            "by_slot": recall_by_slot(joined(plain, tests), joined(biased, tests)),
-            "missed": missed_reachable(sets, joined(biased, tests), cat, tok)}
+    section = {"catalogue": {"phrases": len(cat.phrases), "held_out": len(cat.held_out),
+                             "distractors": len(cat.distractors), "rejected": rejected},
+               "grid": {"prune_topk": list(beams), "score": list(graphs)}, "val_grid": grid,
+               "prune_topk": best["prune_topk"], "score": best["score"], "test": rows,
+               "by_slot": recall_by_slot(joined(plain, tests), joined(biased, tests)),
+               "missed": missed_reachable(sets, joined(biased, tests), cat, tok, best["prune_topk"])}
+    return section, plain, biased
+
+
+def floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def write_hypotheses(path: Path, runs: dict[str, dict[str, Decoded]]) -> None:
+    """One JSON line per test utterance: id, reference and each decoder's text (to look at the misses)."""
+    first = next(iter(runs.values()))
+    lines = []
+    for name in first:
+        for i, (u, _) in enumerate(first[name]):
+            lines.append(json.dumps({"id": u.id, "ref": u.ref, **{d: rs[name][i][1].text for d, rs in runs.items()}},
+                                    ensure_ascii=False))
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def run(a: argparse.Namespace, argv: list[str] | None) -> dict:
@@ -337,25 +361,29 @@ def run(a: argparse.Namespace, argv: list[str] | None) -> dict:
     a.out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(a.out_dir / "catalogue.txt", cat.to_text())
     loaded = load_model(a.model)
-    tok, ctx, topk = loaded.tokenizer, Context.parse(a.context), max(a.beam, a.prune_topk or a.beam)
+    tok, ctx = loaded.tokenizer, Context.parse(a.context)
+    prunes = [int(k) for k in floats(a.prune_topk)]
     log(f"CTC posteriors of {sum(map(len, utts.values()))} utterances")
-    sets = {n: EvalSet(us, ctc_frames(loaded, us, ctx, topk)) for n, us in utts.items()}
-    beam = CTCDecoder(tok, DecodeOptions(method="beam", beam=a.beam, prune_topk=a.prune_topk))
+    sets = {n: EvalSet(us, ctc_frames(loaded, us, ctx, max(a.beam, *prunes))) for n, us in utts.items()}
+    beams = {k: CTCDecoder(tok, DecodeOptions(method="beam", beam=a.beam, prune_topk=k)) for k in prunes}
+    hot, plain, biased = hotwords_section(sets, beams, cat, tok, a)
+    command = " ".join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))
+    report = {"model": a.model, "command": "nice -n 15 .venv/bin/python bench/bench_decoding_quality.py " + command,
+              "beam": a.beam, "context": str(ctx), "targets": TARGETS, "hotwords": hot}
     greedy = CTCDecoder(tok, DecodeOptions(method="greedy"))
-    plain = {n: es.decode(beam) for n, es in sets.items()}
-    report = {"model": a.model, "command": "nice -n 15 .venv/bin/python bench/bench_decoding_quality.py " + " ".join(
-        shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv)), "beam": a.beam, "topk": topk,
-              "context": str(ctx), "targets": TARGETS,
-              "hotwords": hotwords_section(sets, plain, beam, cat, tok, a)}
-    tests = [n for n in sets if not n.startswith("val/")]
-    runs = {"greedy": {n: sets[n].decode(greedy) for n in tests}, "beam": {n: plain[n] for n in tests}}
-    report["confidence"] = {d: {g: confidence_row(joined(rs, ns)) for g, ns in groups(tests).items()}
+    runs = {"greedy": {n: es.decode(greedy) for n, es in sets.items() if n in plain}, "beam": plain}
+    write_hypotheses(a.out_dir / f"hyps-{model_name(a.model)}.jsonl", {**runs, "beam+list": biased})
+    report["confidence"] = {d: {g: confidence_row(joined(rs, ns)) for g, ns in groups(list(plain)).items()}
                             for d, rs in runs.items()}
     if a.word_times_num > 0:
         log("word times")
         items = bench_word_times.build_set(a.out_dir / "word_times", a.word_times_num, a.word_times_seed)
         report["word_times"] = bench_word_times.measure(loaded, items, ctx)
     return report
+
+
+def model_name(model: str) -> str:
+    return Path(model).name.replace(".pt", "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         return error(e)
     md = markdown(report)
-    name = Path(a.model).name.replace(".pt", "")
+    name = model_name(a.model)
     atomic_write_text(a.out_dir / f"{name}.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     atomic_write_text(a.out_dir / f"{name}.md", md + "\n")
     print(md)
