@@ -10,7 +10,9 @@ What ``./run.sh --stage 5 --lm auto`` does, for one model, with the time of each
    ``--max-duration`` s): the acoustic model (stage-1 fbank read from disk → encoder → CTC log-softmax → top-k,
    what :class:`chunkformer.decoding.CTCDecoder` keeps), then the plain beam search and the beam search fused
    with the LM over the same frames. Speed = test audio seconds / wall seconds, median over the rounds,
-   ``torch.set_num_threads(--threads)``; end to end = model + search.
+   ``torch.set_num_threads(--threads)``; end to end = model + search;
+4. the n-best oracle: the WER of the best of the plain beam's ``--beam`` hypotheses of each utterance, the
+   floor of any rescoring of them (an LM's included).
 
 ``--pyctcdecode``: the same comparison for pyctcdecode 0.5.0's beam search with the same KenLM file (its
 ``alpha``/``beta`` are our weight/bonus, natural log; tuned on val over the same grid; beam width ``--beam``, its
@@ -50,6 +52,7 @@ from chunkformer.checkpoint import LoadedModel, load_model  # noqa: E402
 from chunkformer.data.datamodule import eval_batches, eval_sets  # noqa: E402
 from chunkformer.decode import tune_lm  # noqa: E402
 from chunkformer.decoding import ArpaLM, CTCDecoder, DecodeOptions, FrameTopK, LMFusion, load_lm  # noqa: E402
+from chunkformer.decoding.ctc_search import prefix_beam_search  # noqa: E402
 from chunkformer.decoding.scoring import compute_wer  # noqa: E402
 from chunkformer.decoding.tuning import DEFAULT_GRID, FusionChoice, parse_grid, tune_fusion  # noqa: E402
 from chunkformer.model.masked_batch import Context  # noqa: E402
@@ -134,6 +137,17 @@ def pyctc_tune(pyctc: PyCTC, frames: dict[str, list[Item]], grid: list[tuple[flo
     return tune_fusion(grid, wer)
 
 
+def nbest_oracle(frames: dict[str, list[Item]], beam: int, tok: object) -> dict[str, float]:
+    """WER of the best of the plain beam's ``beam`` hypotheses per utterance (against the reference): the
+    floor of any rescoring of that n-best, an LM's included: what the search offers the LM to choose from."""
+    out = {}
+    for name, items in frames.items():
+        best = [min(((cid, ref, tok.decode(p)) for p, _ in prefix_beam_search(f, beam) or [([], 0.0)]),
+                    key=lambda r: compute_wer([r]).errors) for cid, ref, f in items]
+        out[name] = round(compute_wer(best).wer, 2)
+    return out
+
+
 def table(res: dict) -> str:
     """The markdown tables of one result record."""
     sets = list(res["wer"]["beam"])
@@ -141,6 +155,7 @@ def table(res: dict) -> str:
     lines += [f"| {m} | " + " | ".join(f"{res['wer'][m][s]:.2f}" for s in sets) + " |" for m in ("beam", "beam+lm")]
     lines.append("| relative change | " + " | ".join(
         f"{100 * (res['wer']['beam+lm'][s] / res['wer']['beam'][s] - 1):+.1f} %" for s in sets) + " |")
+    lines.append("| n-best oracle of beam | " + " | ".join(f"{res['nbest_oracle'][s]:.2f}" for s in sets) + " |")
     if "pyctcdecode" in res["wer"]:
         pc = res["pyctcdecode"]
         lines.append(f"| pyctcdecode+LM ({pc['weight']:g}/{pc['bonus']:g}) | " + " | ".join(
@@ -198,12 +213,14 @@ def main(argv: list[str] | None = None) -> int:
             times[key].append(t)
         print(f"round {r + 1}/{a.reps}: model {t_model:.1f} s, beam {hyps['beam'][1]:.1f} s, beam+LM "
               f"{hyps['beam+lm'][1]:.1f} s for {audio:.0f} s of audio", flush=True)
+    oracle = nbest_oracle(frames, a.beam, model.tokenizer)
     med = {k: statistics.median(v) for k, v in times.items() if v}
     res = {"model": a.model, "lm": str(lm_path), "lm_weight": choice.weight, "word_bonus": choice.bonus,
            "val_wer_at_choice": choice.error, "val_grid": choice.to_dict()["grid"], "tune_seconds": round(tune_s, 1),
            "beam": a.beam, "reps": a.reps, "test_audio_s": round(audio, 1), "machine": C.machine(),
            "load_average": [round(x, 2) for x in os.getloadavg()],
            "wer": {m: {s: round(compute_wer(h).wer, 2) for s, h in hyps[m][0].items()} for m in hyps},
+           "nbest_oracle": oracle,
            "seconds": {k: [round(t, 2) for t in v] for k, v in times.items()},
            "speed": {"model": audio / med["model"], "beam_search": audio / med["beam_search"],
                      "lm_search": audio / med["lm_search"],
