@@ -42,15 +42,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 sys.path.insert(0, str(C.REPO))
 from chunkformer.checkpoint import LoadedModel, load_model  # noqa: E402
-from chunkformer.data.datamodule import eval_batches, eval_sets  # noqa: E402
-from chunkformer.decode import tune_lm  # noqa: E402
+from chunkformer.data.datamodule import eval_sets  # noqa: E402
+from chunkformer.decode import set_frames, tune_lm  # noqa: E402
 from chunkformer.decoding import ArpaLM, CTCDecoder, DecodeOptions, FrameTopK, LMFusion, load_lm  # noqa: E402
 from chunkformer.decoding.ctc_search import prefix_beam_search  # noqa: E402
 from chunkformer.decoding.scoring import compute_wer  # noqa: E402
@@ -75,14 +74,10 @@ def make_lm(a: argparse.Namespace) -> Path:
 
 def acoustic(model: LoadedModel, sets: dict, ctx: Context, k: int, max_duration: float
              ) -> tuple[dict[str, list[Item]], float]:
-    """Top-k CTC frames of every utterance of ``sets`` and the wall time of computing them."""
+    """Top-k CTC frames of every utterance of ``sets`` (:func:`chunkformer.decode.set_frames`) and the wall time
+    of computing them."""
     t0 = time.perf_counter()
-    out: dict[str, list[Item]] = {}
-    with torch.inference_mode():
-        for name, cuts in sorted(sets.items()):
-            out[name] = [(cid, ref, FrameTopK.from_log_probs(lp, k))
-                         for b in eval_batches(cuts, model.tokenizer, max_duration=max_duration)
-                         for cid, ref, lp in zip(b.cut_ids, b.texts, model.model.ctc_log_probs(b.feats, ctx))]
+    out = set_frames(model, sets, ctx, k, max_duration)
     return out, time.perf_counter() - t0
 
 

@@ -40,7 +40,7 @@ from chunkformer.checkpoint import CheckpointError, LoadedModel, load_model
 from chunkformer.data.datamodule import eval_batches, eval_sets
 from chunkformer.decoding import CTCDecoder, DecodeOptions, LMError, LMFusion, NgramLM, load_lm
 from chunkformer.decoding.context_graph import ContextGraph
-from chunkformer.decoding.ctc_search import greedy_search
+from chunkformer.decoding.ctc_search import FrameTopK, greedy_search
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
 from chunkformer.decoding.scoring import Result, compute_wer, write_error_stats, write_recogs, write_wer_summary
 from chunkformer.decoding.tuning import DEFAULT_GRID, FusionChoice, parse_grid, tune_fusion
@@ -95,17 +95,25 @@ def decode_set(loaded: LoadedModel, cuts, context: Context, methods: list[str], 
     return out
 
 
+def set_frames(loaded: LoadedModel, sets: dict, context: Context, k: int, max_duration: float
+               ) -> dict[str, list[tuple[str, str, FrameTopK]]]:
+    """{set name: [(cut id, reference, top-k CTC frames)]} of ``sets`` ({name: CutSet}): what a beam search
+    reads, so that many searches over the same sets run the acoustic model once."""
+    return {name: [(cid, ref, FrameTopK.from_log_probs(lp, k))
+                   for batch in eval_batches(cuts, loaded.tokenizer, max_duration=max_duration)
+                   for cid, ref, lp in zip(batch.cut_ids, batch.texts,
+                                           loaded.model.ctc_log_probs(batch.feats, context))]
+            for name, cuts in sorted(sets.items())}
+
+
 def tune_lm(loaded: LoadedModel, sets: dict, context: Context, beam: int, max_duration: float, lm: NgramLM,
             grid: list[tuple[float, float]], hotwords: ContextGraph | None = None) -> FusionChoice:
     """This model's LM weight and word bonus: the grid point with the lowest WER of beam+lm over all ``sets``
     pooled ({name: CutSet}, the val sets). The acoustic model runs once per utterance; each grid point
     reruns only the search on the kept top-k frames."""
     plain = beam_decoders(loaded, ["beam"], beam, hotwords)["beam"]
-    items = []
-    for name, cuts in sorted(sets.items()):
-        for batch in eval_batches(cuts, loaded.tokenizer, max_duration=max_duration):
-            for cid, ref, lp in zip(batch.cut_ids, batch.texts, loaded.model.ctc_log_probs(batch.feats, context)):
-                items.append((f"{name}/{cid}", ref, plain.opts.frames(lp)))
+    items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk,
+                                                                   max_duration).items() for cid, ref, f in its]
 
     def wer(weight: float, bonus: float) -> float:
         fused = plain.with_options(lm=LMFusion(lm, weight, bonus))
