@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds KenLM's estimator `lmplz` and `build_binary` from the PyPI kenlm sdist (it holds the whole KenLM tree),
-# once, into a cache folder outside git; prints that folder's bin/ on stdout (logs go to stderr).
+# once, into a cache folder outside git; prints that folder's bin/ (absolute) on stdout (logs go to stderr).
 #
 #   local/build_kenlm.sh                     # -> .venv/kenlm/bin/{lmplz,build_binary}
 #   local/build_kenlm.sh --prefix DIR        # -> DIR/bin/...
@@ -27,7 +27,7 @@ key="kenlm $version sha256=$sdist_sha256 max_order=$max_order"
 bin=$prefix/bin
 if [ -x "$bin/lmplz" ] && [ -x "$bin/build_binary" ] && [ "$(cat "$prefix/.done" 2>/dev/null)" = "$key" ]; then
   log "KenLM $version already built in $bin, nothing to do"
-  echo "$bin"
+  cd "$bin" && pwd   # the absolute path, whatever the caller's directory
   exit 0
 fi
 
@@ -66,4 +66,4 @@ cp "$src/COPYING" "$src/LICENSE" "$prefix/" 2>/dev/null || true  # LGPL: the lic
 rm -rf "$work"
 echo "$key" > "$prefix/.done"
 log "KenLM $version built: $bin/lmplz, $bin/build_binary"
-echo "$bin"
+cd "$bin" && pwd
