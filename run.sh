@@ -3,6 +3,7 @@
 #
 #   ./run.sh                                   # set-up, demo corpus, stages 0-5, WER table
 #   ./run.sh --stage 3 --stop-stage 5          # fine-tune, average, decode (resume a single stage after a failure)
+#   ./run.sh --stage 5 --lm auto               # + beam search with a domain n-gram LM (KenLM built once, cached)
 #   ./run.sh --data-config my/data.yaml --model-config my/model.yaml \
 #            --resume path/to/chunkformer-large-vie --save-dir exp/callbot_large
 #
@@ -33,19 +34,24 @@ init_weight=0.2                        # stage 4 also writes avg<N>-init<W>.pt =
 seed=42
 decode_splits=test                     # comma-separated: test, val
 decode_methods=greedy,beam             # greedy CTC and CTC prefix beam search
+lm=none                                # stage 5 beam+lm: none; auto (KenLM's lmplz on the train transcripts, order
+                                       # picked on val; KenLM compiled once into .venv/kenlm, a few minutes); or an
+                                       # LM file (ARPA or KenLM binary). LM weight and word bonus are tuned per
+                                       # model on the val sets; rows <model>+LM in RESULTS.md
 train_args=""                          # extra flags for chunkformer.train, e.g. "--epochs 20 --lr 5e-5"
 nproc=auto                             # stage-3 processes (torchrun DDP). auto: one per GPU; on a CPU-only
                                        # machine one per core (at most 8) for the demo model (1-thread ranks beat threads
                                        # there, see docs/BENCHMARKS.md), else 1
 
-options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed decode_splits decode_methods train_args nproc "
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
+options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed decode_splits decode_methods lm train_args nproc "
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
 . local/parse_options.sh
 for v in stage stop_stage; do
   [[ ${!v} =~ ^-?[0-9]+$ ]] || die "--${v//_/-} must be an integer stage number (-1..5), not '${!v}'"
 done
 [ "$stage" -le "$stop_stage" ] || die "--stage $stage is after --stop-stage $stop_stage: nothing would run"
 [[ $init_weight =~ ^(0(\.[0-9]*)?|\.[0-9]+|1(\.0*)?)$ ]] || die "--init-weight must be a number in [0, 1], not '$init_weight'"
+[ "$lm" = none ] || [ "$lm" = auto ] || [ -f "$lm" ] || die "--lm must be none, auto or an LM file (ARPA or KenLM binary), not '$lm'"
 
 local/setup_env.sh
 py=.venv/bin/python
@@ -134,6 +140,19 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  lm_args=()
+  if [ "$lm" != none ]; then
+    lm_file=$lm
+    if [ "$lm" = auto ]; then
+      log "stage 5: domain n-gram LM from the train transcripts in $save_dir/lm (lmplz; order picked on val)"
+      kenlm_bin=$(local/build_kenlm.sh)
+      $py local/train_lm.py --manifest-dir "$manifest_dir" --vocab "$vocab" --out-dir "$save_dir/lm" \
+        --kenlm-bin "$kenlm_bin"
+      lm_file=$save_dir/lm/lm.bin
+    fi
+    [[ ,$decode_methods, == *,beam+lm,* ]] || decode_methods=$decode_methods,beam+lm
+    lm_args=(--lm "$lm_file")   # weight and word bonus: tuned per model on the val sets (chunkformer.decode)
+  fi
   log "stage 5: decode the $decode_splits sets ($decode_methods), WER tables in $save_dir/RESULTS.md"
   models=(--model "pretrained=$resume")
   [ -f "$save_dir/best.pt" ] && models+=(--model "best=$save_dir/best.pt")
@@ -141,7 +160,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   mixed=avg$num_avg-init$init_weight
   [ -f "$save_dir/$mixed.pt" ] && models+=(--model "$mixed=$save_dir/$mixed.pt")
   $py -m chunkformer.decode --exp-dir "$save_dir" --manifest-dir "$manifest_dir" "${models[@]}" \
-    --splits "$decode_splits" --methods "$decode_methods" \
+    --splits "$decode_splits" --methods "$decode_methods" "${lm_args[@]}" \
     --config "data=$data_config" --config "model=$save_dir/config.yaml"
   log "done: $save_dir/RESULTS.md"
 fi

@@ -3,15 +3,23 @@
     python -m chunkformer.decode --exp-dir exp/callbot --manifest-dir data/manifests \
         --model pretrained=egs/callbot/demo/pretrained --model best=exp/callbot/best.pt \
         --model avg5=exp/callbot/avg5.pt [--methods greedy,beam] [--beam 10] [--context L,C,R]
-        [--hotwords FILE [--hotword-score S]]
+        [--hotwords FILE [--hotword-score S]] [--lm LM --methods greedy,beam,beam+lm [--lm-weight W --lm-bonus B]]
 
-For each method (``greedy_search``, ``prefix_beam_search``) and model tag, under ``<exp>/<method>/``:
+For each method (``greedy_search``, ``prefix_beam_search``, ``prefix_beam_search_lm``) and model tag, under
+``<exp>/<method>/``:
 ``recogs-<set>-<tag>.txt``, ``errs-<set>-<tag>.txt`` (WER), ``errs-cer-<set>-<tag>.txt`` (CER) and
 ``wer-summary-<set>-<tag>.txt``. Then ``<exp>/RESULTS.md``: WER per test set (columns) for every model
 (rows), per method, with the exact command and the configs used. Decoding is deterministic, so rerunning
 gives the same numbers. Masked-batch chunked inference with the model's context. ``--hotwords FILE`` (the
 format of ``chunkformer.transcribe --hotwords``) biases the beam search of every set towards those phrases
 (docs/DECODING.md); greedy results are unchanged.
+
+``beam+lm`` is the beam search fused with the word n-gram LM ``--lm`` (ARPA or KenLM binary; ``run.sh --lm
+auto`` estimates one from the training transcripts, ``local/train_lm.py``). Without ``--lm-weight``, each
+model's LM weight and word bonus are chosen on the ``--lm-tune-split`` sets (default val: the pooled WER of
+all of them, over the ``--lm-grid``; :func:`chunkformer.decoding.tuning.tune_fusion`) before the splits are
+decoded. Its rows in RESULTS.md are ``<tag>+LM`` in the prefix_beam_search table; the LM file, its digest
+and every model's chosen values and grid are written to ``<exp>/lm_fusion.json`` and summarised in RESULTS.md.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import json
 import logging
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -30,19 +38,21 @@ from tqdm import tqdm
 
 from chunkformer.checkpoint import CheckpointError, LoadedModel, load_model
 from chunkformer.data.datamodule import eval_batches, eval_sets
-from chunkformer.decoding import CTCDecoder, DecodeOptions
+from chunkformer.decoding import CTCDecoder, DecodeOptions, LMError, LMFusion, NgramLM, load_lm
 from chunkformer.decoding.context_graph import ContextGraph
-from chunkformer.decoding.ctc_search import greedy_search, prefix_beam_search
+from chunkformer.decoding.ctc_search import FrameTopK, greedy_search
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
-from chunkformer.decoding.scoring import Result, write_error_stats, write_recogs, write_wer_summary
+from chunkformer.decoding.scoring import Result, compute_wer, write_error_stats, write_recogs, write_wer_summary
+from chunkformer.decoding.tuning import DEFAULT_GRID, FusionChoice, parse_grid, tune_fusion
 from chunkformer.model.masked_batch import Context
 from chunkformer.plot import plot_valid_wer
 from chunkformer.utils.cli import error
-from chunkformer.utils.io import atomic_write_text
+from chunkformer.utils.io import atomic_write_text, file_digest
 from chunkformer.utils.logs import setup_logger
 
 log = logging.getLogger("chunkformer.decode")
-METHODS = {"greedy": "greedy_search", "beam": "prefix_beam_search"}
+METHODS = {"greedy": "greedy_search", "beam": "prefix_beam_search", "beam+lm": "prefix_beam_search_lm"}
+LM_FUSION_JSON = "lm_fusion.json"
 
 
 @dataclass
@@ -53,22 +63,63 @@ class SetResult:
     ref_words: int
 
 
+def beam_decoders(loaded: LoadedModel, methods: list[str], beam: int, hotwords: ContextGraph | None = None,
+                  lm: LMFusion | None = None) -> dict[str, CTCDecoder]:
+    """The beam-search decoders of ``methods``: ``beam`` (with the hotwords, if any) and ``beam+lm`` (also fused
+    with ``lm``)."""
+    opts = DecodeOptions(method="beam", beam=beam, hotwords=hotwords)
+    out = {}
+    if "beam" in methods:
+        out["beam"] = CTCDecoder(loaded.tokenizer, opts)
+    if "beam+lm" in methods:
+        if lm is None:
+            raise ValueError("method beam+lm needs an LM")
+        out["beam+lm"] = CTCDecoder(loaded.tokenizer, replace(opts, lm=lm))
+    return out
+
+
 def decode_set(loaded: LoadedModel, cuts, context: Context, methods: list[str], beam: int,
-               max_duration: float, hotwords: ContextGraph | None = None) -> dict[str, list[Result]]:
-    """Hypotheses for one eval CutSet: {method: [(id, ref, hyp)]}; ``hotwords`` bias the beam search."""
+               max_duration: float, hotwords: ContextGraph | None = None,
+               lm: LMFusion | None = None) -> dict[str, list[Result]]:
+    """Hypotheses for one eval CutSet: {method: [(id, ref, hyp)]}; ``hotwords`` bias the beam searches, ``lm``
+    is fused in ``beam+lm``."""
     tok = loaded.tokenizer
     out: dict[str, list[Result]] = {m: [] for m in methods}
-    biased = CTCDecoder(tok, DecodeOptions(method="beam", beam=beam, hotwords=hotwords)) if hotwords else None
+    beams = beam_decoders(loaded, methods, beam, hotwords, lm)
     for batch in eval_batches(cuts, tok, max_duration=max_duration):
         for cid, ref, lp in zip(batch.cut_ids, batch.texts, loaded.model.ctc_log_probs(batch.feats, context)):
             if "greedy" in methods:
                 out["greedy"].append((cid, ref, tok.decode(greedy_search(lp))))
-            if "beam" in methods and biased is not None:
-                out["beam"].append((cid, ref, biased.decode(lp).text))
-            elif "beam" in methods:
-                best = prefix_beam_search(lp, beam=beam)[0][0]
-                out["beam"].append((cid, ref, tok.decode(best)))
+            for method, dec in beams.items():
+                out[method].append((cid, ref, dec.decode(lp).text))
     return out
+
+
+def set_frames(loaded: LoadedModel, sets: dict, context: Context, k: int, max_duration: float
+               ) -> dict[str, list[tuple[str, str, FrameTopK]]]:
+    """{set name: [(cut id, reference, top-k CTC frames)]} of ``sets`` ({name: CutSet}): what a beam search
+    reads, so that many searches over the same sets run the acoustic model once."""
+    return {name: [(cid, ref, FrameTopK.from_log_probs(lp, k))
+                   for batch in eval_batches(cuts, loaded.tokenizer, max_duration=max_duration)
+                   for cid, ref, lp in zip(batch.cut_ids, batch.texts,
+                                           loaded.model.ctc_log_probs(batch.feats, context))]
+            for name, cuts in sorted(sets.items())}
+
+
+def tune_lm(loaded: LoadedModel, sets: dict, context: Context, beam: int, max_duration: float, lm: NgramLM,
+            grid: list[tuple[float, float]], hotwords: ContextGraph | None = None) -> FusionChoice:
+    """This model's LM weight and word bonus: the grid point with the lowest WER of beam+lm over all ``sets``
+    pooled ({name: CutSet}, the val sets). The acoustic model runs once per utterance; each grid point
+    reruns only the search on the kept top-k frames."""
+    plain = beam_decoders(loaded, ["beam"], beam, hotwords)["beam"]
+    items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk,
+                                                                   max_duration).items() for cid, ref, f in its]
+
+    def wer(weight: float, bonus: float) -> float:
+        fused = plain.with_options(lm=LMFusion(lm, weight, bonus))
+        return compute_wer([(uid, ref, fused.decode(f).text) for uid, ref, f in items]).wer
+
+    return tune_fusion(grid, wer)
 
 
 def write_set(exp: Path, method: str, set_name: str, tag: str, results: list[Result]) -> SetResult:
@@ -89,28 +140,59 @@ SCORING_NOTE = ("Scoring normalisation, same for references and hypotheses (`chu
                 "the old style (hoà = hòa, thuỷ = thủy), so the two spellings never count as an error.")
 
 
+def table_rows(table: dict[str, dict[str, dict[str, SetResult]]], tags: list[str]
+               ) -> dict[str, list[tuple[str, dict[str, SetResult]]]]:
+    """table[method][tag][set] → {heading: [(row label, {set: result})]}: one table per search; ``beam+lm`` rows
+    join the prefix_beam_search table as ``<tag>+LM``, each under its model's plain row."""
+    grouped: dict[str, list[tuple[int, bool, str, dict[str, SetResult]]]] = {}
+    for method, rows in table.items():
+        fused = method == "beam+lm"
+        heading = METHODS["beam" if fused else method]
+        for i, tag in enumerate(tags):
+            grouped.setdefault(heading, []).append((i, fused, tag + ("+LM" if fused else ""), rows[tag]))
+    return {h: [(label, r) for _, _, label, r in sorted(rows, key=lambda x: x[:2])] for h, rows in grouped.items()}
+
+
 def results_markdown(table: dict[str, dict[str, dict[str, SetResult]]], tags: list[str], split: str,
-                     command: str, configs: dict[str, str], context: Context) -> str:
-    """table[method][tag][set] → RESULTS.md text."""
+                     command: str, configs: dict[str, str], context: Context, notes: str = "") -> str:
+    """table[method][tag][set] → RESULTS.md text; ``notes`` (markdown) goes before the command."""
     sets = sorted({s for m in table.values() for t in m.values() for s in t})
     lines = ["# Results", "", f"WER (%) over syllables on the **{split}** sets, after normalization; CER (%) in "
              "parentheses. Masked-batch chunked decoding, context "
              f"[{context.left}, {context.chunk}, {context.right}] (left, chunk, right; 80 ms frames).", "",
              SCORING_NOTE, ""]
-    for method, rows in table.items():
-        lines += [f"## {METHODS[method]}", "", "| model | " + " | ".join(sets) + " |",
-                  "|---|" + "---|" * len(sets)]
-        for tag in tags:
-            cells = [f"{rows[tag][s].wer:.2f} ({rows[tag][s].cer:.2f})" if s in rows[tag] else "–" for s in sets]
-            lines.append(f"| {tag} | " + " | ".join(cells) + " |")
+    for heading, rows in table_rows(table, tags).items():
+        lines += [f"## {heading}", "", "| model | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+        for label, row in rows:
+            cells = [f"{row[s].wer:.2f} ({row[s].cer:.2f})" if s in row else "–" for s in sets]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     any_rows = next(iter(table.values()))
     lines += ["Test sets: " + ", ".join(
         f"{s} ({next(iter(any_rows.values()))[s].utts} utterances, {next(iter(any_rows.values()))[s].ref_words} words)"
         for s in sets), ""]
+    if notes:
+        lines += [notes.rstrip(), ""]
     lines += ["## Command", "", "```", command, "```", ""]
     for name, text in configs.items():
         lines += [f"## {name}", "", "```yaml", text.rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def lm_notes(info: dict) -> str:
+    """The RESULTS.md section on LM fusion, from the ``lm_fusion.json`` record."""
+    how = (f"chosen per model on the **{info['tuned_on']}** sets (lowest pooled WER over the grid "
+           f"`{info['grid']}`, weights : bonuses)" if info["tuned_on"] else "given on the command line")
+    lines = ["## LM fusion (`+LM` rows)", "",
+             f"Beam search (beam {info['beam']}) fused with the word n-gram LM `{info['lm']}` (sha256 "
+             f"{info['lm_digest']}): score = log P_ctc + weight · ln P_lm + bonus · words. Weight and word bonus "
+             f"{how}; the grid and its WERs are in `{LM_FUSION_JSON}`.", "",
+             "| model | LM weight | word bonus | " + (f"{info['tuned_on']} WER at that point |" if info["tuned_on"]
+                                                     else "|"),
+             "|---|---|---|" + ("---|" if info["tuned_on"] else "")]
+    for tag, m in info["models"].items():
+        cell = f" {m['error']:.2f} |" if info["tuned_on"] else ""
+        lines.append(f"| {tag} | {m['weight']:g} | {m['bonus']:g} |{cell}")
     return "\n".join(lines)
 
 
@@ -124,7 +206,7 @@ def training_context(exp_dir: Path) -> str:
     return str(Context.DEFAULT)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m chunkformer.decode", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--exp-dir", type=Path, required=True)
@@ -133,12 +215,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="a model to decode, repeatable; rows of RESULTS.md in this order")
     p.add_argument("--splits", default="val,test", help="comma-separated eval splits to decode")
     p.add_argument("--results-split", default="test", help="the split tabulated in RESULTS.md")
-    p.add_argument("--methods", default="greedy,beam")
+    p.add_argument("--methods", default="greedy,beam", help=f"comma-separated, of {', '.join(METHODS)}")
     p.add_argument("--beam", type=int, default=10)
     p.add_argument("--hotwords", metavar="FILE", help="phrases that bias the beam search (one per line, optionally "
                    "<TAB>per-token score)")
     p.add_argument("--hotword-score", type=float, default=None,
                    help=f"bonus per hotword token, natural log (default {DEFAULT_SCORE})")
+    p.add_argument("--lm", type=Path, metavar="FILE", help="word n-gram LM (ARPA or KenLM binary) for beam+lm")
+    p.add_argument("--lm-weight", type=float, default=None,
+                   help="LM weight of beam+lm (natural-log LM score × weight); default: tuned on --lm-tune-split")
+    p.add_argument("--lm-bonus", type=float, default=None,
+                   help="word insertion bonus of beam+lm, with --lm-weight (default 0); default: tuned")
+    p.add_argument("--lm-tune-split", default="val", help="the split whose sets (pooled WER) choose the LM weight "
+                   "and bonus of each model when --lm-weight is not given")
+    p.add_argument("--lm-grid", default=DEFAULT_GRID, help="the tuning grid, 'W1,W2,...:B1,B2,...' "
+                   f"(weights : word bonuses; default {DEFAULT_GRID})")
     p.add_argument("--context", default=None,
                    help="left,chunk,right; default: model.context of <exp-dir>/config.yaml (the fine-tune's), "
                         f"else {Context.DEFAULT}")
@@ -146,48 +237,110 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", action="append", default=[], metavar="NAME=PATH",
                    help="config files to quote in RESULTS.md (e.g. data=..., model=...)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    a = p.parse_args(argv)
-    setup_logger(a.exp_dir / "log" / "decode.log")
-    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    return p.parse_args(argv)
+
+
+def check_args(a: argparse.Namespace, methods: list[str]) -> str | None:
+    """The first inconsistency between the options, as a one-line message; None when they fit together."""
     bad = [m for m in methods if m not in METHODS]
     if bad:
-        return error(f"unknown method(s) {bad}; choose from {sorted(METHODS)}")
+        return f"unknown method(s) {bad}; choose from {sorted(METHODS)}"
     if a.hotword_score is not None and a.hotwords is None:
-        return error("--hotword-score needs --hotwords FILE")
-    if a.hotwords is not None and "beam" not in methods:
-        return error("--hotwords biases the beam search: add beam to --methods")
+        return "--hotword-score needs --hotwords FILE"
+    if a.hotwords is not None and not {"beam", "beam+lm"} & set(methods):
+        return "--hotwords biases the beam search: add beam to --methods"
+    if "beam+lm" in methods and a.lm is None:
+        return "method beam+lm needs --lm FILE (an ARPA or KenLM binary LM)"
+    if a.lm is not None and "beam+lm" not in methods:
+        return "--lm is fused in the beam+lm method: add beam+lm to --methods"
+    if (a.lm_weight is not None or a.lm_bonus is not None) and a.lm is None:
+        return "--lm-weight/--lm-bonus need --lm FILE"
+    if a.lm_bonus is not None and a.lm_weight is None:
+        return "--lm-bonus needs --lm-weight (without both, they are tuned on the --lm-tune-split sets)"
+    return None
+
+
+def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], lm: NgramLM, ctx: Context,
+                   graphs: dict[str, ContextGraph | None]) -> tuple[dict[str, LMFusion], dict]:
+    """Each model's LMFusion (given, or tuned on the --lm-tune-split sets) and the ``lm_fusion.json`` record."""
+    info = {"lm": str(a.lm), "lm_digest": file_digest(a.lm), "beam": a.beam, "models": {},
+            "tuned_on": None if a.lm_weight is not None else a.lm_tune_split,
+            "grid": None if a.lm_weight is not None else a.lm_grid}
+    fusions = {}
+    if a.lm_weight is not None:
+        for tag, _ in loaded:
+            fusions[tag] = LMFusion(lm, a.lm_weight, a.lm_bonus or 0.0)
+            info["models"][tag] = {"weight": a.lm_weight, "bonus": a.lm_bonus or 0.0}
+        return fusions, info
+    grid = parse_grid(a.lm_grid)
+    sets = eval_sets(a.manifest_dir, a.lm_tune_split)
+    if not sets:
+        raise ValueError(f"no {a.lm_tune_split} sets in {a.manifest_dir} to tune the LM weight on; "
+                         "give --lm-weight (and --lm-bonus)")
+    for tag, model in loaded:
+        model.model.to(a.device)
+        choice = tune_lm(model, sets, ctx, a.beam, a.max_duration, lm, grid, graphs[tag])
+        model.model.cpu()
+        log.info("beam+lm %s: LM weight %g, word bonus %g (%s WER %.2f%%; grid weight/bonus: WER %s)", tag,
+                 choice.weight, choice.bonus, a.lm_tune_split, choice.error,
+                 ", ".join(f"{w:g}/{b:g}: {e:.2f}" for (w, b), e in choice.grid.items()))
+        fusions[tag] = LMFusion(lm, choice.weight, choice.bonus)
+        info["models"][tag] = choice.to_dict()
+    return fusions, info
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    setup_logger(a.exp_dir / "log" / "decode.log")
+    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    problem = check_args(a, methods)
+    if problem:
+        return error(problem)
     try:
         models = [(tag, path) for tag, _, path in (m.partition("=") for m in a.model)]
         if any(not t or not q for t, q in models):
             raise ValueError("--model takes TAG=PATH")
         ctx = Context.parse(a.context or training_context(a.exp_dir))
+        parse_grid(a.lm_grid)
         loaded = [(tag, load_model(path)) for tag, path in models]
-        graphs = {tag: load_hotword_graph(a.hotwords, lm.tokenizer, a.hotword_score, log.warning) if a.hotwords
-                  else None for tag, lm in loaded}
-    except (CheckpointError, ValueError, FileNotFoundError) as e:
+        graphs = {tag: load_hotword_graph(a.hotwords, m.tokenizer, a.hotword_score, log.warning) if a.hotwords
+                  else None for tag, m in loaded}
+        ngram = load_lm(a.lm) if a.lm is not None else None
+        fusions, lm_info = choose_fusions(a, loaded, ngram, ctx, graphs) if ngram is not None else ({}, None)
+    except (CheckpointError, LMError, ValueError, FileNotFoundError) as e:
         return error(e)
+    if lm_info is not None:
+        atomic_write_text(a.exp_dir / LM_FUSION_JSON, json.dumps(lm_info, indent=1, ensure_ascii=False) + "\n")
+    table = decode_splits(a, methods, loaded, ctx, graphs, fusions)
+    if any(table[m][t] for m in table for t in table[m]):
+        write_results(a, argv, table, [t for t, _ in loaded], ctx, lm_notes(lm_info) if lm_info else "")
+    return 0
+
+
+def decode_splits(a: argparse.Namespace, methods: list[str], loaded: list[tuple[str, LoadedModel]], ctx: Context,
+                  graphs: dict[str, ContextGraph | None], fusions: dict[str, LMFusion]
+                  ) -> dict[str, dict[str, dict[str, SetResult]]]:
+    """Decodes and scores every set of ``--splits`` with every model; table[method][tag][set] of the results split."""
     table: dict[str, dict[str, dict[str, SetResult]]] = {m: {t: {} for t, _ in loaded} for m in methods}
     for split in [s.strip() for s in a.splits.split(",") if s.strip()]:
         sets = eval_sets(a.manifest_dir, split)
         if not sets:
             log.warning("no %s sets in %s", split, a.manifest_dir)
-        for tag, lm in loaded:
-            lm.model.to(a.device)
+        for tag, model in loaded:
+            model.model.to(a.device)
             for set_name, cuts in tqdm(sorted(sets.items()), desc=f"decode {split} {tag}", unit="set"):
-                hyps = decode_set(lm, cuts, ctx, methods, a.beam, a.max_duration, graphs[tag])
+                hyps = decode_set(model, cuts, ctx, methods, a.beam, a.max_duration, graphs[tag], fusions.get(tag))
                 for method, results in hyps.items():
                     r = write_set(a.exp_dir, method, f"{split}_{set_name}", tag, results)
                     log.info("%s %s %s_%s: WER %.2f%% CER %.2f%%", METHODS[method], tag, split, set_name, r.wer, r.cer)
                     if split == a.results_split:
                         table[method][tag][set_name] = r
-            lm.model.cpu()
-    if any(table[m][t] for m in table for t in table[m]):
-        write_results(a, argv, table, [t for t, _ in loaded], ctx)
-    return 0
+            model.model.cpu()
+    return table
 
 
 def write_results(a: argparse.Namespace, argv: list[str] | None, table: dict[str, dict[str, dict[str, SetResult]]],
-                  tags: list[str], ctx: Context) -> None:
+                  tags: list[str], ctx: Context, notes: str = "") -> None:
     """``<exp>/RESULTS.md`` (with the validation curve when the fine-tune left one), its tables printed."""
     command = "python -m chunkformer.decode " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
     configs = {}
@@ -195,7 +348,7 @@ def write_results(a: argparse.Namespace, argv: list[str] | None, table: dict[str
         name, _, path = item.partition("=")
         if Path(path).is_file():
             configs[f"{name} config ({path})"] = Path(path).read_text(encoding="utf-8")
-    md = results_markdown(table, tags, a.results_split, command, configs, ctx)
+    md = results_markdown(table, tags, a.results_split, command, configs, ctx, notes)
     history = a.exp_dir / "valid_history.json"
     if history.is_file():  # the fine-tune's validation curve, per domain
         png = plot_valid_wer(json.loads(history.read_text(encoding="utf-8")), a.exp_dir / "valid_wer.png")

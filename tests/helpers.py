@@ -1,6 +1,7 @@
 """Builders shared by the tests (imported as ``helpers``; ``tests/conftest.py`` puts this folder on sys.path).
 
-:func:`make_corpus` writes a tiny corpus seeded with every defect stage 0 must reject, in every source layout.
+:func:`make_corpus` writes a tiny corpus seeded with every defect stage 0 must reject, in every source layout;
+:func:`write_manifests` stage-0-shaped manifests of given transcripts.
 Audio is synthetic speech-like sound (``tests/fixtures/synth_audio.py``), a few seconds in total; transcripts
 use the fixture vocabulary. :func:`load_script` imports a ``local/`` stage script.
 """
@@ -172,6 +173,21 @@ def load_script(name: str):
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def write_manifests(mdir: Path, domain: str, split: str, texts: list[str], wav: Path) -> None:
+    """Stage-0-shaped lhotse manifests (recordings, supervisions, cuts) of ``domain``/``split``: one utterance
+    per text, every one the whole of ``wav``."""
+    from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
+
+    recs = [Recording.from_file(wav, recording_id=f"{domain}-{split}-{i}") for i in range(len(texts))]
+    sups = SupervisionSet.from_segments([SupervisionSegment(r.id, r.id, 0.0, r.duration, text=t)
+                                         for r, t in zip(recs, texts)])
+    mdir.mkdir(parents=True, exist_ok=True)
+    RecordingSet.from_recordings(recs).to_file(mdir / f"{domain}_recordings_{split}.jsonl.gz")
+    sups.to_file(mdir / f"{domain}_supervisions_{split}.jsonl.gz")
+    CutSet.from_manifests(recordings=RecordingSet.from_recordings(recs), supervisions=sups).trim_to_supervisions(
+    ).to_file(mdir / f"{domain}_cuts_{split}.jsonl.gz")
 
 
 def rejected(mdir: Path, split: str) -> dict[str, str]:

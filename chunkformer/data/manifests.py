@@ -103,6 +103,10 @@ def cuts_path(d: Path, domain: str, split: str) -> Path:
     return Path(d) / f"{domain}_cuts_{split}.jsonl.gz"
 
 
+def supervisions_path(d: Path, domain: str, split: str) -> Path:
+    return Path(d) / f"{domain}_supervisions_{split}.jsonl.gz"
+
+
 def rejected_path(d: Path, split: str) -> Path:
     return Path(d) / f"rejected-{split}.tsv"
 

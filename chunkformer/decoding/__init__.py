@@ -5,7 +5,8 @@
 * :mod:`~chunkformer.decoding.ctc_search`: greedy and prefix beam search (:class:`FrameTopK` inputs).
 * :mod:`~chunkformer.decoding.context_graph`, :mod:`~chunkformer.decoding.hotwords`: hotword biasing.
 * :mod:`~chunkformer.decoding.lm`, :mod:`~chunkformer.decoding.fusion`: n-gram LM (KenLM, or a pure-Python ARPA
-  scorer) shallow fusion.
+  scorer) shallow fusion; :mod:`~chunkformer.decoding.lm_build`: estimating it with KenLM's lmplz;
+  :mod:`~chunkformer.decoding.tuning`: choosing the LM weight and word bonus on val.
 * :mod:`~chunkformer.decoding.alignment`: CTC best-path alignment (word times).
 * :mod:`~chunkformer.decoding.scoring`: WER/CER, icefall-shaped result files.
 """

@@ -66,7 +66,11 @@ class KenLM:
         kenlm = _kenlm_module()
         self.path = path
         self._kenlm = kenlm
-        self.model = kenlm.Model(str(path))
+        try:
+            self.model = kenlm.Model(str(path))
+        except (OSError, RuntimeError) as e:  # KenLM's FormatLoadException, with its C++ location in front
+            reason = str(e).rsplit("threw FormatLoadException.", 1)[-1].strip(" .)") or str(e)
+            raise LMError(f"{path}: KenLM cannot read this LM: {reason}") from None
         self.order: int = self.model.order
         self._cache: dict[tuple[Any, str], tuple[float, Any]] = {}
 

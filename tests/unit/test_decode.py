@@ -1,15 +1,23 @@
-"""`python -m chunkformer.decode`: hotwords bias the beam search of an eval set, greedy results unchanged."""
+"""`python -m chunkformer.decode`: hotwords bias the beam search of an eval set, greedy results unchanged; beam+lm
+fuses an n-gram LM whose weight and bonus are tuned on the val sets."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
 from chunkformer.checkpoint import load_model
+from chunkformer.data.datamodule import eval_sets
 from chunkformer.decode import decode_set, main
+from chunkformer.decoding import LMFusion, load_lm
 from chunkformer.decoding.hotwords import load_hotword_graph
+from chunkformer.decoding.scoring import compute_wer
 from chunkformer.model.masked_batch import Context
 
 from conftest import OFFICIAL
+from helpers import write_manifests
 
 
 def test_hotwords_bias_the_beam_of_an_eval_set(tmp_path, official_model_dir):
@@ -39,3 +47,76 @@ def test_hotword_options_need_the_beam(tmp_path, official_model_dir, capsys):
     assert main([*base, "--hotwords", str(hot)]) == 2
     err = capsys.readouterr().err
     assert "'xyzzy' ignored: the vocabulary cannot spell xyzzy" in err and "no usable hotword" in err
+
+
+ARPA = """\\data\\
+ngram 1=8
+ngram 2=4
+
+\\1-grams:
+-2.0\t<unk>\t0
+-99\t<s>\t-0.3
+-0.8\t</s>\t0
+-0.9\txin\t-0.2
+-0.9\tchào\t-0.2
+-1.0\tanh\t-0.2
+-1.1\tcảm\t-0.2
+-1.1\tơn\t-0.2
+
+\\2-grams:
+-0.1\t<s> xin
+-0.1\txin chào
+-0.1\tchào anh
+-0.1\tcảm ơn
+
+\\end\\
+"""
+
+
+def test_beam_lm_is_tuned_on_val_and_gets_lm_rows(tmp_path, official_model_dir):
+    """``--methods beam,beam+lm --lm FILE``: the weight and bonus come from the val sets (the grid point of lowest
+    pooled WER, recomputed here with decode_set), test is decoded with them, RESULTS.md has an ``m+LM`` row."""
+    mdir, exp, arpa = tmp_path / "manifests", tmp_path / "exp", tmp_path / "lm.arpa"
+    arpa.write_text(ARPA, encoding="utf-8")
+    write_manifests(mdir, "telephony", "val", ["xin chào anh", "cảm ơn anh"], OFFICIAL / "A.wav")
+    write_manifests(mdir, "reading", "val", ["xin chào"], OFFICIAL / "B.wav")
+    write_manifests(mdir, "telephony", "test", ["xin chào anh"], OFFICIAL / "C.wav")
+    argv = ["--exp-dir", str(exp), "--manifest-dir", str(mdir), "--model", f"m={official_model_dir}",
+            "--splits", "test", "--methods", "beam,beam+lm", "--lm", str(arpa), "--lm-grid", "0.5,3:0,2"]
+    assert main(argv) == 0
+    info = json.loads((exp / "lm_fusion.json").read_text(encoding="utf-8"))
+    loaded, lm = load_model(official_model_dir), load_lm(arpa)
+    val = {}
+    for point in [(0.5, 0.0), (0.5, 2.0), (3.0, 0.0), (3.0, 2.0)]:
+        hyps = [r for name, cuts in sorted(eval_sets(mdir, "val").items()) for r in decode_set(
+            loaded, cuts, Context.DEFAULT, ["beam+lm"], 10, 100.0, lm=LMFusion(lm, *point))["beam+lm"]]
+        val[point] = compute_wer(hyps).wer
+    assert len(set(val.values())) > 1  # the LM changes the val output, so the choice is not arbitrary
+    chosen = min(val, key=lambda p: (val[p], p))
+    m = info["models"]["m"]
+    assert info["tuned_on"] == "val" and (m["weight"], m["bonus"]) == chosen
+    assert m["grid"] == {f"{w:g},{b:g}": pytest.approx(e, abs=1e-4) for (w, b), e in val.items()}
+    test = decode_set(loaded, eval_sets(mdir, "test")["telephony"], Context.DEFAULT, ["beam", "beam+lm"], 10,
+                      100.0, lm=LMFusion(lm, *chosen))
+    recogs = (exp / "prefix_beam_search_lm" / "recogs-test_telephony-m.txt").read_text(encoding="utf-8")
+    assert f"hyp={test['beam+lm'][0][2].split()}" in recogs
+    results = (exp / "RESULTS.md").read_text(encoding="utf-8")
+    table = results.split("## prefix_beam_search")[1]
+    assert table.index("| m |") < table.index("| m+LM |") and "## LM fusion (`+LM` rows)" in results
+    assert f"| m | {chosen[0]:g} | {chosen[1]:g} | {val[chosen]:.2f} |" in results
+
+
+def test_lm_options_are_checked(tmp_path, official_model_dir, capsys):
+    arpa = tmp_path / "lm.arpa"
+    arpa.write_text(ARPA, encoding="utf-8")
+    base = ["--exp-dir", str(tmp_path / "exp"), "--manifest-dir", str(tmp_path), "--model", f"m={official_model_dir}"]
+    cases = [(["--methods", "beam+lm"], "method beam+lm needs --lm FILE"),
+             (["--lm", str(arpa)], "add beam+lm to --methods"),
+             (["--lm-weight", "0.5"], "--lm-weight/--lm-bonus need --lm FILE"),
+             (["--methods", "beam+lm", "--lm", str(arpa), "--lm-bonus", "1"], "--lm-bonus needs --lm-weight"),
+             (["--methods", "beam+lm", "--lm", str(arpa), "--lm-grid", "0:1"], "LM weights must be > 0"),
+             (["--methods", "beam+lm", "--lm", str(tmp_path / "no.arpa")], "language model file not found"),
+             (["--methods", "beam+lm", "--lm", str(arpa)], f"no val sets in {tmp_path} to tune the LM weight on")]
+    for extra, message in cases:
+        assert main([*base, *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra

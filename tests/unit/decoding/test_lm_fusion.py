@@ -150,6 +150,19 @@ def test_load_lm_missing_file(tmp_path: Path) -> None:
         load_lm(tmp_path / "nope.arpa")
 
 
+def test_a_file_kenlm_cannot_read_is_one_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("kenlm")
+    unigram = tmp_path / "uni.arpa"  # KenLM's hashed models need at least bigrams
+    unigram.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1\t<unk>\n-99\t<s>\n-1\t</s>\n\n\\end\\\n",
+                       encoding="utf-8")
+    with pytest.raises(LMError, match=r"uni.arpa: KenLM cannot read this LM: .*at least a bigram model") as e:
+        load_lm(unigram)
+    assert "\n" not in str(e.value)
+    (tmp_path / "junk.bin").write_bytes(b"not an lm")
+    with pytest.raises(LMError, match="junk.bin: KenLM cannot read this LM"):
+        load_lm(tmp_path / "junk.bin")
+
+
 def test_load_lm_falls_back_to_the_pure_python_scorer(arpa: Path, monkeypatch) -> None:
     import chunkformer.decoding.lm as lm_module
 

@@ -1,0 +1,67 @@
+"""Choosing the LM weight and word bonus of shallow fusion on held-out data: a small grid search.
+
+The weight trades the LM against the acoustic model, the bonus counters the LM's bias towards short
+hypotheses; both depend on the model and the LM, so they are chosen per model on the validation sets (whose
+sentence patterns are held out from training and disjoint from the test patterns), never on test.
+
+>>> tune_fusion(parse_grid("0.2,0.5:0,1"), lambda w, b: abs(w - 0.5) + abs(b - 1)).point
+(0.5, 1.0)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+DEFAULT_GRID = "0.1,0.2,0.3,0.5,0.7,1.0:0,1,2"  # weights : word bonuses (natural log)
+
+
+@dataclass(frozen=True)
+class FusionChoice:
+    """The chosen ``(weight, bonus)`` and the error rate of every grid point tried (lower is better)."""
+
+    weight: float
+    bonus: float
+    grid: dict[tuple[float, float], float]
+
+    @property
+    def point(self) -> tuple[float, float]:
+        return self.weight, self.bonus
+
+    @property
+    def error(self) -> float:
+        return self.grid[self.point]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the chosen values, their error rate, and the grid as ``{"weight,bonus": error}``."""
+        return {"weight": self.weight, "bonus": self.bonus, "error": self.error,
+                "grid": {f"{w:g},{b:g}": round(e, 4) for (w, b), e in self.grid.items()}}
+
+
+def parse_grid(spec: str) -> list[tuple[float, float]]:
+    """``"W1,W2,...:B1,B2,..."`` → every (weight, bonus) pair; weights must be positive (0 is plain beam)."""
+    weights_s, sep, bonuses_s = spec.partition(":")
+    try:
+        weights = [float(x) for x in weights_s.split(",") if x.strip()]
+        bonuses = [float(x) for x in bonuses_s.split(",") if x.strip()] if sep else [0.0]
+    except ValueError:
+        raise ValueError(f"LM grid {spec!r}: expected numbers as 'W1,W2,...:B1,B2,...'") from None
+    if not weights or not bonuses:
+        raise ValueError(f"LM grid {spec!r}: needs at least one weight and one bonus ('W1,W2,...:B1,B2,...')")
+    if any(w <= 0 for w in weights):
+        raise ValueError(f"LM grid {spec!r}: LM weights must be > 0")
+    return list(itertools.product(sorted(set(weights)), sorted(set(bonuses))))
+
+
+def tune_fusion(grid: Sequence[tuple[float, float]], evaluate: Callable[[float, float], float]) -> FusionChoice:
+    """The grid point with the lowest ``evaluate(weight, bonus)`` (e.g. the pooled WER of the val sets).
+
+    Ties go to the smaller weight, then the smaller bonus: of equally good settings, the one that leans
+    least on the LM.
+    """
+    if not grid:
+        raise ValueError("empty LM tuning grid")
+    scores = {(float(w), float(b)): float(evaluate(w, b)) for w, b in grid}
+    best = min(scores, key=lambda p: (scores[p], p))
+    return FusionChoice(best[0], best[1], scores)

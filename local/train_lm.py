@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""The domain word n-gram LM of ``beam+lm`` decoding (``run.sh --lm auto``): KenLM's lmplz on the training text.
+
+    python local/train_lm.py --manifest-dir data/manifests --vocab egs/callbot/demo/pretrained/vocab.txt \
+        --out-dir exp/callbot/lm [--kenlm-bin .venv/kenlm/bin] [--orders 3,4] [--domains telephony,conversation]
+
+Text: the transcripts of the data config's train sets, i.e. the lhotse supervisions stage 0 wrote
+(``<domain>_supervisions_train.jsonl.gz``: normalised by data.yaml ``text:``, in the vocabulary's spelling),
+one sentence per supervision, as the words the decoder emits (:func:`chunkformer.decoding.lm_build.lm_sentences`;
+syllables are words). Each order of ``--orders`` is estimated by lmplz (modified Kneser-Ney,
+``--discount_fallback``); the order with the lowest perplexity on the val transcripts (pooled; their sentence
+patterns are held out from training, and the test sets are never read) becomes ``lm.arpa``, and ``lm.bin``
+(KenLM binary, by build_binary: what decoding loads).
+
+Writes into --out-dir: ``lm-o<N>.arpa`` per order, ``lm.arpa``, ``lm.bin``, ``lm.json`` (the chosen order, the
+perplexities, sentence and word counts) and ``.lm.done``, keyed by the inputs (digests of the supervisions and
+the vocab, the orders, the lmplz binary): a rerun with the same inputs does nothing. ``lmplz`` and
+``build_binary`` come from ``local/build_kenlm.sh`` (``--kenlm-bin``, default where it installs them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lhotse import load_manifest
+
+from chunkformer.data.manifests import domains_of, marker_path, supervisions_path
+from chunkformer.decoding.lm import ArpaLM, LMError
+from chunkformer.decoding.lm_build import FALLBACK_NOTE, build_binary, estimate_arpa, lm_sentences, perplexity
+from chunkformer.tokenizer import Tokenizer
+from chunkformer.utils.cli import error
+from chunkformer.utils.io import JsonRecord, atomic_write, atomic_write_text, file_digest
+from chunkformer.utils.logs import setup_logger
+
+log = logging.getLogger("train_lm")
+REPO = Path(__file__).resolve().parents[1]
+LM_VERSION = 1  # bumped when the text preparation or the choice of order changes (invalidates .lm.done)
+
+
+@dataclass
+class LMDone(JsonRecord):
+    """``<out>/.lm.done``: what the LM was estimated from."""
+
+    inputs: dict[str, str]  # file name → digest (supervisions, vocab, lmplz)
+    orders: list[int]
+    version: int = LM_VERSION
+    outputs: list[str] = field(default_factory=list)
+
+
+def read_texts(mdir: Path, split: str, domains: list[str] | None = None) -> dict[str, list[str]]:
+    """{domain: transcripts} of ``split`` (every domain stage 0 wrote, or ``domains``)."""
+    have = domains_of(mdir, split)
+    missing = sorted(set(domains or []) - set(have))
+    if missing:
+        raise ValueError(f"{mdir}: no {split} supervisions for domain(s) {missing}; {split} domains: {have}")
+    return {d: [s.text or "" for s in load_manifest(supervisions_path(mdir, d, split))] for d in domains or have}
+
+
+def choose_order(arpas: dict[int, Path], val_lines: list[str]) -> tuple[int, dict[int, float]]:
+    """The order whose LM has the lowest val perplexity (the smaller order on a tie; the first order when there
+    is no val text) and every order's perplexity."""
+    if not val_lines:
+        log.warning("no val transcripts: keeping order %d without comparing", min(arpas))
+        return min(arpas), {}
+    ppl = {n: perplexity(ArpaLM(path), val_lines) for n, path in arpas.items()}
+    return min(ppl, key=lambda n: (ppl[n], n)), ppl
+
+
+def build(a: argparse.Namespace, tok: Tokenizer, orders: list[int], train: dict[str, list[str]],
+          val: dict[str, list[str]]) -> dict:
+    """Estimates every order, keeps the best on val as lm.arpa + lm.bin; returns the lm.json record."""
+    lines, skipped = lm_sentences([t for texts in train.values() for t in texts], tok)
+    val_lines, _ = lm_sentences([t for texts in val.values() for t in texts], tok)
+    if skipped:
+        log.warning("%d train transcript(s) the vocabulary cannot spell were left out of the LM", skipped)
+    arpas = {}
+    for n in orders:
+        arpas[n] = a.out_dir / f"lm-o{n}.arpa"
+        report = estimate_arpa(lines, n, arpas[n], a.kenlm_bin / "lmplz", tmp_dir=a.out_dir)
+        if FALLBACK_NOTE in report:
+            log.warning("lmplz -o %d used its fallback discounts (little text): %s", n,
+                        "; ".join(x for x in report.splitlines() if FALLBACK_NOTE in x))
+    order, ppl = choose_order(arpas, val_lines)
+    atomic_write(a.out_dir / "lm.arpa", lambda f: f.write(arpas[order].read_bytes()))
+    build_binary(a.out_dir / "lm.arpa", a.out_dir / "lm.bin", a.kenlm_bin / "build_binary")
+    return {"order": order, "val_perplexity": {str(n): round(p, 2) for n, p in ppl.items()},
+            "train": {"domains": sorted(train), "sentences": len(lines), "words": sum(len(x.split()) for x in lines),
+                      "skipped_unspellable": skipped},
+            "val": {"domains": sorted(val), "sentences": len(val_lines)}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--manifest-dir", type=Path, default=Path("data/manifests"))
+    p.add_argument("--vocab", type=Path, required=True, help="the decoding model's vocab.txt (LM words = its words)")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--kenlm-bin", type=Path, default=REPO / ".venv" / "kenlm" / "bin",
+                   help="folder with lmplz and build_binary (local/build_kenlm.sh)")
+    p.add_argument("--orders", default="3,4", help="n-gram orders to estimate; the best on val is kept")
+    p.add_argument("--domains", default="", help="train domains to use (comma-separated; default: all)")
+    a = p.parse_args(argv)
+    setup_logger(None)
+    try:
+        orders = sorted({int(x) for x in a.orders.split(",") if x.strip()})
+        if not orders or min(orders) < 1 or max(orders) > 6:
+            raise ValueError(f"--orders must be n-gram orders in 1..6 (KenLM's maximum), not {a.orders!r}")
+        for exe in ("lmplz", "build_binary"):
+            if not (a.kenlm_bin / exe).is_file():
+                raise ValueError(f"{a.kenlm_bin / exe} not found: build KenLM with local/build_kenlm.sh "
+                                 "(or pass --kenlm-bin DIR)")
+        tok = Tokenizer.from_file(a.vocab)
+        domains = [d.strip() for d in a.domains.split(",") if d.strip()] or None
+        train = read_texts(a.manifest_dir, "train", domains)
+        if not train:
+            raise ValueError(f"{a.manifest_dir}: no train supervisions (run stage 0 first)")
+        val = read_texts(a.manifest_dir, "val")
+        inputs = {p.name: file_digest(p) for p in [*(supervisions_path(a.manifest_dir, d, s) for s, texts in
+                                                     (("train", train), ("val", val)) for d in texts),
+                                                   a.vocab, a.kenlm_bin / "lmplz"]}
+    except (ValueError, FileNotFoundError) as e:
+        return error(e)
+    want = LMDone(inputs, orders, outputs=["lm.arpa", "lm.bin", "lm.json"])
+    marker = marker_path(a.out_dir, "lm")
+    if LMDone.read(marker) == want and all((a.out_dir / n).is_file() for n in want.outputs):
+        print(f"train_lm: already done ({a.out_dir / 'lm.bin'}: same transcripts, vocab, orders and lmplz)")
+        return 0
+    a.out_dir.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+    try:
+        info = build(a, tok, orders, train, val)
+    except LMError as e:
+        return error(e)
+    atomic_write_text(a.out_dir / "lm.json", json.dumps(info, indent=1, ensure_ascii=False) + "\n")
+    want.write(marker)
+    print(f"train_lm: order {info['order']} (val perplexity {info['val_perplexity']}), "
+          f"{info['train']['sentences']} sentences, {info['train']['words']} words -> {a.out_dir / 'lm.bin'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

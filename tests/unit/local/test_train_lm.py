@@ -1,0 +1,69 @@
+"""local/train_lm.py: the domain LM from the train supervisions, its order chosen on val, redone only when an
+input changes. Needs KenLM's lmplz (local/build_kenlm.sh); without it only the error for its absence runs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from chunkformer.decoding import ArpaLM, KenLM
+from chunkformer.decoding.lm_build import perplexity
+
+from conftest import OFFICIAL
+from helpers import REPO, VOCAB, load_script, write_manifests
+
+train_lm = load_script("train_lm")
+KENLM_BIN = Path(os.environ.get("KENLM_BIN", REPO / ".venv" / "kenlm" / "bin"))
+TRAIN = ["xin chào anh", "em muốn kiểm tra số dư tài khoản", "tôi muốn kiểm tra đơn hàng", "cảm ơn anh",
+         "đơn hàng đã được giao chưa", "em muốn kiểm tra địa chỉ giao hàng", "xin chào chị", "cảm ơn chị ạ",
+         "tài khoản của tôi", "số dư tài khoản của mình"]
+GENERAL = ["một hai ba bốn năm", "hai trăm nghìn đồng", "ngày mười tháng ba", "xin chào xyzzy"]  # xyzzy: unspellable
+VAL = ["em muốn kiểm tra số dư", "cảm ơn chị", "đơn hàng của tôi đã được giao chưa"]
+
+
+@pytest.fixture()
+def mdir(tmp_path: Path) -> Path:
+    d = tmp_path / "manifests"
+    write_manifests(d, "telephony", "train", TRAIN, OFFICIAL / "A.wav")
+    write_manifests(d, "general", "train", GENERAL, OFFICIAL / "A.wav")
+    write_manifests(d, "telephony", "val", VAL, OFFICIAL / "A.wav")
+    write_manifests(d, "telephony", "test", ["không được đọc"], OFFICIAL / "A.wav")
+    return d
+
+
+def test_missing_kenlm_is_one_clear_error(mdir: Path, tmp_path: Path, capsys) -> None:
+    argv = ["--manifest-dir", str(mdir), "--vocab", str(VOCAB), "--out-dir", str(tmp_path / "lm"),
+            "--kenlm-bin", str(tmp_path / "none")]
+    assert train_lm.main(argv) == 2
+    assert "lmplz not found: build KenLM with local/build_kenlm.sh" in capsys.readouterr().err
+    assert train_lm.main([*argv[:-2], "--orders", "3,9"]) == 2
+    assert "--orders must be n-gram orders in 1..6" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (KENLM_BIN / "lmplz").is_file(), reason=f"KenLM's lmplz is not built in {KENLM_BIN} "
+                    "(run local/build_kenlm.sh, or set KENLM_BIN)")
+def test_lm_from_the_train_supervisions_order_chosen_on_val(mdir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "lm"
+    argv = ["--manifest-dir", str(mdir), "--vocab", str(VOCAB), "--out-dir", str(out), "--kenlm-bin", str(KENLM_BIN),
+            "--orders", "2,3"]
+    assert train_lm.main(argv) == 0
+    info = json.loads((out / "lm.json").read_text(encoding="utf-8"))
+    kept = TRAIN + GENERAL[:3]
+    assert info["train"] == {"domains": ["general", "telephony"], "sentences": len(kept),
+                             "words": sum(len(t.split()) for t in kept), "skipped_unspellable": 1}
+    val_ppl = {n: perplexity(ArpaLM(out / f"lm-o{n}.arpa"), VAL) for n in (2, 3)}
+    assert info["order"] == min(val_ppl, key=val_ppl.get)
+    assert info["val_perplexity"] == {str(n): round(p, 2) for n, p in val_ppl.items()}
+    assert (out / "lm.arpa").read_bytes() == (out / f"lm-o{info['order']}.arpa").read_bytes()
+    unigrams = set(ArpaLM(out / "lm.arpa").prob)
+    assert ("kiểm",) in unigrams and ("xyzzy",) not in unigrams and ("được", "đọc") not in unigrams  # no test text
+    assert KenLM(out / "lm.bin").sentence_score(VAL[0].split()) == pytest.approx(
+        ArpaLM(out / "lm.arpa").sentence_score(VAL[0].split()), abs=1e-4)
+    capsys.readouterr()
+    assert train_lm.main(argv) == 0 and "already done" in capsys.readouterr().out
+    write_manifests(mdir, "telephony", "train", [*TRAIN, "anh muốn kiểm tra"], OFFICIAL / "A.wav")
+    assert train_lm.main(argv) == 0 and "already done" not in capsys.readouterr().out
+    assert json.loads((out / "lm.json").read_text(encoding="utf-8"))["train"]["sentences"] == 14
