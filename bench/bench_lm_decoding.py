@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     audio = sum(c.duration for cuts in tests.values() for c in cuts)
     times: dict[str, list[float]] = {"model": [], "beam_search": [], "lm_search": [], "pyctcdecode_search": []}
     for r in range(a.reps):
-        frames, t_model = acoustic(model, tests, ctx, plain.opts.topk, a.max_duration)
+        frames, t_model = acoustic(model, tests, ctx, plain.opts.topk(), a.max_duration)
         hyps = {"beam": search(plain, frames), "beam+lm": search(fused, frames)}
         if pyctc is not None:
             hyps["pyctcdecode"] = pyctc.run(frames, pc_choice.weight, pc_choice.bonus)

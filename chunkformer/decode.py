@@ -112,7 +112,7 @@ def tune_lm(loaded: LoadedModel, sets: dict, context: Context, beam: int, max_du
     pooled ({name: CutSet}, the val sets). The acoustic model runs once per utterance; each grid point
     reruns only the search on the kept top-k frames."""
     plain = beam_decoders(loaded, ["beam"], beam, hotwords)["beam"]
-    items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk,
+    items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk(),
                                                                    max_duration).items() for cid, ref, f in its]
 
     def wer(weight: float, bonus: float) -> float:
