@@ -69,6 +69,7 @@ class FbankOptions:
 
 FRAME_SHIFT = FbankOptions.frame_shift_ms / 1000  # seconds between fbank frames (0.01)
 FRAMES_PER_SECOND = round(1 / FRAME_SHIFT)      # fbank frames per second of audio (100)
+FRAME_LENGTH = FbankOptions.frame_length_ms / 1000  # seconds of audio under one fbank frame (0.025)
 
 
 def _frame_geometry(rate: int, opts: FbankOptions) -> tuple[int, int]:

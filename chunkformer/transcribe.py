@@ -6,9 +6,10 @@
 Prints ``path<TAB>text`` per file, in input order. Short files are decoded together in masked batches
 (``--batch-seconds`` of audio per batch, like the official ``total_batch_duration``); files longer than
 ``--segment-seconds`` are decoded alone in cached segments, so memory stays bounded for hour-long calls.
-``--jsonl`` also writes, per file, segments split at pauses (≥ ``--max-silence`` seconds of blank frames)
-with start/end times in seconds (80 ms resolution), the file's ``confidence`` (in [0, 1]) and its ``words``
-(``word``, ``start``, ``end`` in seconds, ``conf``); docs/DECODING.md defines them. ``--hotwords FILE`` (one
+``--jsonl`` also writes, per file, its ``words`` (``word``, ``start``, ``end`` in seconds, ``conf``; boundaries
+from the audio's loudness in the CTC alignment's order), segments (runs of words split at pauses of
+≥ ``--max-silence`` seconds between them, with start/end in seconds) and the file's ``confidence`` (in [0, 1]);
+docs/DECODING.md defines them. ``--hotwords FILE`` (one
 phrase per line, optionally ``<TAB>score``) biases a CTC prefix beam search towards those phrases (names,
 products, addresses of the call); without it decoding is greedy, as the official decoder.
 ``--channel N`` (0-based, as lhotse counts) transcribes one channel of multi-channel files (e.g. the customer
@@ -32,8 +33,7 @@ from tqdm import tqdm
 
 from chunkformer.audio import MODEL_RATE, AudioError, decode_audio
 from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
-from chunkformer.decoding import ContextGraph, CTCDecoder, DecodeOptions, FrameTopK, Hypothesis
-from chunkformer.decoding.ctc_search import collapse
+from chunkformer.decoding import ContextGraph, CTCDecoder, DecodeOptions, FrameTopK, Hypothesis, Word
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
 from chunkformer.frontend import FRAMES_PER_SECOND, fbank, load_features
 from chunkformer.model import ChunkFormerModel
@@ -64,23 +64,17 @@ class Transcript:
         return rec
 
 
-def split_at_pauses(ids: list[int], max_silence_frames: int, blank: int = 0) -> list[tuple[int, int, list[int]]]:
-    """Frame-level ids → [(first_frame, last_frame + 1, token ids)], a new segment after a run of
-    ≥ ``max_silence_frames`` blanks. Unlike the official timestamp code, repeats are collapsed correctly."""
-    segs, start, end, blanks = [], None, 0, 0
-    for t, i in enumerate(ids):
-        if i == blank:
-            blanks += 1
-            if start is not None and blanks >= max_silence_frames:
-                segs.append((start, end, collapse(ids[start:end], blank)))
-                start = None
-        else:
-            if start is None:
-                start = t
-            end, blanks = t + 1, 0
-    if start is not None:
-        segs.append((start, end, collapse(ids[start:end], blank)))
-    return segs
+def split_at_pauses(words: list[Word], max_silence: float) -> list[dict]:
+    """Words → JSONL segments ``{"start", "end", "text"}`` (s): a new segment after a pause of at least
+    ``max_silence`` seconds between one word's end and the next one's start, so segments agree with the
+    word times."""
+    runs: list[list[Word]] = []
+    for w in words:
+        if not runs or w.start - runs[-1][-1].end >= max_silence - 1e-9:  # times are float sums
+            runs.append([])
+        runs[-1].append(w)
+    return [{"start": round(r[0].start, 2), "end": round(r[-1].end, 2), "text": " ".join(w.word for w in r)}
+            for r in runs]
 
 
 class Transcriber:
@@ -100,7 +94,7 @@ class Transcriber:
         # segments hold a whole number of chunks
         self.segment_frames = max(1, int(segment_seconds / OUTPUT_FRAME_SECONDS) // context.chunk) * context.chunk
         self.long_frames = int(segment_seconds * FRAMES_PER_SECOND)
-        self.max_silence_frames = max(1, round(max_silence / OUTPUT_FRAME_SECONDS))
+        self.max_silence = max_silence
 
     def _downmixed(self, path: Path, channels: int) -> None:
         """Warns once per run that multi-channel audio was averaged (two speakers in one transcript)."""
@@ -127,14 +121,10 @@ class Transcriber:
         return FrameTopK.cat([self.decoder.opts.frames(lp, hotwords) for lp in
                               self.model.long_segments(feats.to(self.model.device), self.ctx, self.segment_frames)])
 
-    def _result(self, path: str, frames: FrameTopK, hotwords: ContextGraph | None) -> Transcript:
-        hyp = self.decoder.decode_long(frames, hotwords, max_frames=self.segment_frames)
-        blank = self.tok.blank_id
-        ids = [blank if k < 0 else hyp.tokens[k] for k in hyp.path]  # the hypothesis' best path (greedy: argmax)
-        sec = OUTPUT_FRAME_SECONDS
-        segs = [{"start": round(s * sec, 2), "end": round(e * sec, 2), "text": self.tok.decode(t)}
-                for s, e, t in split_at_pauses(ids, self.max_silence_frames, blank)]
-        return Transcript(path, hyp.text, segs, hypothesis=hyp)
+    def _result(self, path: str, frames: FrameTopK, hotwords: ContextGraph | None, feats: torch.Tensor
+                ) -> Transcript:
+        hyp = self.decoder.decode_long(frames, hotwords, max_frames=self.segment_frames, fbank=feats)
+        return Transcript(path, hyp.text, split_at_pauses(hyp.words, self.max_silence), hypothesis=hyp)
 
     def transcribe(self, paths: list[str], progress: bool = True, hotwords: ContextGraph | None = None
                    ) -> Iterator[Transcript]:
@@ -150,8 +140,8 @@ class Transcriber:
         def flush() -> Iterator[Transcript]:
             if pending:
                 frames = self._frames([f for _, f in pending], hotwords)
-                for (p, _), fr in zip(pending, frames, strict=True):
-                    yield self._result(p, fr, hotwords)
+                for (p, feats), fr in zip(pending, frames, strict=True):
+                    yield self._result(p, fr, hotwords, feats)
                 pending.clear()
 
         for path in tqdm(paths, desc="transcribe", unit="file", disable=not progress, file=sys.stderr):
@@ -170,7 +160,7 @@ class Transcriber:
             if feats.shape[0] > self.long_frames:
                 yield from flush()
                 budget = 0
-                yield self._result(path, self._long_frames(feats, hotwords), hotwords)
+                yield self._result(path, self._long_frames(feats, hotwords), hotwords, feats)
                 continue
             pending.append((path, feats))
             budget += feats.shape[0]

@@ -11,9 +11,13 @@ and hotwords or an LM are given. Then CTC prefix beam search with the hotword gr
 (:mod:`~chunkformer.decoding.fusion`).
 
 Times: the hypothesis is aligned to the frames (:func:`~chunkformer.decoding.alignment.ctc_align`, best CTC
-path). A word starts at the first frame emitting its first token and ends where the next word starts, but no
-later than ``max_word_frames`` after its last emitting frame (pauses are not given to the word before them);
-times are frame indices × ``frame_seconds`` (80 ms) plus ``offset``.
+path). Given the utterance's fbank (``fbank=``, what the model read), each word's boundaries come from the
+audio's loudness, placed in the alignment's order and near its spikes
+(:func:`~chunkformer.decoding.word_times.word_boundaries`, 10 ms resolution). Without it (or with flat audio)
+they are the spikes' own: a word starts at the first frame emitting its first token and ends where the next
+word starts, but no later than ``max_word_frames`` after its last emitting frame (pauses are not given to the
+word before them), frames stamped at the centre of their receptive field
+(:func:`~chunkformer.model.subsampling.output_frame_start`). ``offset`` is added to every time.
 
 Confidence (in [0, 1]): a token's is its posterior averaged over the frames that emit it in the alignment;
 a word's is the smallest of its tokens' (a syllable vocabulary has one token per word); the utterance's is
@@ -32,7 +36,8 @@ from chunkformer.decoding.alignment import ctc_align, greedy_path, path_log_prob
 from chunkformer.decoding.context_graph import ContextGraph
 from chunkformer.decoding.ctc_search import FrameTopK, prefix_beam_search
 from chunkformer.decoding.fusion import LMFusion, PrefixScorer
-from chunkformer.model.subsampling import OUTPUT_FRAME_SECONDS
+from chunkformer.decoding.word_times import WordTimeOptions, word_boundaries
+from chunkformer.model.subsampling import OUTPUT_FRAME_CENTRE_SECONDS, OUTPUT_FRAME_SECONDS, output_frame_start
 from chunkformer.tokenizer import WORD_START, Tokenizer
 
 METHODS = ("auto", "greedy", "beam")
@@ -70,15 +75,16 @@ class Hypothesis:
 class DecodeOptions:
     """How to decode. ``hotwords``/``lm`` given here apply to every utterance (``decode(hotwords=)`` overrides
     the graph per call); ``prune_topk`` None = ``beam``; ``max_word_frames`` caps how far a word's end
-    reaches past its last emitting frame."""
+    reaches past its last emitting frame when times come from the spikes alone; ``word_times``: the
+    constants of the boundaries found in the fbank."""
 
     method: str = "auto"
     beam: int = 10
     prune_topk: int | None = None
     hotwords: ContextGraph | None = None
     lm: LMFusion | None = None
-    frame_seconds: float = OUTPUT_FRAME_SECONDS
     max_word_frames: int = 4
+    word_times: WordTimeOptions = field(default_factory=WordTimeOptions)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -119,8 +125,9 @@ class CTCDecoder:
         return CTCDecoder(self.tok, replace(self.opts, **changes))
 
     def decode(self, log_probs: torch.Tensor | FrameTopK, hotwords: ContextGraph | None = None,
-               offset: float = 0.0) -> Hypothesis:
-        """Decodes one utterance's (T, V) CTC log-probs (or their top-k); ``offset`` (s) is added to times."""
+               offset: float = 0.0, fbank: torch.Tensor | None = None) -> Hypothesis:
+        """Decodes one utterance's (T, V) CTC log-probs (or their top-k); ``offset`` (s) is added to times;
+        ``fbank``: the (T', 80) features the log-probs were computed from, for word boundaries from the audio."""
         if hotwords is not None and self.opts.method == "greedy":
             raise ValueError("hotwords need the beam search: this decoder's method is 'greedy' ('auto' or 'beam')")
         graph = hotwords if hotwords is not None else self.opts.hotwords
@@ -133,14 +140,14 @@ class CTCDecoder:
             return Hypothesis("", [], [], 0.0, 0.0)
         if self.opts.search(graph) == "greedy":
             tokens, path = greedy_path(frames.ids[:, 0].tolist(), self.tok.blank_id)
-            return self.finish(frames, tokens, float(frames.values[:, 0].double().sum()), offset, path=path)
+            return self.finish(frames, tokens, float(frames.values[:, 0].double().sum()), offset, path, fbank)
         scorer = PrefixScorer(self.tok.tokens, graph, self.opts.lm)
         nbest = prefix_beam_search(frames, self.opts.beam, self.tok.blank_id, self.opts.prune_topk, scorer=scorer)
         tokens, score = nbest[0] if nbest else ([], -math.inf)
-        return self.finish(frames, tokens, score, offset)
+        return self.finish(frames, tokens, score, offset, fbank=fbank)
 
     def decode_long(self, frames: FrameTopK, hotwords: ContextGraph | None = None, offset: float = 0.0,
-                    max_frames: int = 7500, min_pause: int = 3) -> Hypothesis:
+                    max_frames: int = 7500, min_pause: int = 3, fbank: torch.Tensor | None = None) -> Hypothesis:
         """:meth:`decode` of a long utterance in pieces of at most ``max_frames`` (600 s), cut in the middle
         of pauses (runs of >= ``min_pause`` frames whose best entry is blank) where there are any.
 
@@ -148,34 +155,35 @@ class CTCDecoder:
         slightly, as the search restarts at each cut. Bounds the alignment's memory (:func:`ctc_align`).
         """
         if len(frames) <= max_frames:
-            return self.decode(frames, hotwords, offset)
-        pieces = [self.decode(FrameTopK(frames.values[a:b], frames.ids[a:b], frames.vocab), hotwords,
-                              offset + a * self.opts.frame_seconds)
-                  for a, b in pause_cuts(frames.ids[:, 0].tolist(), max_frames, min_pause, self.tok.blank_id)]
-        words = [w for h in pieces for w in h.words]
-        tokens = [t for h in pieces for t in h.tokens]
-        path, before = [], 0
-        for h in pieces:
-            path += [k + before if k >= 0 else -1 for k in h.path]
-            before += len(h.tokens)
-        conf = (sum(w.conf for w in words) / len(words) if words
-                else sum(h.confidence for h in pieces) / len(pieces))  # all silence: its mean sureness
-        return Hypothesis(self.tok.decode(tokens), tokens, words, conf, sum(h.score for h in pieces), path)
+            return self.decode(frames, hotwords, offset, fbank)
+        tokens: list[int] = []
+        path: list[int] = []
+        score = 0.0
+        for a, b in pause_cuts(frames.ids[:, 0].tolist(), max_frames, min_pause, self.tok.blank_id):
+            h = self.decode(FrameTopK(frames.values[a:b], frames.ids[a:b], frames.vocab), hotwords)
+            path += [k + len(tokens) if k >= 0 else -1 for k in h.path]
+            tokens += h.tokens
+            score += h.score
+        # times and confidences over the whole utterance: a word is not cut where a piece ends
+        return self.finish(frames, tokens, score, offset, path, fbank)
 
     def finish(self, frames: FrameTopK | torch.Tensor, tokens: list[int], score: float = 0.0,
-               offset: float = 0.0, path: list[int] | None = None) -> Hypothesis:
+               offset: float = 0.0, path: list[int] | None = None, fbank: torch.Tensor | None = None
+               ) -> Hypothesis:
         """Times and confidences of a given token sequence (e.g. a hypothesis from another decoder, or a
-        reference: forced alignment); ``path`` skips the alignment when the caller has it."""
+        reference: forced alignment); ``path`` skips the alignment when the caller has it; ``fbank`` as in
+        :meth:`decode`."""
         blank = self.tok.blank_id
         if path is None:
             path = ctc_align(frames, tokens, blank)
         post = path_log_probs(frames, tokens, path, blank)
-        words = self._words(tokens, path, post, offset)
+        words = self._words(tokens, path, post, offset, fbank)
         # no words: how sure the model is of silence
         conf = sum(w.conf for w in words) / len(words) if words else _mean_exp(post)
         return Hypothesis(self.tok.decode(tokens), list(tokens), words, conf, score, list(path))
 
-    def _words(self, tokens: list[int], path: list[int], post: list[float], offset: float) -> list[Word]:
+    def _words(self, tokens: list[int], path: list[int], post: list[float], offset: float,
+               fbank: torch.Tensor | None) -> list[Word]:
         """Tokens grouped into words (a ``▁`` token starts one), with times and confidences."""
         spans = token_spans(path, len(tokens))
         conf = [0.0] * len(tokens)  # mean posterior of each token over its (contiguous) emitting frames
@@ -188,14 +196,25 @@ class CTCDecoder:
                 groups.append([])
             groups[-1].append(k)
         groups = [g for g in groups if self.tok.decode([tokens[k] for k in g])]
-        fs, cap = self.opts.frame_seconds, self.opts.max_word_frames
+        times = None
+        if fbank is not None and groups:
+            anchors = [spans[g[0]][0] * OUTPUT_FRAME_SECONDS + OUTPUT_FRAME_CENTRE_SECONDS for g in groups]
+            times = word_boundaries(fbank, anchors, self.opts.word_times)
+        if times is None:
+            times = self._spike_times(groups, spans, len(path))
+        return [Word(self.tok.decode([tokens[k] for k in g]), offset + a, offset + b, min(conf[k] for k in g))
+                for g, (a, b) in zip(groups, times, strict=True)]
+
+    def _spike_times(self, groups: list[list[int]], spans: list[tuple[int, int]], frames: int
+                     ) -> list[tuple[float, float]]:
+        """Word times from the emitting frames alone: from the first one to the next word's (at most
+        ``max_word_frames`` past the last one), frames stamped at the centre of their receptive field."""
+        cap = self.opts.max_word_frames
         out = []
         for i, g in enumerate(groups):
             first, last = spans[g[0]][0], spans[g[-1]][1]
-            nxt = spans[groups[i + 1][0]][0] if i + 1 < len(groups) else len(path)
-            end = min(nxt, last + 1 + cap)
-            out.append(Word(self.tok.decode([tokens[k] for k in g]), offset + first * fs, offset + end * fs,
-                            min(conf[k] for k in g)))
+            nxt = spans[groups[i + 1][0]][0] if i + 1 < len(groups) else frames
+            out.append((output_frame_start(first), output_frame_start(min(nxt, last + 1 + cap))))
         return out
 
 

@@ -11,11 +11,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from chunkformer.frontend import FRAMES_PER_SECOND
+from chunkformer.frontend import FRAME_LENGTH, FRAME_SHIFT, FRAMES_PER_SECOND
 
 RATE = 8  # fbank frames per output frame: three stride-2 convolutions
 RECEPTIVE_FIELD = 15  # fbank frames under one output frame: kernel 3 at input strides 1, 2, 4 → 3 + 2·2 + 2·4
 OUTPUT_FRAME_SECONDS = RATE / FRAMES_PER_SECOND  # 0.08 s of audio per output frame
+# Output frame t reads the audio [t·0.08, t·0.08 + 0.165] s (15 fbank frames of 25 ms, 10 ms apart); times are
+# stamped at the centre of that receptive field, t·0.08 + 0.0825, not at its start (which put every time 80 ms
+# early): the one place the convention is written.
+OUTPUT_FRAME_CENTRE_SECONDS = ((RECEPTIVE_FIELD - 1) * FRAME_SHIFT + FRAME_LENGTH) / 2
+
+
+def output_frame_start(t: float) -> float:
+    """Start (s) of output frame ``t``'s 80 ms cell, centred on its receptive field: ``t·0.08 + 0.0425``; a
+    word emitted on frames a..b spans ``[output_frame_start(a), output_frame_start(b + 1)]``."""
+    return t * OUTPUT_FRAME_SECONDS + OUTPUT_FRAME_CENTRE_SECONDS - OUTPUT_FRAME_SECONDS / 2
 
 
 def conv_out_len(n: int) -> int:

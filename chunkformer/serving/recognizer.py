@@ -5,7 +5,8 @@
 normalised, spelled and compiled). :meth:`Recognizer.run_batch` runs on the batcher's thread: one
 ``ChunkFormerModel.ctc_log_probs`` call over all utterances of the batch, then each utterance's own search with
 :class:`chunkformer.decoding.CTCDecoder` ("auto": greedy, or the hotword beam search for a request that brought
-a list), and its answer from :meth:`chunkformer.decoding.Hypothesis.to_dict`, the code behind
+a list; word boundaries from the request's fbank), and its answer from
+:meth:`chunkformer.decoding.Hypothesis.to_dict`, the code behind
 ``python -m chunkformer.transcribe --jsonl``: ``{"text", "confidence", "words": [{"word", "start", "end",
 "conf"}]}``.
 
@@ -133,7 +134,7 @@ class Recognizer:
         ``"hotwords": {"phrases": [normalised, kept], "rejected": [{"phrase", "reason"}]}`` when the request
         brought a list. No log-probs (audio too short for the model): empty text, confidence 0."""
         graph = utt.hotwords.graph if utt.hotwords is not None else None
-        hyp = (self.decoder.decode(log_probs, hotwords=graph) if log_probs is not None
+        hyp = (self.decoder.decode(log_probs, hotwords=graph, fbank=utt.feats) if log_probs is not None
                else Hypothesis("", [], confidence=0.0))
         out = hyp.to_dict()
         if utt.hotwords is not None:

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from chunkformer.audio import resample
 from chunkformer.checkpoint import load_model
-from chunkformer.decoding import DecodeOptions, build_hotwords
+from chunkformer.decoding import DecodeOptions, Word, build_hotwords
 from chunkformer.decoding.ctc_search import collapse
 from chunkformer.transcribe import Transcriber, main, split_at_pauses
 
@@ -124,8 +124,11 @@ def test_missing_model_is_one_line_error(tmp_path, capsys):
 
 def test_collapse_and_pauses():
     assert collapse([0, 3, 3, 0, 3, 5, 5, 0]) == [3, 3, 5]
-    segs = split_at_pauses([0, 3, 3, 0, 0, 0, 4, 0, 5], max_silence_frames=3)
-    assert segs == [(1, 3, [3]), (6, 9, [4, 5])]
+    words = [Word("a", 0.3, 0.6, 1.0), Word("b", 0.6, 0.9, 1.0), Word("c", 1.4, 1.7, 1.0), Word("d", 1.89, 2.0, 1.0)]
+    # a pause of 0.5 s (b → c) splits, one of 0.19 s (c → d) does not
+    assert split_at_pauses(words, max_silence=0.5) == [{"start": 0.3, "end": 0.9, "text": "a b"},
+                                                       {"start": 1.4, "end": 2.0, "text": "c d"}]
+    assert split_at_pauses([], 0.5) == []
 
 
 def check_record(rec: dict, seconds: float) -> None:
