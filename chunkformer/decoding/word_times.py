@@ -4,8 +4,9 @@ Why: a CTC model emits each token on one spiky frame whose place is not tied to 
 with 10 s of right context, put it in the pause *before* the word, about at the previous word's end; the
 first one on frame 0, the last one after the utterance's last word), so spike times miss the word by
 0.1-0.4 s. The spikes do say which words come in which order and roughly where; the fbank says where sound
-is. :func:`word_boundaries` combines them with one Viterbi pass over 10 ms fbank frames (docs/DECODING.md,
-"Word times"):
+is. :func:`word_boundaries` combines them in one Viterbi search over 10 ms fbank frames (docs/DECODING.md,
+"Word times"), computed label by label over all frames at once (:func:`_run`), so it costs a fraction of the
+model's own time:
 
 - **evidence** per fbank frame (:func:`speech_evidence`): a speech score ``v`` in [-1, 1], the frame's log
   energy (log-sum of its mel bands) against a threshold ``threshold`` of the way from the audio's quiet
@@ -16,12 +17,16 @@ is. :func:`word_boundaries` combines them with one Viterbi pass over 10 ms fbank
   ``min_word`` long), ``Rk`` a pure pause right before word k+1 (may be empty), ``Qk`` a stretch no word of
   the hypothesis claims (pauses, or the sound of a word the recogniser dropped; may be empty). A word frame
   scores ``v`` (``pause_in_word · v`` when quiet: a syllable does not span a pause), a pause frame ``-v``, an
-  unclaimed frame ``max(0, -v)``; a word start earns ``onset_bonus · o``;
+  unclaimed frame ``-v`` when quiet and ``unclaimed_speech · v`` when loud (a word gains little by swallowing
+  a neighbouring sound, so a dropped word's sound is left to itself); a word start earns ``onset_bonus · o``;
 - **anchors**: word k's spike (centre of its first emitting output frame, plus a per-utterance shift, below)
   must lie in the pause right before it, within ``anchor_slack``: the pause (or, with none, the word) must
-  start by the anchor + slack, the word must not start before the anchor - slack (not enforced for the last
-  word, whose spike comes late); each second beyond costs ``anchor_cost``. A spike right at a word's start
-  (onset-spiking models) satisfies this as well as one at the previous word's end (the demo models);
+  start by the anchor + slack, the word must not start before the anchor - slack; each second beyond costs
+  ``anchor_cost``. A spike right at a word's start (onset-spiking models) satisfies this as well as one at
+  the previous word's end (the demo models). The utterance's last spike does not bound its word's start (the
+  demo models put it on the utterance's last frames, 0.14-0.22 s after the last word's end whatever came
+  before); instead that word must end at most ``last_slack`` before it, so that after a dropped word the last
+  word takes the last sound, not the first unclaimed one;
 - **shift**: for models whose spikes fall inside words, the anchors move by the shift in [-0.5, 0.2] s that
   puts most of them on quiet frames, when it puts at least ``shift_min_words`` more, and a share more than
   ``shift_margin`` larger, there than no shift (ties: the smallest shift).
@@ -55,7 +60,9 @@ class WordTimeOptions:
     softness: float = 0.25
     onset_bonus: float = 1.0
     pause_in_word: float = 10.0
+    unclaimed_speech: float = 0.5
     anchor_slack: float = 0.1
+    last_slack: float = 0.3
     anchor_cost: float = 200.0  # per second beyond the slack: 2 per 10 ms frame, a word frame's worth twice
     min_word: float = 0.08
     shift_margin: float = 0.2
@@ -86,10 +93,11 @@ def frame_time(i: np.ndarray | int) -> np.ndarray | float:
 
 def speech_evidence(fbank: torch.Tensor, opts: WordTimeOptions) -> Evidence | None:
     """(T, 80) log-mel fbank → :class:`Evidence`, or None when its energy has no usable contrast."""
-    f = fbank.detach().double().cpu()
-    energy = torch.logsumexp(f, dim=1).numpy()
-    if len(energy) == 0:
+    f = fbank.detach().cpu().numpy().astype(np.float64)  # numpy: torch's threads cost more than these sums
+    if len(f) == 0:
         return None
+    top = f.max(axis=1)
+    energy = top + np.log(np.exp(f - top[:, None]).sum(axis=1))  # log-sum of the mel bands
     floor, loud = np.percentile(energy, [2, 98])
     if loud - floor < _MIN_CONTRAST:
         return None
@@ -97,9 +105,9 @@ def speech_evidence(fbank: torch.Tensor, opts: WordTimeOptions) -> Evidence | No
     speech = np.clip((energy - threshold) / (opts.softness * (loud - floor)), -1.0, 1.0)
     rise = np.zeros(len(f))
     if len(f) > 2:
-        rise[2:] = (f[2:] - f[:-2]).clamp(min=0).mean(dim=1).numpy()
-    top = np.percentile(rise, 99)
-    onset = np.clip(rise / top, 0.0, 1.0) if top > 0 else rise
+        rise[2:] = np.maximum(f[2:] - f[:-2], 0.0).mean(axis=1)
+    high = np.percentile(rise, 99)
+    onset = np.clip(rise / high, 0.0, 1.0) if high > 0 else rise
     return Evidence(speech, onset)
 
 
@@ -149,13 +157,13 @@ def _pieces(ev: Evidence, a: np.ndarray, opts: WordTimeOptions) -> list[tuple[in
     while todo:
         lo, hi, first, last = todo.pop()
         cuts = []
-        for k in range(first + 1, last):  # a cut before word k
+        for k in range(first + 1, last) if hi - lo > limit else ():  # a cut before word k
             w0, w1 = (int(np.rint((a[k] + d - frame_time(0)) / FRAME_SHIFT)) for d in
                       (-opts.anchor_slack, opts.anchor_slack))
             w0, w1 = max(w0, lo + (k - first)), min(w1 + 1, hi - (last - k))
             if w0 < w1:
                 cuts.append((k, w0 + int(np.argmin(ev.speech[w0:w1]))))
-        if hi - lo <= limit or not cuts:
+        if not cuts:
             done.append((lo, hi, first, last))
             continue
         k, cut = min(cuts, key=lambda c: abs(c[1] - (lo + hi) / 2))
@@ -163,73 +171,92 @@ def _pieces(ev: Evidence, a: np.ndarray, opts: WordTimeOptions) -> list[tuple[in
     return sorted(done)
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """State arrays of the label sequence ``Q0 R0 W1[0..m-1] Q1 R1 W2[..] ... WN[..] QN``."""
+@dataclass
+class _State:
+    """One label's best scores: ``score[i]`` of the best labelling of frames 0..i ending in it; ``entry[i]`` the
+    frame its current run started at; ``came[j]`` the predecessor chosen when entering at frame j."""
 
-    word: np.ndarray  # word number (1-based) of a W state, 0 elsewhere
-    kind: np.ndarray  # 0 Q, 1 R, 2 W
-    first: np.ndarray  # the first state of a word (entered once per word)
-    loop: np.ndarray  # states that may repeat (Q, R, the last state of a word)
-    anchor: np.ndarray  # anchor (s) of the word an R or W state belongs to, nan elsewhere
-    early: np.ndarray  # W-first states held to "not before the anchor - slack"
+    score: np.ndarray
+    entry: np.ndarray
+    came: np.ndarray
 
-    @classmethod
-    def build(cls, anchors: np.ndarray, m: int, last_is_final: bool) -> _Layout:
-        n = len(anchors)
-        period = m + 2
-        size = n * period + 1
-        pos = np.arange(size) % period
-        k = np.arange(size) // period  # word index (0-based) whose Q, R, W states these are
-        kind = np.where(pos == 0, 0, np.where(pos == 1, 1, 2))
-        kind[-1] = 0
-        first = (kind == 2) & (pos == 2)
-        loop = (kind != 2) | (pos == period - 1)
-        anchor = np.where(kind > 0, anchors[np.minimum(k, n - 1)], np.nan)
-        early = first.copy()
-        if last_is_final:
-            early[(n - 1) * period + 2] = False
-        return cls(np.where(kind == 2, k + 1, 0), kind, first, loop, anchor, early)
+
+def _run(enter: list[np.ndarray], cumsum: np.ndarray, min_frames: int = 1) -> _State:
+    """A label entered at frame j with score ``max(enter)[j]`` (candidates by predecessor, costs included),
+    then held at least ``min_frames`` frames emitting ``diff(cumsum)``: best score per frame in O(T) array
+    operations (``score[i] = cumsum[i] + max over j <= i - min_frames + 1 of enter[j] - cumsum[j - 1]``)."""
+    stacked = np.stack(enter)
+    came = stacked.argmax(axis=0).astype(np.int8)
+    best = stacked.max(axis=0)
+    before = np.concatenate(([0.0], cumsum[:-1]))
+    value = best - before
+    run_max = np.maximum.accumulate(value)
+    idx = np.arange(len(value))
+    run_arg = np.maximum.accumulate(np.where(value == run_max, idx, 0))
+    score = np.full(len(value), _NEG)
+    entry = np.zeros(len(value), dtype=np.int64)
+    k = min_frames - 1
+    score[k:] = cumsum[k:] + run_max[: len(value) - k]
+    entry[k:] = run_arg[: len(value) - k]
+    return _State(np.maximum(score, _NEG), entry, came)
 
 
 def _viterbi(ev: Evidence, anchors: np.ndarray, m: int, last_is_final: bool, opts: WordTimeOptions
              ) -> list[tuple[int, int]]:
-    """First and last frame of each word in the best labelling (module docstring), one frame at a time."""
-    lay = _Layout.build(anchors, m, last_is_final)
-    size, n = len(lay.kind), len(ev)
-    is_r, is_w = lay.kind == 1, lay.kind == 2
-    enter_r_or_w = is_r | lay.first
-    has_anchor = ~np.isnan(lay.anchor)
-    anchor = np.nan_to_num(lay.anchor)
+    """First and last frame of each word in the best labelling (module docstring): the labels are processed in
+    order (Q0, R0, W1, Q1, ..., WN, QN), each over all frames at once (:func:`_run`)."""
+    n, v = len(ev), ev.speech
+    t = frame_time(np.arange(n))
+    cum = {"Q": np.cumsum(np.maximum(0.0, -v) + opts.unclaimed_speech * np.maximum(0.0, v)), "R": np.cumsum(-v),
+           "W": np.cumsum(np.where(v > 0, v, opts.pause_in_word * v))}
+    start = np.full(n, _NEG)
+    start[0] = 0.0  # before the first frame: in Q0
+
+    def prev(x: _State) -> np.ndarray:  # score of having been in x at frame i - 1
+        return np.concatenate(([_NEG], x.score[:-1]))
+
+    states: list[_State] = [_run([start], cum["Q"])]  # Q0
+    from_start = np.where(np.arange(n) == 0, 0.0, _NEG)
     cost = opts.anchor_cost
-    back = np.zeros((n, size), dtype=np.int8)  # 0 stay, 1-3: came from that many states before
-    score = np.full(size, _NEG)
-    score[0] = 0.0  # before the first frame: in Q0
-    for i in range(n):
-        t = frame_time(i)
-        late = np.where(has_anchor, cost * np.maximum(0.0, t - anchor - opts.anchor_slack), 0.0)
-        early = np.where(lay.early, cost * np.maximum(0.0, anchor - opts.anchor_slack - t), 0.0)
-        start = np.where(lay.first, opts.onset_bonus * ev.onset[i] - early, 0.0)
-        cand = np.full((4, size), _NEG)
-        cand[0] = np.where(lay.loop, score, _NEG)
-        cand[1, 1:] = score[:-1]
-        cand[1] += np.where(is_r, -late, 0.0) + start  # Q→R, R→W, W→W (chain), W→Q
-        cand[2, 2:] = score[:-2]
-        cand[2] = np.where(enter_r_or_w, cand[2] - late + start, _NEG)  # Q→W (no pause), W→R (nothing unclaimed)
-        cand[3, 3:] = score[:-3]
-        cand[3] = np.where(lay.first, cand[3] - late + start, _NEG)  # W→W: words touching
-        back[i] = cand.argmax(axis=0)
-        v = ev.speech[i]
-        emit = np.where(is_w, v if v > 0 else opts.pause_in_word * v, np.where(is_r, -v, max(0.0, -v)))
-        score = cand.max(axis=0) + emit
-    s = size - 1 if score[-1] >= score[-2] else size - 2
-    labels = np.zeros(n, dtype=np.int64)
-    for i in range(n - 1, -1, -1):
-        labels[i] = s
-        s -= int(back[i, s])
-    words = lay.word[labels]
-    spans = []
-    for k in range(1, len(anchors) + 1):
-        idx = np.flatnonzero(words == k)
-        spans.append((int(idx[0]), int(idx[-1])))
-    return spans
+    leave_at_end = 0.0
+    for k, a in enumerate(anchors):
+        final = last_is_final and k == len(anchors) - 1
+        late = cost * np.maximum(0.0, t - a - opts.anchor_slack)
+        # the utterance's last spike: not a bound on its word's start, but its word ends at most last_slack before
+        early = np.zeros(n) if final else cost * np.maximum(0.0, a - opts.anchor_slack - t)
+        leave = cost * np.maximum(0.0, a - opts.last_slack - t) if final else np.zeros(n)
+        w_prev = states[-2] if k else None  # the previous word
+        q_prev = prev(states[-1]) if k else np.maximum(prev(states[-1]), from_start)  # Q0 may be empty
+        r = _run([q_prev - late] + ([prev(w_prev) - late] if w_prev else []), cum["R"])
+        bonus = opts.onset_bonus * ev.onset - early
+        w_in = [prev(r) + bonus, q_prev - late + bonus] + ([prev(w_prev) - late + bonus] if w_prev else [])
+        w = _run(w_in, cum["W"], m)
+        states += [r, w, _run([prev(w) - leave], cum["Q"])]
+        if final:
+            leave_at_end = cost * max(0.0, a - opts.last_slack - float(frame_time(n)))
+    in_word = states[-2].score[-1] - leave_at_end > states[-1].score[-1]
+    return _backtrack(states, len(anchors), n, in_word)
+
+
+def _backtrack(states: list[_State], words: int, n: int, in_word: bool) -> list[tuple[int, int]]:
+    """(first, last) frame of each word from the states ``Q0 R0 W1 Q1 ... WN QN``: runs followed backwards
+    from the end, in WN (``in_word``) or QN."""
+    s = len(states) - 2 if in_word else len(states) - 1
+    i, spans = n - 1, {}
+    while i >= 0 and s >= 0:
+        j = int(states[s].entry[i])
+        if s % 3 == 2:  # a word state
+            spans[s // 3] = (j, i)
+        s, i = _predecessor(s, int(states[s].came[j])), j - 1
+    return [spans[k] for k in range(words)]
+
+
+def _predecessor(s: int, came: int) -> int:
+    """The state a run of state ``s`` was entered from, by the index of its chosen candidate in :func:`_viterbi`
+    (Q: the word before; R: Q, word; W: R, Q, previous word)."""
+    kind = s % 3  # 0 Q, 1 R, 2 W
+    if kind == 0:
+        return s - 1
+    if kind == 1:
+        return (s - 1, s - 2)[came]
+    return (s - 1, s - 2, s - 3)[came]

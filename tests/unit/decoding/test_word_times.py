@@ -68,6 +68,18 @@ def sounds_of(lengths: list[int], pauses: list[int], count: int, start: int = 30
     return out
 
 
+def test_a_word_does_not_swallow_a_dropped_neighbour() -> None:
+    # sound B (0.63-0.98 s) follows A after only 30 ms and was not recognised; the last spike sits on the
+    # utterance's end, as the demo models put it
+    feats = fbank_of([(30, 60, LOW), (63, 98, LOW), (120, 150, LOW)], 200)
+    want = [TRUTH[0], (frame_time(120), frame_time(150))]
+    assert close(word_boundaries(feats, [0.20, 1.70]), want)
+    # a word gaining as much from unclaimed sound as from its own would take B across the short pause
+    assert not close(word_boundaries(feats, [0.20, 1.70], WordTimeOptions(unclaimed_speech=0.0)), want)
+    # and a last word not held near its (late) spike would take B, the first sound no word claims
+    assert not close(word_boundaries(feats, [0.20, 1.70], WordTimeOptions(last_slack=5.0)), want)
+
+
 def test_spikes_inside_words_are_shifted_into_the_pauses() -> None:
     sounds = sounds_of([35, 50, 40], [15, 25, 20, 30], 8)  # words of 0.35-0.5 s, pauses of 0.15-0.3 s
     feats = fbank_of(sounds, sounds[-1][1] + 30)
