@@ -197,7 +197,7 @@ class Utt:
 
 def posteriors(loaded: LoadedModel, items: list[dict], ctx: Context, delay: int = 0) -> list[Utt]:
     """Every item through the model, one at a time (timed); ``delay``: log-probs shifted later by that many
-    output frames (the first frame repeated in front, the tail dropped)."""
+    output frames (the utterance's surest blank frame repeated in front, the tail dropped)."""
     out = []
     for it in items:
         feats = load_features(it["path"])
@@ -205,7 +205,8 @@ def posteriors(loaded: LoadedModel, items: list[dict], ctx: Context, delay: int 
         lp = loaded.model.ctc_log_probs([feats], ctx)[0]
         spent = time.perf_counter() - t0
         if delay:
-            lp = torch.cat([lp[:1].expand(delay, -1), lp[:-delay]])
+            blank = lp[int(lp[:, loaded.tokenizer.blank_id].argmax())]
+            lp = torch.cat([blank.expand(delay, -1), lp[:-delay]])
         out.append(Utt(it, feats, lp, loaded.tokenizer.encode(it["text"]), spent))
     return out
 
