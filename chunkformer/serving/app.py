@@ -21,7 +21,7 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -127,8 +127,7 @@ class _State:
 
     def health(self) -> dict:
         b = self.batcher
-        stats = asdict(b.stats) if b is not None else {}
-        stats["sizes"] = {str(k): v for k, v in sorted(stats.get("sizes", {}).items())}
+        stats = b.stats.to_dict() if b is not None else {}
         return {"status": "draining" if self.draining else "ok", **self.info, "pending": self.pending,
                 "queued": b.queued if b is not None else 0, "served": self.served, "failed": self.failed,
                 "batches": stats}

@@ -58,18 +58,32 @@ class _Job(Generic[T]):
 
 @dataclass
 class BatcherStats:
-    batches: int = 0
-    items: int = 0
-    largest: int = 0
+    """Batches run so far, kept as one histogram (batch size → number of batches) and the busy time; the
+    totals are derived from it, so they cannot disagree."""
+
+    sizes: dict[int, int] = field(default_factory=dict)
     busy_s: float = 0.0
-    sizes: dict[int, int] = field(default_factory=dict)  # batch size → number of batches
+
+    @property
+    def batches(self) -> int:
+        return sum(self.sizes.values())
+
+    @property
+    def items(self) -> int:
+        return sum(size * n for size, n in self.sizes.items())
+
+    @property
+    def largest(self) -> int:
+        return max(self.sizes, default=0)
 
     def add(self, size: int, seconds: float) -> None:
-        self.batches += 1
-        self.items += size
-        self.largest = max(self.largest, size)
         self.busy_s += seconds
         self.sizes[size] = self.sizes.get(size, 0) + 1
+
+    def to_dict(self) -> dict:
+        """What ``GET /health`` reports (JSON keys are strings)."""
+        return {"batches": self.batches, "items": self.items, "largest": self.largest,
+                "busy_s": self.busy_s, "sizes": {str(k): v for k, v in sorted(self.sizes.items())}}
 
 
 class DynamicBatcher(Generic[T, R]):

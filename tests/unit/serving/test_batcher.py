@@ -102,7 +102,8 @@ def test_one_bad_item_does_not_fail_its_neighbours():
     # the batch [4, 5, 6] raised as a whole: retried one by one, only 5 fails
     assert rec.batches == [[1, 2, 3], [4, 5, 6], [4], [5], [6]]
     assert isinstance(out[4], ValueError) and [out[3].result, out[5].result] == [40, 60]
-    assert stats.batches == 2 and stats.items == 6 and stats.sizes == {3: 2}
+    assert stats.batches == 2 and stats.items == 6 and stats.sizes == {3: 2} and stats.largest == 3
+    assert stats.to_dict()["sizes"] == {"3": 2} and stats.to_dict()["items"] == 6
 
 
 def test_wrong_number_of_results_is_an_error_for_each_item():
