@@ -4,6 +4,7 @@
         [--batch-window-ms 30] [--max-batch 64] [--max-batch-seconds 300] [--no-batching]
         [--max-body-mb 16] [--max-seconds 60] [--max-pending 256] [--context L,C,R]
         [--beam 10] [--hotword-score 2.0] [--max-hotwords 256] [--max-hotword-chars 100]
+        [--malloc-arenas 2] [--trim-interval 1]
 
     curl -s --data-binary @turn.wav http://127.0.0.1:8000/transcribe          # raw bytes, any format/rate
     curl -s -F file=@turn.mp3 'http://127.0.0.1:8000/transcribe?channel=1'    # multipart, channel 1 of a call
@@ -34,6 +35,7 @@ from chunkformer.decoding.hotwords import DEFAULT_SCORE
 from chunkformer.model.masked_batch import Context
 from chunkformer.model.quantize import QuantizationError, quantize_int8
 from chunkformer.serving.app import ServerSettings, create_app
+from chunkformer.serving.memory import DEFAULT_ARENAS, limit_arenas
 from chunkformer.serving.recognizer import Recognizer
 from chunkformer.utils.cli import error
 from chunkformer.utils.logs import setup_logger
@@ -61,6 +63,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="default per-token hotword bonus, natural log (a request's hotword_score overrides it)")
     p.add_argument("--max-hotwords", type=int, default=256, help="hotword phrases per request (413 beyond)")
     p.add_argument("--max-hotword-chars", type=int, default=100, help="characters per hotword phrase (400 beyond)")
+    p.add_argument("--malloc-arenas", type=int, default=DEFAULT_ARENAS,
+                   help="glibc malloc arenas (0: glibc's default, 8 per core); fewer keep RSS flat")
+    p.add_argument("--trim-interval", type=float, default=1.0,
+                   help="seconds between hand-backs of freed memory to the system while idle (0: never)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     return p.parse_args(argv)
 
@@ -68,15 +74,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def settings_from(a: argparse.Namespace) -> ServerSettings:
     """The command line's limits → :class:`ServerSettings`; ValueError (one line) for a bad value."""
     if a.max_seconds <= 0 or a.max_body_mb <= 0 or a.batch_window_ms < 0 or a.max_batch < 1 or a.max_pending < 1 \
-            or a.max_batch_seconds <= 0 or a.prep_threads < 1 or a.max_hotwords < 1 or a.max_hotword_chars < 1:
+            or a.max_batch_seconds <= 0 or a.prep_threads < 1 or a.max_hotwords < 1 or a.max_hotword_chars < 1 \
+            or a.trim_interval < 0 or a.malloc_arenas < 0:
         raise ValueError("--max-seconds, --max-body-mb, --max-batch-seconds, --max-batch, --max-pending, "
                          "--prep-threads, --max-hotwords and --max-hotword-chars must be positive, "
-                         "--batch-window-ms not negative")
+                         "--batch-window-ms, --trim-interval and --malloc-arenas not negative")
     return ServerSettings(
         max_body_bytes=int(a.max_body_mb * (1 << 20)), max_seconds=a.max_seconds,
         window=0.0 if a.no_batching else a.batch_window_ms / 1000, max_batch=1 if a.no_batching else a.max_batch,
         max_batch_seconds=a.max_batch_seconds, max_pending=a.max_pending, prep_threads=a.prep_threads,
-        max_hotwords=a.max_hotwords, max_hotword_chars=a.max_hotword_chars)
+        max_hotwords=a.max_hotwords, max_hotword_chars=a.max_hotword_chars, trim_interval=a.trim_interval)
 
 
 class DrainingServer(uvicorn.Server):
@@ -94,11 +101,16 @@ class DrainingServer(uvicorn.Server):
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     setup_logger(None, level=logging.INFO)
+    try:
+        settings = settings_from(a)
+    except ValueError as e:
+        return error(e)
+    if a.malloc_arenas:  # before torch's threads and the model allocate
+        limit_arenas(a.malloc_arenas)
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
     try:
-        settings = settings_from(a)
         loaded = load_model(a.model, vocab=a.vocab, cmvn=a.cmvn)
         ctx = Context.parse(a.context)
         model = quantize_int8(loaded.model) if a.int8 else loaded.model

@@ -109,12 +109,13 @@ def wers(clean, phone) -> dict[str, float]:
 
 def test_the_shipped_models_recognise_unseen_sentences_and_the_fine_tune_fixes_the_phone_line(wers) -> None:
     """What the shipped models reach today (measured on an AMD EPYC: pretrained 20.0 % clean, 95.5 % over the
-    phone line; fine-tuned 16.7 % clean, 35.7 % over the phone line), with a margin for other CPUs' rounding (the
-    smallest gap between the two best tokens of any frame here is 0.004 nats, far above float32 differences): a
+    phone line; fine-tuned 16.4 % clean, 33.1 % over the phone line), with a margin for other CPUs' rounding (the
+    smallest gap between the two best tokens of any frame here is 0.0004 nats for the pretrained model over the
+    phone line, 0.004 clean, 0.006 and 0.03 for the fine-tuned one: far above float32 differences, ~1e-5): a
     model that recognised templates only, or a fine-tune that did not learn the channel, fails here."""
     assert wers["pretrained/clean"] <= 23.0, wers
     assert wers["pretrained/phone"] >= 80.0, wers  # the channel gap is real
-    assert wers["finetuned/phone"] <= 39.0, wers
+    assert wers["finetuned/phone"] <= 37.0, wers
     assert wers["finetuned/clean"] <= wers["pretrained/clean"] + 5.0, wers  # the fine-tune keeps clean speech
 
 
@@ -122,7 +123,5 @@ def test_pretrained_checkpoint_meets_the_issue_target(wers) -> None:
     assert wers["pretrained/clean"] <= 25.0, wers
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 target missed: the fine-tuned model reads them over the phone line "
-                   "at 35.7 % WER (target 35 %). strict: remove the marker when it passes")
 def test_fine_tuned_model_meets_the_issue_target_over_a_phone_line(wers) -> None:
     assert wers["finetuned/phone"] <= 35.0, wers

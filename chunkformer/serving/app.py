@@ -32,6 +32,7 @@ from starlette.requests import ClientDisconnect
 from chunkformer.audio import AudioError, AudioTooLong
 from chunkformer.frontend import FRAMES_PER_SECOND
 from chunkformer.serving.batcher import Closed, DynamicBatcher, QueueFull
+from chunkformer.serving.memory import IdleTrimmer
 from chunkformer.serving.recognizer import OptionError, Recognizer, RequestOptions, Utterance
 
 log = logging.getLogger("chunkformer.serving")
@@ -43,7 +44,8 @@ class ServerSettings:
     ``max_batch_seconds``: audio per batch (the frame budget); ``max_batch``: requests per batch (1 = no
     batching); ``max_pending``: requests in the server at once (reading, queued or decoding); ``max_hotwords``,
     ``max_hotword_chars``: phrases per request and characters per phrase (the beam search and the graph grow
-    with them)."""
+    with them); ``trim_interval``: seconds between two hand-backs of freed memory while idle (0: never;
+    :mod:`chunkformer.serving.memory`)."""
 
     max_body_bytes: int = 16 << 20
     max_seconds: float = 60.0
@@ -54,9 +56,11 @@ class ServerSettings:
     prep_threads: int = 2
     max_hotwords: int = 256
     max_hotword_chars: int = 100
+    trim_interval: float = 1.0
 
     def __post_init__(self) -> None:
-        if min(self.max_body_bytes, self.max_seconds, self.max_batch_seconds) <= 0 or self.window < 0 or min(
+        if min(self.max_body_bytes, self.max_seconds, self.max_batch_seconds) <= 0 or min(
+                self.window, self.trim_interval) < 0 or min(
                 self.max_batch, self.max_pending, self.prep_threads, self.max_hotwords, self.max_hotword_chars) < 1:
             raise ValueError(f"bad server settings (sizes, durations and counts must be positive, the window not "
                              f"negative): {self}")
@@ -109,14 +113,21 @@ class _State:
         self.draining = False
         self.batcher: DynamicBatcher[Utterance, dict] | None = None
         self.prep: ThreadPoolExecutor | None = None
+        self.trimmer = IdleTrimmer(settings.trim_interval)
 
     def start(self) -> None:
         s = self.settings
         self.prep = ThreadPoolExecutor(s.prep_threads, thread_name_prefix="prepare")
-        self.batcher = DynamicBatcher(self.rec.run_batch, window=s.window,
+        self.batcher = DynamicBatcher(self._run_batch, window=s.window,
                                       max_cost=int(s.max_batch_seconds * FRAMES_PER_SECOND),
                                       max_items=s.max_batch, max_queue=s.max_pending)
         self.batcher.start()
+
+    def _run_batch(self, utts: list[Utterance]) -> list[dict]:
+        """On the batch thread: the recognizer's batch, then freed memory back to the system if nothing waits."""
+        out = self.rec.run_batch(utts)
+        self.trimmer.maybe(idle=self.batcher is not None and self.batcher.queued == 0)
+        return out
 
     async def stop(self) -> None:
         self.draining = True
@@ -130,7 +141,7 @@ class _State:
         stats = b.stats.to_dict() if b is not None else {}
         return {"status": "draining" if self.draining else "ok", **self.info, "pending": self.pending,
                 "queued": b.queued if b is not None else 0, "served": self.served, "failed": self.failed,
-                "batches": stats}
+                "batches": stats, "memory_trims": self.trimmer.trims}
 
     async def transcribe(self, request: Request) -> dict:
         if self.draining:

@@ -163,8 +163,9 @@ def test_bad_request_is_answered_and_the_next_good_one_served(loaded, name):
     assert re.search(detail, bad.json()["detail"]), bad.json()["detail"]
     assert before.status_code == after.status_code == 200
     assert after.json()["text"] == before.json()["text"] != ""
-    assert health.json() | {"batches": None} == {"status": "ok", "model": "fixture", "pending": 0, "queued": 0,
-                                                 "served": 2, "failed": 1, "batches": None}
+    assert health.json() | {"batches": None, "memory_trims": None} == {
+        "status": "ok", "model": "fixture", "pending": 0, "queued": 0, "served": 2, "failed": 1, "batches": None,
+        "memory_trims": None}
 
 
 def test_multipart_field_file_and_channel_options(loaded):
@@ -287,11 +288,11 @@ def test_answer_fields_short_audio_and_health(loaded):
         return [await client.get("/health"), await client.post("/transcribe", content=encode(GOOD[:1600])),
                 await client.post("/transcribe", content=encode(GOOD, 16000, "FLAC")), await client.get("/health")]
 
-    health0, short, good, health1 = serve(loaded, calls, window=0.01)
+    health0, short, good, health1 = serve(loaded, calls, window=0.01, trim_interval=1e-6)
     assert health0.status_code == 200
     assert health0.json() == {"status": "ok", "model": "fixture", "pending": 0, "queued": 0, "served": 0,
                               "failed": 0, "batches": {"batches": 0, "items": 0, "largest": 0, "busy_s": 0.0,
-                                                       "sizes": {}}}
+                                                       "sizes": {}}, "memory_trims": 0}
     assert short.status_code == 200  # 0.1 s: shorter than the receptive field
     assert short.json() == {"text": "", "confidence": 0.0, "words": [], "duration": 0.1,
                             "warnings": ["shorter than 0.16 s: nothing to decode"]}
@@ -302,6 +303,7 @@ def test_answer_fields_short_audio_and_health(loaded):
     assert set(body["stats"]) == {"batch_size", "queued_ms", "compute_ms"} and body["stats"]["batch_size"] == 1
     assert body["stats"]["queued_ms"] >= 9  # waited for the 10 ms window
     assert health1.json()["served"] == 2 and health1.json()["batches"]["items"] == 1  # the short one skips it
+    assert health1.json()["memory_trims"] == 1  # after the batch, with nothing queued
 
 
 def test_full_server_answers_503_then_serves_again(loaded):
