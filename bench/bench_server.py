@@ -274,7 +274,19 @@ def soak(server: Server, callers: int, turns: list[Turn], seconds: float, sample
             "warmup_s": round(float(t[after]), 1), "rss_after_warmup_mb": round(float(rss[after]), 1),
             "growth_after_warmup_pct": round(100.0 * float(rss[-1] - rss[after]) / float(rss[after]), 2),
             "second_half_slope_mb_per_min": round(slope, 3),
+            "peak_growth_after_warmup_pct": round(peak_growth(t, rss, float(t[after])), 2),
             "samples": [(round(a, 1), round(b, 1)) for a, b in samples]}
+
+
+def peak_growth(t: np.ndarray, rss: np.ndarray, start: float, window: float = 60.0) -> float:
+    """Growth (%) of the largest RSS sample of the last ``window`` seconds over the largest of the ``window``
+    seconds from ``start``: a server that hands freed memory back (``--trim-interval``) swings with its batches,
+    so two single samples say more about the moment than about a trend."""
+    first = rss[(t >= start) & (t < start + window)]
+    last = rss[t > t[-1] - window]
+    if not len(first) or not len(last):
+        return float("nan")
+    return 100.0 * float(last.max() - first.max()) / float(first.max())
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

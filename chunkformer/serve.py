@@ -4,7 +4,7 @@
         [--batch-window-ms 30] [--max-batch 64] [--max-batch-seconds 300] [--no-batching]
         [--max-body-mb 16] [--max-seconds 60] [--max-pending 256] [--context L,C,R]
         [--beam 10] [--hotword-score 2.0] [--max-hotwords 256] [--max-hotword-chars 100]
-        [--malloc-arenas 2] [--trim-interval 1]
+        [--malloc-arenas 0] [--trim-interval 1]
 
     curl -s --data-binary @turn.wav http://127.0.0.1:8000/transcribe          # raw bytes, any format/rate
     curl -s -F file=@turn.mp3 'http://127.0.0.1:8000/transcribe?channel=1'    # multipart, channel 1 of a call
@@ -64,7 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-hotwords", type=int, default=256, help="hotword phrases per request (413 beyond)")
     p.add_argument("--max-hotword-chars", type=int, default=100, help="characters per hotword phrase (400 beyond)")
     p.add_argument("--malloc-arenas", type=int, default=DEFAULT_ARENAS,
-                   help="glibc malloc arenas (0: glibc's default, 8 per core); fewer keep RSS flat")
+                   help="glibc malloc arenas (0: glibc's default, 8 per core); fewer hold less memory but make "
+                        "threads wait for each other (docs/BENCHMARKS.md, Soak)")
     p.add_argument("--trim-interval", type=float, default=1.0,
                    help="seconds between hand-backs of freed memory to the system while idle (0: never)")
     p.add_argument("--access-log", action="store_true", help="log every request")

@@ -124,9 +124,11 @@ class _State:
         self.batcher.start()
 
     def _run_batch(self, utts: list[Utterance]) -> list[dict]:
-        """On the batch thread: the recognizer's batch, then freed memory back to the system if nothing waits."""
+        """On the batch thread: the recognizer's batch, then freed memory back to the system when no other
+        request is in the server (a trim makes the next batch fault its pages in again: measured at saturation,
+        trimming whenever the queue was empty cost ~10 % of the throughput)."""
         out = self.rec.run_batch(utts)
-        self.trimmer.maybe(idle=self.batcher is not None and self.batcher.queued == 0)
+        self.trimmer.maybe(idle=self.pending <= len(utts))
         return out
 
     async def stop(self) -> None:

@@ -4,21 +4,23 @@ Why: torch allocates CPU tensors with the C allocator. A server decodes batches 
 threads (HTTP, audio preparation, the batch worker), and glibc's malloc then keeps freed pages: one arena per
 thread that allocated under contention (up to 8 per core), each holding on to the pages of the largest batch it
 has seen, and its free-list holes. Measured over a 10-minute paced soak of the demo server (docs/BENCHMARKS.md,
-"Soak"): RSS +12.5 % after warm-up by default, +5.2 % with 2 arenas, in steps when a new largest batch came.
+"Soak"): RSS +12.5 % after warm-up by default, +5.2 % with 2 arenas, in steps when a new largest batch came;
++0.4 % (the largest sample of the last minute: +2.4 % over the first) with the idle trim below.
 
 Two remedies, both glibc-only (elsewhere they do nothing and say so):
 
+- :class:`IdleTrimmer` hands freed pages back to the system (``malloc_trim(0)``, every arena) when the server is
+  idle, at most once per ``interval`` seconds, so that a busy server never pays for it (the server's default);
 - :func:`limit_arenas` caps the number of arenas (``mallopt(M_ARENA_MAX, n)``, what the ``MALLOC_ARENA_MAX``
-  environment variable does); call it before the threads start;
-- :class:`IdleTrimmer` hands freed pages back to the system (``malloc_trim(0)``) when the server is idle, at
-  most once per ``interval`` seconds, so that a busy server never pays for it.
+  environment variable does); call it before the threads start. Off by default (``serve --malloc-arenas``):
+  the threads then wait for each other's arena locks.
 
 Example::
 
-    limit_arenas(2)
+    limit_arenas(2)           # optional: fewer arenas, less memory held, more lock waits between threads
     trim = IdleTrimmer(interval=1.0)
     ...                       # after each batch, on the batch thread:
-    trim.maybe(idle=queue_is_empty)
+    trim.maybe(idle=no_other_request_in_the_server)
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import time
 log = logging.getLogger("chunkformer.serving")
 
 M_ARENA_MAX = -8  # glibc's malloc.h
-DEFAULT_ARENAS = 2  # one per core of the 2-core machines the demo is measured on; fewer arenas, more lock waits
+DEFAULT_ARENAS = 0  # glibc's own (8 per core): with 2, one saturation run gave 147 audio s/s against 171 without
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -46,7 +48,7 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
-def limit_arenas(n: int = DEFAULT_ARENAS) -> bool:
+def limit_arenas(n: int) -> bool:
     """Caps glibc malloc at ``n`` arenas; False (and a log line) where the C library is not glibc."""
     if n < 1:
         raise ValueError(f"arena count must be at least 1, got {n}")
