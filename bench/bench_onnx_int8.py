@@ -227,16 +227,7 @@ def table(results: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="large,egs/callbot/demo/pretrained",
-                    help="comma-separated: a size of _common.SIZES (random weights) or a model folder")
-    ap.add_argument("--threads", default="2,1", help="thread counts, each measured for all four variants")
-    ap.add_argument("--reps", type=int, default=5, help="timed rounds per variant and thread count")
-    ap.add_argument("--corpus", type=Path, default=B.CORPUS, help="demo corpus (default: %(default)s)")
-    ap.add_argument("--per-domain", type=int, default=8, help="turns per demo test domain in the batch")
-    ap.add_argument("--audio", nargs="*", help="wav files for the batch instead of the demo corpus turns")
-    ap.add_argument("--batch", default="2x2,2x3,2x4,2x5,2x6,1x8,1x10,1x15",
-                    help="random features when no audio is found: COUNTxSECONDS,…")
-    ap.add_argument("--context", default="128,64,128")
+    B.add_speed_args(ap, "all four variants")
     ap.add_argument("--weight-type", choices=["qint8", "quint8"], default="qint8", help="int8 ONNX weights")
     ap.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
                     help="int8 ONNX weight scales per output channel (default) or per tensor")
@@ -254,7 +245,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="onnx_int8_") as tmp:
         work = a.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        result["speed"] = [bench_model(m, feats, a, ctx, work) for m in a.models.split(",") if m]
+        result["speed"] = [bench_model(m, feats, a, ctx, work) for m in a.models.split(",") if m and m != "none"]
     result["machine"] = C.machine()
     print(table(result["speed"]))
     if a.json:
