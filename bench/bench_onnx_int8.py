@@ -241,11 +241,12 @@ def main() -> None:
     feats, what = B.batch_features(a)
     result: dict = {"benchmark": "onnx_int8", "vnni": has_vnni(), "context": str(ctx), "reps": a.reps,
                     "batch": what, "weight_type": a.weight_type, "per_channel": a.per_channel,
-                    "onnxruntime": ort.__version__, "engine": torch.backends.quantized.engine}
+                    "onnxruntime": ort.__version__}
     with tempfile.TemporaryDirectory(prefix="onnx_int8_") as tmp:
         work = a.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         result["speed"] = [bench_model(m, feats, a, ctx, work) for m in a.models.split(",") if m and m != "none"]
+    result["engine"] = torch.backends.quantized.engine  # set by quantize_int8
     result["machine"] = C.machine()
     print(table(result["speed"]))
     if a.json:
