@@ -172,11 +172,12 @@ def wer(spec: str, corpus: Path, ctx: Context, threads: int) -> dict:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_speed_args(ap: argparse.ArgumentParser, sides: str) -> None:
+    """The options of the speed comparison (models, threads, rounds, the batch): shared with bench_onnx_int8.py,
+    so that both benchmarks time the same batch."""
     ap.add_argument("--models", default="large,egs/callbot/demo/pretrained",
                     help="comma-separated: a size of _common.SIZES (random weights) or a model folder; 'none'")
-    ap.add_argument("--threads", default="2,1", help="thread counts, each measured for both sides")
+    ap.add_argument("--threads", default="2,1", help=f"thread counts, each measured for {sides}")
     ap.add_argument("--reps", type=int, default=5, help="timed rounds per side and thread count")
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="demo corpus (default: %(default)s)")
     ap.add_argument("--per-domain", type=int, default=8, help="turns per demo test domain in the batch")
@@ -184,6 +185,11 @@ def main() -> None:
     ap.add_argument("--batch", default="2x2,2x3,2x4,2x5,2x6,1x8,1x10,1x15",
                     help="random features when no audio is found: COUNTxSECONDS,…")
     ap.add_argument("--context", default="128,64,128")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_speed_args(ap, "both sides")
     ap.add_argument("--wer", help="model folder: greedy WER fp32 vs int8 on the demo corpus test sets")
     ap.add_argument("--wer-threads", type=int, default=2)
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
