@@ -7,7 +7,7 @@ has seen, and its free-list holes. Measured over a 10-minute paced soak of the d
 "Soak"): RSS +12.5 % after warm-up by default, +5.2 % with 2 arenas, in steps when a new largest batch came;
 +0.4 % (the largest sample of the last minute: +2.4 % over the first) with the idle trim below.
 
-Two remedies, both glibc-only (elsewhere they do nothing and say so):
+Two remedies, both glibc-only (elsewhere they do nothing; :func:`limit_arenas` logs it):
 
 - :class:`IdleTrimmer` hands freed pages back to the system (``malloc_trim(0)``, every arena) when the server is
   idle, at most once per ``interval`` seconds, so that a busy server never pays for it (the server's default);
