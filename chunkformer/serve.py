@@ -1,7 +1,7 @@
 """Serve a ChunkFormer checkpoint over HTTP with dynamic batching (FastAPI + uvicorn).
 
     python -m chunkformer.serve --model PATH [--host 127.0.0.1] [--port 8000] [--int8] [--threads N]
-        [--batch-window-ms 30] [--max-batch 64] [--max-batch-seconds 300] [--no-batching]
+        [--batch-window-ms 30] [--max-batch 4] [--max-batch-seconds 300] [--no-batching]
         [--max-body-mb 16] [--max-seconds 60] [--max-pending 256] [--context L,C,R]
         [--beam 10] [--hotword-score 2.0] [--max-hotwords 256] [--max-hotword-chars 100]
         [--malloc-arenas 0] [--trim-interval 1]
@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--batch-window-ms", type=float, default=30.0, help="how long a batch waits for company")
-    p.add_argument("--max-batch", type=int, default=64, help="requests per batch")
+    p.add_argument("--max-batch", type=int, default=ServerSettings.max_batch,
+                   help="requests per batch (default %(default)s: see ServerSettings)")
     p.add_argument("--max-batch-seconds", type=float, default=300.0, help="audio per batch (frame budget)")
     p.add_argument("--no-batching", action="store_true", help="one request per forward pass")
     p.add_argument("--max-body-mb", type=float, default=16.0, help="largest request body (413 beyond)")
