@@ -132,8 +132,7 @@ class Transcriber:
         ``hotwords`` (:func:`chunkformer.decoding.build_hotwords`'s ``graph``) bias this call's files with the
         beam search instead of the options' list, so one Transcriber serves calls with different lists;
         ValueError if the options force ``method="greedy"``."""
-        if hotwords is not None and self.decoder.opts.method == "greedy":
-            raise ValueError("hotwords need the beam search: this Transcriber's method is 'greedy'")
+        self.decoder.opts.check_hotwords(hotwords)  # before any file is read
         pending: list[tuple[str, torch.Tensor]] = []
         budget = 0
 

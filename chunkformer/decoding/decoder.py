@@ -98,6 +98,11 @@ class DecodeOptions:
             return self.method
         return "beam" if (hotwords or self.hotwords or self.lm) is not None else "greedy"
 
+    def check_hotwords(self, hotwords: ContextGraph | None) -> None:
+        """ValueError when per-call ``hotwords`` meet options that force the greedy search."""
+        if hotwords is not None and self.method == "greedy":
+            raise ValueError("hotwords need the beam search: this decoder's method is 'greedy' ('auto' or 'beam')")
+
     def topk(self, hotwords: ContextGraph | None = None) -> int:
         """Entries per frame a :class:`FrameTopK` must keep to decode with these options and the per-call
         ``hotwords`` (1 when that search is greedy)."""
@@ -128,8 +133,7 @@ class CTCDecoder:
                offset: float = 0.0, fbank: torch.Tensor | None = None) -> Hypothesis:
         """Decodes one utterance's (T, V) CTC log-probs (or their top-k); ``offset`` (s) is added to times;
         ``fbank``: the (T', 80) features the log-probs were computed from, for word boundaries from the audio."""
-        if hotwords is not None and self.opts.method == "greedy":
-            raise ValueError("hotwords need the beam search: this decoder's method is 'greedy' ('auto' or 'beam')")
+        self.opts.check_hotwords(hotwords)
         graph = hotwords if hotwords is not None else self.opts.hotwords
         frames = log_probs if isinstance(log_probs, FrameTopK) else self.opts.frames(log_probs, graph)
         need = min(self.opts.topk(graph), frames.vocab)
