@@ -75,12 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def settings_from(a: argparse.Namespace) -> ServerSettings:
     """The command line's limits → :class:`ServerSettings`; ValueError (one line) for a bad value."""
-    if a.max_seconds <= 0 or a.max_body_mb <= 0 or a.batch_window_ms < 0 or a.max_batch < 1 or a.max_pending < 1 \
-            or a.max_batch_seconds <= 0 or a.prep_threads < 1 or a.max_hotwords < 1 or a.max_hotword_chars < 1 \
-            or a.trim_interval < 0 or a.malloc_arenas < 0:
-        raise ValueError("--max-seconds, --max-body-mb, --max-batch-seconds, --max-batch, --max-pending, "
-                         "--prep-threads, --max-hotwords and --max-hotword-chars must be positive, "
-                         "--batch-window-ms, --trim-interval and --malloc-arenas not negative")
+    if a.malloc_arenas < 0:  # a process setting; every other limit is checked by ServerSettings
+        raise ValueError(f"--malloc-arenas must not be negative, got {a.malloc_arenas}")
     return ServerSettings(
         max_body_bytes=int(a.max_body_mb * (1 << 20)), max_seconds=a.max_seconds,
         window=0.0 if a.no_batching else a.batch_window_ms / 1000, max_batch=1 if a.no_batching else a.max_batch,

@@ -63,10 +63,9 @@ def estimate_arpa(lines: list[str], order: int, out: str | Path, lmplz: str | Pa
         text.write_text("\n".join(lines) + "\n", encoding="utf-8")
         cmd = [str(lmplz), "-o", str(order), "-S", memory, "-T", tmp + "/", "--text", str(text), "--arpa",
                str(arpa), "--discount_fallback"]  # last: it takes optional values
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0 or not arpa.is_file():
-            tail = "\n".join(res.stderr.strip().splitlines()[-5:])
-            raise LMError(f"lmplz -o {order} failed (exit {res.returncode}): {tail}")
+        res = _run(cmd, f"lmplz -o {order}")
+        if not arpa.is_file():
+            raise LMError(f"lmplz -o {order} exited 0 but wrote no ARPA file: {_tail(res.stderr)}")
         atomic_write(out, lambda f: f.write(arpa.read_bytes()))
     return res.stderr
 
@@ -75,12 +74,24 @@ def build_binary(arpa: str | Path, out: str | Path, exe: str | Path) -> None:
     """KenLM's ``build_binary`` (probing hash tables): loads in a fraction of the ARPA parse time, same scores."""
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp")
-    res = subprocess.run([str(exe), str(arpa), str(tmp)], capture_output=True, text=True)
-    if res.returncode != 0:
+    try:
+        _run([str(exe), str(arpa), str(tmp)], f"build_binary {arpa}")
+    except LMError:
         tmp.unlink(missing_ok=True)
-        tail = "\n".join(res.stderr.strip().splitlines()[-5:])
-        raise LMError(f"build_binary {arpa} failed (exit {res.returncode}): {tail}")
+        raise
     tmp.replace(out)
+
+
+def _tail(log: str) -> str:
+    return "\n".join(log.strip().splitlines()[-5:])
+
+
+def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
+    """Runs a KenLM tool; :class:`LMError` with the end of its log when it fails."""
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise LMError(f"{what} failed (exit {res.returncode}): {_tail(res.stderr)}")
+    return res
 
 
 def perplexity(lm: NgramLM, lines: Iterable[str]) -> float:

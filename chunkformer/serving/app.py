@@ -62,11 +62,16 @@ class ServerSettings:
     trim_interval: float = 1.0
 
     def __post_init__(self) -> None:
-        if min(self.max_body_bytes, self.max_seconds, self.max_batch_seconds) <= 0 or min(
-                self.window, self.trim_interval) < 0 or min(
-                self.max_batch, self.max_pending, self.prep_threads, self.max_hotwords, self.max_hotword_chars) < 1:
-            raise ValueError(f"bad server settings (sizes, durations and counts must be positive, the window not "
-                             f"negative): {self}")
+        bad = [f"{k}={getattr(self, k)} must be positive" for k in _POSITIVE if not getattr(self, k) > 0]
+        bad += [f"{k}={getattr(self, k)} must not be negative" for k in _NOT_NEGATIVE if not getattr(self, k) >= 0]
+        if bad:
+            raise ValueError(f"bad server settings: {', '.join(bad)}")
+
+
+# the one rule for every limit of ServerSettings (the command line's values are checked here too)
+_POSITIVE = ("max_body_bytes", "max_seconds", "max_batch_seconds", "max_batch", "max_pending", "prep_threads",
+             "max_hotwords", "max_hotword_chars")
+_NOT_NEGATIVE = ("window", "trim_interval")
 
 
 class HTTPError(Exception):

@@ -12,7 +12,7 @@ from chunkformer.audio import resample
 from chunkformer.checkpoint import load_model
 from chunkformer.frontend import fbank
 from chunkformer.model.masked_batch import Context
-from chunkformer.model.quantize import Int8Linear, is_int8, quantize_int8
+from chunkformer.model.quantize import Int8Linear, Int8Pointwise2d, is_int8, quantize_int8
 
 from helpers import REPO, speech
 
@@ -43,10 +43,39 @@ def test_every_large_product_is_int8(official_model_dir):
     for m in (layer.feed_forward.w_1, layer.feed_forward.w_2, layer.feed_forward_macaron.w_1,
               layer.feed_forward_macaron.w_2, layer.self_attn.linear_out, layer.self_attn.qkv_int8,
               layer.conv_module.pointwise1_int8, layer.conv_module.pointwise2_int8, int8.encoder.embed.out,
-              int8.ctc.ctc_lo):
+              int8.encoder.embed.conv[3].lin, int8.encoder.embed.conv[6].lin, int8.ctc.ctc_lo):
         assert isinstance(m, Int8Linear)
     assert quantize_int8(int8) is int8  # idempotent
     assert int8.device == torch.device("cpu")
+
+
+@pytest.mark.parametrize("reduce_range", [False, True])
+def test_the_fixed_activation_grid_is_fbgemms_own_for_rows_in_unit_range(reduce_range):
+    """Int8Linear gives the scale of rows scaled into [-1, 1] up front; fbgemm's dynamic quantisation, made to
+    see that range by two pinned rows, chooses the same grid: the same bits."""
+    torch.manual_seed(1)
+    lin = torch.nn.Linear(64, 48)
+    q = Int8Linear(lin.weight, lin.bias, reduce_range=reduce_range)
+    x = torch.randn(9, 64) * torch.logspace(-2, 2, 9).view(9, 1)
+    with torch.no_grad():
+        m = x.abs().amax(1, keepdim=True)
+        pinned = torch.cat([x / m, torch.ones(1, 64), -torch.ones(1, 64)])
+        dynamic = torch.addcmul(lin.bias, torch.ops.quantized.linear_dynamic(pinned, q._packed, reduce_range)[:-2], m)
+        assert torch.equal(q(x), dynamic)
+
+
+def test_int8_pointwise_conv2d_matches_the_conv():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(32, 24, 1)
+    x = torch.randn(2, 32, 9, 5)
+    with torch.no_grad():
+        ref, y = conv(x), Int8Pointwise2d(conv, per_row=True)(x)
+        assert y.shape == ref.shape
+        assert float((y - ref).norm() / ref.norm()) < 0.03
+        # the next depthwise convolution gets the channels-last layout (no copy)
+        assert y.is_contiguous(memory_format=torch.channels_last)
+        dw = torch.nn.Conv2d(24, 24, 3, 2, groups=24)
+        assert torch.allclose(dw(y), dw(y.contiguous()), atol=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -385,6 +385,8 @@ def test_client_hanging_up_mid_body_is_a_failed_request_not_a_crash(loaded, capl
 def test_settings_are_checked():
     ServerSettings(window=0.0, max_batch=1)  # --no-batching
     for bad in (dict(max_batch=0), dict(max_pending=0), dict(window=-1.0), dict(max_seconds=0.0),
-                dict(prep_threads=0), dict(max_batch_seconds=0.0), dict(max_body_bytes=0)):
-        with pytest.raises(ValueError, match="bad server settings"):
+                dict(prep_threads=0), dict(max_batch_seconds=0.0), dict(max_body_bytes=0), dict(trim_interval=-1.0),
+                dict(max_seconds=float("nan")), dict(max_hotwords=0), dict(max_hotword_chars=0)):
+        (key, value), = bad.items()
+        with pytest.raises(ValueError, match=f"^bad server settings: {key}={value} must "):
             ServerSettings(**bad)
