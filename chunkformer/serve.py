@@ -4,6 +4,7 @@
         [--batch-window-ms 30] [--max-batch 4] [--max-batch-seconds 300] [--no-batching]
         [--max-body-mb 16] [--max-seconds 60] [--max-pending 256] [--context L,C,R]
         [--beam 10] [--hotword-score 2.0] [--max-hotwords 256] [--max-hotword-chars 100]
+        [--lm FILE --lm-weight W [--lm-bonus B]]
         [--malloc-arenas 0] [--trim-interval 1]
 
     curl -s --data-binary @turn.wav http://127.0.0.1:8000/transcribe          # raw bytes, any format/rate
@@ -14,9 +15,10 @@
 Requests arriving within ``--batch-window-ms`` of each other (or until ``--max-batch-seconds`` of audio or
 ``--max-batch`` requests) are decoded in one masked batch; ``--no-batching`` decodes one request per forward
 pass. A request with ``hotwords`` is decoded with the hotword beam search (``--beam``, ``--hotword-score``)
-in the same batch as the others, which stay greedy. SIGTERM or Ctrl-C stops accepting connections, finishes
-the requests in flight (up to ``--shutdown-timeout`` seconds), then exits 0. API, errors and measurements:
-docs/SERVING.md.
+in the same batch as the others, which stay greedy; with ``--lm`` every request is decoded by the beam search
+fused with that n-gram LM (weight and word bonus as stage 5 tuned them, ``<exp>/lm_fusion.json``). SIGTERM
+or Ctrl-C stops accepting connections, finishes the requests in flight (up to ``--shutdown-timeout`` seconds),
+then exits 0. API, errors and measurements: docs/SERVING.md.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ import torch
 import uvicorn
 
 from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
+from chunkformer.decoding import LMError
+from chunkformer.decoding.fusion import add_lm_arguments, lm_fusion_from_args
 from chunkformer.decoding.hotwords import DEFAULT_SCORE
 from chunkformer.model.masked_batch import Context
 from chunkformer.model.quantize import QuantizationError, quantize_int8
@@ -59,11 +63,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-pending", type=int, default=256, help="requests in the server at once (503 beyond)")
     p.add_argument("--prep-threads", type=int, default=2, help="threads that decode audio and compute fbank")
     p.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds to finish requests on SIGTERM")
-    p.add_argument("--beam", type=int, default=10, help="beam size of the search of requests with hotwords")
+    p.add_argument("--beam", type=int, default=10, help="beam size of the beam search (hotwords, LM)")
     p.add_argument("--hotword-score", type=float, default=DEFAULT_SCORE,
                    help="default per-token hotword bonus, natural log (a request's hotword_score overrides it)")
     p.add_argument("--max-hotwords", type=int, default=256, help="hotword phrases per request (413 beyond)")
     p.add_argument("--max-hotword-chars", type=int, default=100, help="characters per hotword phrase (400 beyond)")
+    add_lm_arguments(p)
     p.add_argument("--malloc-arenas", type=int, default=DEFAULT_ARENAS,
                    help="glibc malloc arenas (0: glibc's default, 8 per core); fewer hold less memory but make "
                         "threads wait for each other (docs/BENCHMARKS.md, Soak)")
@@ -112,12 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_model(a.model, vocab=a.vocab, cmvn=a.cmvn)
         ctx = Context.parse(a.context)
         model = quantize_int8(loaded.model) if a.int8 else loaded.model
-        rec = Recognizer(model, loaded.tokenizer, ctx, a.beam, a.hotword_score)
-    except (CheckpointError, QuantizationError, ValueError, FileNotFoundError) as e:
+        rec = Recognizer(model, loaded.tokenizer, ctx, a.beam, a.hotword_score, lm_fusion_from_args(a))
+    except (CheckpointError, QuantizationError, LMError, ValueError, FileNotFoundError) as e:
         return error(e)
     rec.warm_up()
     info = {"model": str(a.model), "int8": a.int8, "context": str(ctx), "threads": torch.get_num_threads(),
-            "batching": not a.no_batching, "beam": a.beam, "hotword_score": a.hotword_score}
+            "batching": not a.no_batching, "beam": a.beam, "hotword_score": a.hotword_score,
+            "lm": None if a.lm is None else {"path": str(a.lm), "weight": a.lm_weight, "bonus": a.lm_bonus or 0.0}}
     app = create_app(rec, settings, info)
     config = uvicorn.Config(app, host=a.host, port=a.port, access_log=a.access_log, log_level="info",
                             timeout_graceful_shutdown=a.shutdown_timeout, lifespan="on")

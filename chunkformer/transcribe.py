@@ -1,7 +1,7 @@
 """Transcribe audio files of any rate and length with a ChunkFormer checkpoint (CTC, masked batch).
 
     python -m chunkformer.transcribe --model PATH [--vocab F] [--context L,C,R] [--channel N] [--jsonl OUT]
-        [--int8] [--hotwords FILE [--hotword-score S] [--beam N]] WAV...
+        [--int8] [--hotwords FILE [--hotword-score S]] [--lm FILE --lm-weight W [--lm-bonus B]] [--beam N] WAV...
 
 Prints ``path<TAB>text`` per file, in input order. Short files are decoded together in masked batches
 (``--batch-seconds`` of audio per batch, like the official ``total_batch_duration``); files longer than
@@ -11,7 +11,9 @@ from the audio's loudness in the CTC alignment's order), segments (runs of words
 ≥ ``--max-silence`` seconds between them, with start/end in seconds) and the file's ``confidence`` (in [0, 1]);
 docs/DECODING.md defines them. ``--hotwords FILE`` (one
 phrase per line, optionally ``<TAB>score``) biases a CTC prefix beam search towards those phrases (names,
-products, addresses of the call); without it decoding is greedy, as the official decoder.
+products, addresses of the call); ``--lm FILE`` fuses a word n-gram LM into that beam search (weight and word
+bonus as stage 5 tuned them, ``<exp>/lm_fusion.json``); without either, decoding is greedy, as the official
+decoder.
 ``--channel N`` (0-based, as lhotse counts) transcribes one channel of multi-channel files (e.g. the customer
 side of a stereo call); without it their channels are averaged, with one warning. ``--int8`` runs the model's
 matrix products in int8 on the CPU (:mod:`chunkformer.model.quantize`).
@@ -33,7 +35,8 @@ from tqdm import tqdm
 
 from chunkformer.audio import MODEL_RATE, AudioError, decode_audio
 from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
-from chunkformer.decoding import ContextGraph, CTCDecoder, DecodeOptions, FrameTopK, Hypothesis, Word
+from chunkformer.decoding import ContextGraph, CTCDecoder, DecodeOptions, FrameTopK, Hypothesis, LMError, Word
+from chunkformer.decoding.fusion import add_lm_arguments, lm_fusion_from_args
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
 from chunkformer.frontend import FRAMES_PER_SECOND, fbank, load_features
 from chunkformer.model import ChunkFormerModel
@@ -170,14 +173,15 @@ class Transcriber:
 
 
 def decode_options(a: argparse.Namespace, tokenizer: Tokenizer) -> DecodeOptions:
-    """Greedy, or beam search biased by ``--hotwords`` ("auto"; rejected phrases are warned about; ValueError
-    when no phrase is usable or an option is wrong)."""
+    """Greedy, or beam search biased by ``--hotwords`` and/or fused with ``--lm`` ("auto"; rejected phrases are
+    warned about; ValueError or LMError when no phrase is usable, an option is wrong or the LM unreadable)."""
+    lm = lm_fusion_from_args(a)
     if a.hotwords is None:
         if a.hotword_score is not None:
             raise ValueError("--hotword-score needs --hotwords FILE")
-        return DecodeOptions(beam=a.beam)
+        return DecodeOptions(beam=a.beam, lm=lm)
     graph = load_hotword_graph(a.hotwords, tokenizer, a.hotword_score, log.warning)
-    return DecodeOptions(beam=a.beam, hotwords=graph)
+    return DecodeOptions(beam=a.beam, hotwords=graph, lm=lm)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                         "to beam search")
     p.add_argument("--hotword-score", type=float, default=None,
                    help=f"bonus per hotword token, natural log (default {DEFAULT_SCORE})")
-    p.add_argument("--beam", type=int, default=10, help="beam size of the hotword beam search")
+    p.add_argument("--beam", type=int, default=10, help="beam size of the beam search (hotwords, LM)")
+    add_lm_arguments(p)
     p.add_argument("--channel", type=int, default=None,
                    help="channel of multi-channel files, 0-based (default: average them, with a warning)")
     p.add_argument("wavs", nargs="+", help="audio files; - reads one file's bytes from standard input")
@@ -211,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--int8 runs on the CPU only; pass --device cpu (got {a.device})")
             quantize_int8(loaded.model)
         options = decode_options(a, loaded.tokenizer)
-    except (CheckpointError, QuantizationError, ValueError, FileNotFoundError) as e:
+    except (CheckpointError, QuantizationError, LMError, ValueError, FileNotFoundError) as e:
         return error(e)
     model = loaded.model.to(a.device)
     tr = Transcriber(model, loaded.tokenizer, ctx, a.batch_seconds, a.segment_seconds, a.max_silence, a.channel,

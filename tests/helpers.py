@@ -220,16 +220,17 @@ def encode(x: np.ndarray, rate: int = 16000, fmt: str = "WAV", subtype: str | No
     return buf.getvalue()
 
 
-def serve(loaded: Any, client_fn: Callable[..., Awaitable[Any]], **settings: Any) -> Any:
+def serve(loaded: Any, client_fn: Callable[..., Awaitable[Any]], lm: Any = None, **settings: Any) -> Any:
     """Runs ``client_fn(client, state)`` against a fresh in-process server app for ``loaded`` (a
     ``LoadedModel``; ``state``: what its endpoints share; lifespan started and, at the end, drained as uvicorn
-    does), with httpx over ASGI; returns what ``client_fn`` returns."""
+    does), with httpx over ASGI; returns what ``client_fn`` returns. ``lm``: the recognizer's ``LMFusion``."""
     import httpx
 
     from chunkformer.serving.app import ServerSettings, create_app
     from chunkformer.serving.recognizer import Recognizer
 
-    app = create_app(Recognizer(loaded.model, loaded.tokenizer), ServerSettings(**settings), {"model": "fixture"})
+    app = create_app(Recognizer(loaded.model, loaded.tokenizer, lm=lm), ServerSettings(**settings),
+                     {"model": "fixture"})
 
     async def main() -> Any:
         async with app.router.lifespan_context(app):
@@ -250,3 +251,18 @@ async def post_in_order(client: Any, state: Any, requests: list[dict]) -> list[A
         while state.batcher.queued < k and not tasks[-1].done():
             await asyncio.sleep(0.005)
     return list(await asyncio.gather(*tasks))
+
+
+def write_fixture_lm(path: Path, vocab_file: Path) -> Path:
+    """A bigram ARPA LM over the fixture vocabulary (``vocab_file``: tests/fixtures/official/model/vocab.txt)
+    that favours "trăm phố", which the fixture model ranks second where it hears "bốn đã" in A.wav
+    (0.96-1.12 s): fused at weight 0.5 and word bonus 2, the beam search puts the phrase in A's transcript,
+    which greedy decoding does not."""
+    vocab = vocab_file.read_text(encoding="utf-8").split("\n")
+    words = [line.split()[0].lstrip("\u2581") for line in vocab[2:] if line.strip()]  # after <blank>, <unk>
+    uni = {w: -1.0 if w == "trăm" else -2.0 for w in words}
+    lines = ["\\data\\", f"ngram 1={len(uni) + 3}", "ngram 2=1", "", "\\1-grams:", "-3.0\t<unk>\t0",
+             "-99\t<s>\t0", "-1.0\t</s>\t0", *(f"{p}\t{w}\t0" for w, p in uni.items()), "", "\\2-grams:",
+             "-0.1\ttrăm phố", "", "\\end\\", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

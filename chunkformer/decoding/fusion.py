@@ -16,12 +16,15 @@ carries exactly the LM score of its words.
 
 from __future__ import annotations
 
+import argparse
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chunkformer.decoding.context_graph import ContextGraph
-from chunkformer.decoding.lm import NgramLM
+from chunkformer.decoding.lm import NgramLM, load_lm
 from chunkformer.tokenizer import WORD_START
 
 
@@ -32,6 +35,45 @@ class LMFusion:
     lm: NgramLM
     weight: float = 0.5
     word_bonus: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_fusion_values(self.weight, self.word_bonus)
+
+
+def check_fusion_values(weight: float, bonus: float) -> None:
+    """ValueError unless the LM weight is a finite number >= 0 and the word bonus a finite number."""
+    if not (math.isfinite(weight) and weight >= 0.0 and math.isfinite(bonus)):
+        raise ValueError(f"LM weight must be a finite number >= 0 and the word bonus a finite number, got weight "
+                         f"{weight}, bonus {bonus}")
+
+
+def add_lm_arguments(p: argparse.ArgumentParser) -> None:
+    """``--lm FILE --lm-weight W [--lm-bonus B]``: the fixed LM fusion of ``transcribe`` and ``serve`` (read by
+    :func:`lm_fusion_from_args`). Stage 5 (``chunkformer.decode``) tunes the two values per model on val and
+    writes them to ``<exp>/lm_fusion.json``; these commands take them as given."""
+    g = p.add_argument_group("n-gram LM (beam search fused with it)")
+    g.add_argument("--lm", type=Path, metavar="FILE",
+                   help="word n-gram LM, ARPA or KenLM binary (run.sh --lm auto writes <exp>/lm/lm.bin): every "
+                        "utterance is decoded by the beam search fused with it")
+    g.add_argument("--lm-weight", type=float, metavar="W",
+                   help="LM weight (× natural-log LM score), required with --lm: stage 5 writes each model's "
+                        "value tuned on val to <exp>/lm_fusion.json")
+    g.add_argument("--lm-bonus", type=float, metavar="B", help="word insertion bonus, natural log (default 0)")
+
+
+def lm_fusion_from_args(a: argparse.Namespace) -> LMFusion | None:
+    """The :class:`LMFusion` of :func:`add_lm_arguments`' options (None without ``--lm``); ValueError or
+    :class:`chunkformer.decoding.lm.LMError` (one line) for a missing value or an LM that cannot be read."""
+    if a.lm is None:
+        if a.lm_weight is not None or a.lm_bonus is not None:
+            raise ValueError("--lm-weight/--lm-bonus need --lm FILE")
+        return None
+    if a.lm_weight is None:
+        raise ValueError(f"--lm {a.lm} needs --lm-weight W (and --lm-bonus B): stage 5 writes the values tuned on "
+                         "val for each model to <exp>/lm_fusion.json")
+    bonus = 0.0 if a.lm_bonus is None else a.lm_bonus
+    check_fusion_values(a.lm_weight, bonus)  # before loading: a large LM takes a while
+    return LMFusion(load_lm(a.lm), a.lm_weight, bonus)
 
 
 class PrefixScorer:

@@ -4,8 +4,9 @@
 :func:`chunkformer.audio.decode_audio`, header checks before decoding, 16 kHz fbank, the request's hotword list
 normalised, spelled and compiled). :meth:`Recognizer.run_batch` runs on the batcher's thread: one
 ``ChunkFormerModel.ctc_log_probs`` call over all utterances of the batch, then each utterance's own search with
-:class:`chunkformer.decoding.CTCDecoder` ("auto": greedy, or the hotword beam search for a request that brought
-a list; word boundaries from the request's fbank), and its answer from
+:class:`chunkformer.decoding.CTCDecoder` ("auto": greedy, or the beam search for a request that brought a
+hotword list, and for every request when the recognizer has an n-gram LM; word boundaries from the request's
+fbank), and its answer from
 :meth:`chunkformer.decoding.Hypothesis.to_dict`, the code behind
 ``python -m chunkformer.transcribe --jsonl``: ``{"text", "confidence", "words": [{"word", "start", "end",
 "conf"}]}``.
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 
 from chunkformer.audio import MODEL_RATE, decode_audio
-from chunkformer.decoding import CTCDecoder, DecodeOptions, HotwordList, Hypothesis, build_hotwords
+from chunkformer.decoding import CTCDecoder, DecodeOptions, HotwordList, Hypothesis, LMFusion, build_hotwords
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, phrase_normalizer
 from chunkformer.frontend import FRAMES_PER_SECOND, fbank
 from chunkformer.model import ChunkFormerModel
@@ -77,14 +78,15 @@ class Utterance:
 class Recognizer:
     """A loaded model with its tokenizer, context and decoder, serving :class:`Utterance` batches.
 
-    ``beam``: beam size of the hotword search; ``hotword_score``: default per-token bonus (natural log)."""
+    ``beam``: beam size of the beam search; ``hotword_score``: default per-token bonus (natural log); ``lm``: an
+    n-gram LM fused into the search of every request (which then is the beam search)."""
 
     def __init__(self, model: ChunkFormerModel, tokenizer: Tokenizer, context: Context = Context.DEFAULT,
-                 beam: int = 10, hotword_score: float = DEFAULT_SCORE) -> None:
+                 beam: int = 10, hotword_score: float = DEFAULT_SCORE, lm: LMFusion | None = None) -> None:
         self.model = model.eval()
         self.tok = tokenizer
         self.ctx = context
-        self.decoder = CTCDecoder(tokenizer, DecodeOptions(beam=beam))  # "auto": greedy unless hotwords
+        self.decoder = CTCDecoder(tokenizer, DecodeOptions(beam=beam, lm=lm))  # "auto": greedy unless hotwords/LM
         self.hotword_score = hotword_score
         self._normalizer = phrase_normalizer(tokenizer)  # built once: it holds the vocabulary's word set
         build_hotwords([], tokenizer, hotword_score)  # checks the score now, not at the first request

@@ -140,7 +140,10 @@ def run_serve(args: list[str]) -> subprocess.CompletedProcess:
 
 def test_bad_limits_and_a_busy_port_are_one_line_errors():
     for args, message in ((["--max-batch", "0"], "must be positive"), (["--max-hotwords", "0"], "must be positive"),
-                          (["--hotword-score", "-1"], "hotword score must be a finite number > 0, got -1")):
+                          (["--hotword-score", "-1"], "hotword score must be a finite number > 0, got -1"),
+                          (["--lm", "lm.arpa"], "--lm lm.arpa needs --lm-weight W (and --lm-bonus B)"),
+                          (["--lm-bonus", "1"], "--lm-weight/--lm-bonus need --lm FILE"),
+                          (["--lm", "no.arpa", "--lm-weight", "1"], "no.arpa: language model file not found")):
         bad = run_serve(args)
         assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1, bad.stderr
         assert message in bad.stderr, bad.stderr

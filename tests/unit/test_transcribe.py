@@ -13,12 +13,12 @@ import soundfile as sf
 
 from chunkformer.audio import resample
 from chunkformer.checkpoint import load_model
-from chunkformer.decoding import DecodeOptions, Word, build_hotwords
+from chunkformer.decoding import DecodeOptions, LMFusion, Word, build_hotwords, load_lm
 from chunkformer.decoding.ctc_search import collapse
 from chunkformer.transcribe import Transcriber, main, split_at_pauses
 
 from conftest import OFFICIAL
-from helpers import check_words
+from helpers import check_words, write_fixture_lm
 
 CTX = "128,64,128"
 TAG = "l128_c64_r128"
@@ -210,3 +210,41 @@ def test_hotword_options_are_checked(tmp_path, official_model_dir, capsys):
     hot.write_text("xin chào\n", encoding="utf-8")
     assert main([*model, "--hotwords", str(hot), "--hotword-score", "-1", wav]) == 2
     assert "hotword score must be a finite number > 0" in capsys.readouterr().err
+
+
+def test_lm_fusion_changes_the_transcript_as_the_python_api_does(tmp_path, official_model_dir, capsys):
+    """``--lm FILE --lm-weight W --lm-bonus B``: every file is decoded by the beam search fused with the LM,
+    exactly as a Transcriber with ``DecodeOptions(lm=LMFusion(...))`` decodes it; the LM puts the phrase it
+    favours into A's transcript, which greedy decoding does not have; hotwords and the LM go together."""
+    wav = str(OFFICIAL / "A.wav")
+    arpa = write_fixture_lm(tmp_path / "lm.arpa", official_model_dir / "vocab.txt")
+    model = ["--model", str(official_model_dir)]
+    greedy = transcripts(capsys, [*model, wav])[wav]
+    jsonl = tmp_path / "lm.jsonl"
+    assert main([*model, "--lm", str(arpa), "--lm-weight", "0.5", "--lm-bonus", "2", "--jsonl", str(jsonl), wav]) == 0
+    fused = capsys.readouterr().out.strip().split("\t")[1]
+    assert "trăm phố" in fused and "trăm phố" not in greedy
+    loaded = load_model(official_model_dir)
+    tr = Transcriber(loaded.model, loaded.tokenizer, options=DecodeOptions(lm=LMFusion(load_lm(arpa), 0.5, 2.0)))
+    assert [t.record() for t in tr.transcribe([wav], progress=False)] == [json.loads(jsonl.read_text("utf-8"))]
+    hot = tmp_path / "hot.txt"
+    hot.write_text("tài đã\n", encoding="utf-8")
+    both = transcripts(capsys, [*model, "--lm", str(arpa), "--lm-weight", "0.5", "--lm-bonus", "2",
+                                "--hotwords", str(hot), wav])[wav]
+    graph = build_hotwords(["tài đã"], loaded.tokenizer).graph
+    assert both == next(tr.transcribe([wav], progress=False, hotwords=graph)).text
+
+
+def test_lm_options_are_checked(tmp_path, official_model_dir, capsys):
+    wav = str(OFFICIAL / "C.wav")
+    model = ["--model", str(official_model_dir)]
+    arpa = write_fixture_lm(tmp_path / "lm.arpa", official_model_dir / "vocab.txt")
+    for argv, message in (
+            (["--lm", str(arpa)], f"--lm {arpa} needs --lm-weight W (and --lm-bonus B): stage 5 writes"),
+            (["--lm-weight", "0.5"], "--lm-weight/--lm-bonus need --lm FILE"),
+            (["--lm", str(tmp_path / "none.arpa"), "--lm-weight", "0.5"], "none.arpa: language model file not found"),
+            (["--lm", str(arpa), "--lm-weight", "-1"], "LM weight must be a finite number >= 0"),
+            (["--lm", str(arpa), "--lm-weight", "0.5", "--lm-bonus", "nan"], "bonus nan")):
+        assert main([*model, *argv, wav]) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (argv, err)

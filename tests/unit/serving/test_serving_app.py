@@ -22,13 +22,13 @@ import soundfile as sf
 
 from chunkformer.audio import resample
 from chunkformer.checkpoint import LoadedModel, load_model
-from chunkformer.decoding import build_hotwords
+from chunkformer.decoding import DecodeOptions, LMFusion, build_hotwords, load_lm
 from chunkformer.serving.app import ServerSettings, create_app
 from chunkformer.serving.recognizer import OptionError, Recognizer, RequestOptions
 from chunkformer.transcribe import Transcriber
 
 from conftest import OFFICIAL
-from helpers import check_words, encode, post_in_order, serve, speech
+from helpers import check_words, encode, post_in_order, serve, speech, write_fixture_lm
 
 MODEL = OFFICIAL / "model"
 
@@ -266,6 +266,26 @@ def test_a_biased_request_leaves_its_batch_neighbours_alone(loaded, turns):
     expected = next(tr.transcribe([str(OFFICIAL / "A.wav")], progress=False, hotwords=graph)).text
     assert biased[0].json()["text"] == expected != plain[0].json()["text"] and "trăm phố" in expected
     assert biased[0].json()["hotwords"] == HOT_REPORT and "hotwords" not in plain[0].json()
+
+
+def test_a_server_with_an_lm_fuses_it_into_every_request(loaded, turns, tmp_path):
+    """``serve --lm``: three requests in one batch each get exactly the answer ``transcribe --lm`` gives its
+    file (the same fused beam search; decoded alone there); A's has the phrase the LM favours, which the
+    greedy server does not give."""
+    fusion = LMFusion(load_lm(write_fixture_lm(tmp_path / "lm.arpa", MODEL / "vocab.txt")), 0.5, 2.0)
+    paths = [OFFICIAL / "A.wav", *(p for p in turns if p.name in ("b2.flac", "c.wav"))]
+
+    async def calls(client: httpx.AsyncClient, state: Any) -> list[httpx.Response]:
+        return await post_in_order(client, state, [dict(content=p.read_bytes()) for p in paths])
+
+    answers = serve(loaded, calls, lm=fusion, window=0.5)
+    assert [r.json()["stats"]["batch_size"] for r in answers] == [3] * 3
+    tr = Transcriber(loaded.model, loaded.tokenizer, options=DecodeOptions(lm=fusion))
+    expected = [t.record() for t in tr.transcribe([str(p) for p in paths], progress=False)]
+    assert [decoded(r.json()) for r in answers] == [decoded(e) for e in expected]
+    assert "trăm phố" in answers[0].json()["text"]
+    greedy = next(Transcriber(loaded.model, loaded.tokenizer).transcribe([str(paths[0])], progress=False)).text
+    assert "trăm phố" not in greedy
 
 
 def test_recognizer_takes_a_hotword_list_per_request(loaded):
