@@ -14,6 +14,10 @@ What ``./run.sh --stage 5 --lm auto`` does, for one model, with the time of each
 4. the n-best oracle: the WER of the best of the plain beam's ``--beam`` hypotheses of each utterance, the
    floor of any rescoring of them (an LM's included).
 
+The fused search runs in flashlight-text's C++ decoder (``lm_engine="auto"``, what stage 5 uses for a
+whole-word vocabulary; :mod:`chunkformer.decoding.flashlight_search`); ``--python-lm`` also runs ours
+(``lm_engine="python"``, tuned on val alike) over the same frames: WER and speed side by side.
+
 ``--pyctcdecode``: the same comparison for pyctcdecode 0.5.0's beam search with the same KenLM file (its
 ``alpha``/``beta`` are our weight/bonus, natural log; tuned on val over the same grid; beam width ``--beam``, its
 own pruning defaults), fed the same top-k frames as dense (T, V) log-probs with -30 elsewhere (it discards
@@ -151,16 +155,25 @@ def table(res: dict) -> str:
     lines.append("| relative change | " + " | ".join(
         f"{100 * (res['wer']['beam+lm'][s] / res['wer']['beam'][s] - 1):+.1f} %" for s in sets) + " |")
     lines.append("| n-best oracle of beam | " + " | ".join(f"{res['nbest_oracle'][s]:.2f}" for s in sets) + " |")
+    if "beam+lm python" in res["wer"]:
+        pl = res["python_lm"]
+        lines.append(f"| beam+LM, our Python search ({pl['weight']:g}/{pl['bonus']:g}) | " + " | ".join(
+            f"{res['wer']['beam+lm python'][s]:.2f}" for s in sets) + " |")
     if "pyctcdecode" in res["wer"]:
         pc = res["pyctcdecode"]
         lines.append(f"| pyctcdecode+LM ({pc['weight']:g}/{pc['bonus']:g}) | " + " | ".join(
             f"{res['wer']['pyctcdecode'][s]:.2f}" for s in sets) + " |")
     sp = res["speed"]
-    lines += ["", f"Speed on {res['test_audio_s']:.0f} s of test audio, {res['machine']['threads']} threads, median of "
-              f"{res['reps']} (× real time): model {sp['model']:.1f}; search: beam {sp['beam_search']:.0f}, beam+LM "
-              f"{sp['lm_search']:.0f}; end to end: beam {sp['beam_end_to_end']:.1f}, **beam+LM "
-              f"{sp['lm_end_to_end']:.1f}**." + (f" pyctcdecode+LM search {sp['pyctcdecode_search']:.0f}." if
-                                                  "pyctcdecode_search" in sp else "")]
+    speed = (f"Speed on {res['test_audio_s']:.0f} s of test audio, {res['machine']['threads']} threads, median of "
+             f"{res['reps']} (× real time): model {sp['model']:.1f}; search: beam {sp['beam_search']:.0f}, beam+LM "
+             f"{sp['lm_search']:.0f}; end to end: beam {sp['beam_end_to_end']:.1f}, **beam+LM "
+             f"{sp['lm_end_to_end']:.1f}** ({res.get('lm_engine', 'python')}).")
+    if "python_lm_search" in sp:
+        speed += (f" Our Python LM search {sp['python_lm_search']:.0f}, end to end "
+                  f"{sp['python_lm_end_to_end']:.1f}.")
+    if "pyctcdecode_search" in sp:
+        speed += f" pyctcdecode+LM search {sp['pyctcdecode_search']:.0f}."
+    lines += ["", speed]
     return "\n".join(lines)
 
 
@@ -178,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--pyctcdecode", action="store_true", help="also pyctcdecode's beam search with the same LM")
+    p.add_argument("--python-lm", action="store_true", help="also our Python LM search (lm_engine=python)")
     a = p.parse_args(argv)
     C.setup_torch(a.threads)
     lm_path = make_lm(a)
@@ -188,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     tune_s = time.perf_counter() - t0
     print(f"LM {lm_path}: weight {choice.weight:g}, word bonus {choice.bonus:g} (val WER {choice.error:.2f} %, "
           f"tuned in {tune_s:.0f} s)", flush=True)
+    py_choice = tune_lm(model, val, ctx, a.beam, a.max_duration, lm, grid, engine="python") if a.python_lm else None
+    if py_choice is not None:
+        print(f"ours (python): weight {py_choice.weight:g}, word bonus {py_choice.bonus:g} (val WER "
+              f"{py_choice.error:.2f} %)", flush=True)
     pyctc = PyCTC(model.tokenizer.tokens, lm_path, a.beam) if a.pyctcdecode else None
     if pyctc is not None:
         pc_choice = pyctc_tune(pyctc, acoustic(model, val, ctx, a.beam, a.max_duration)[0], grid)
@@ -195,12 +213,19 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     plain = CTCDecoder(model.tokenizer, DecodeOptions(method="beam", beam=a.beam))
     fused = plain.with_options(lm=LMFusion(lm, choice.weight, choice.bonus))
+    engine = "flashlight" if fused.lm_search is not None else "python"
+    ours = plain.with_options(lm=LMFusion(lm, py_choice.weight, py_choice.bonus), lm_engine="python") \
+        if py_choice is not None else None
     tests = eval_sets(a.manifest_dir, "test")
     audio = sum(c.duration for cuts in tests.values() for c in cuts)
-    times: dict[str, list[float]] = {"model": [], "beam_search": [], "lm_search": [], "pyctcdecode_search": []}
+    times: dict[str, list[float]] = {"model": [], "beam_search": [], "lm_search": [], "pyctcdecode_search": [],
+                                     "python_lm_search": []}
     for r in range(a.reps):
         frames, t_model = acoustic(model, tests, ctx, plain.opts.topk(), a.max_duration)
         hyps = {"beam": search(plain, frames), "beam+lm": search(fused, frames)}
+        if ours is not None:
+            hyps["beam+lm python"] = search(ours, frames)
+            times["python_lm_search"].append(hyps["beam+lm python"][1])
         if pyctc is not None:
             hyps["pyctcdecode"] = pyctc.run(frames, pc_choice.weight, pc_choice.bonus)
             times["pyctcdecode_search"].append(hyps["pyctcdecode"][1])
@@ -210,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{hyps['beam+lm'][1]:.1f} s for {audio:.0f} s of audio", flush=True)
     oracle = nbest_oracle(frames, a.beam, model.tokenizer)
     med = {k: statistics.median(v) for k, v in times.items() if v}
-    res = {"model": a.model, "lm": str(lm_path), "lm_weight": choice.weight, "word_bonus": choice.bonus,
+    res = {"model": a.model, "lm": str(lm_path), "lm_engine": engine, "lm_weight": choice.weight,
+           "word_bonus": choice.bonus,
            "val_wer_at_choice": choice.error, "val_grid": choice.to_dict()["grid"], "tune_seconds": round(tune_s, 1),
            "beam": a.beam, "reps": a.reps, "test_audio_s": round(audio, 1), "machine": C.machine(),
            "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -221,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
                      "lm_search": audio / med["lm_search"],
                      "beam_end_to_end": audio / (med["model"] + med["beam_search"]),
                      "lm_end_to_end": audio / (med["model"] + med["lm_search"])}}
+    if ours is not None:
+        res["speed"]["python_lm_search"] = audio / med["python_lm_search"]
+        res["speed"]["python_lm_end_to_end"] = audio / (med["model"] + med["python_lm_search"])
+        res["python_lm"] = py_choice.to_dict()
     if pyctc is not None:
         res["speed"]["pyctcdecode_search"] = audio / med["pyctcdecode_search"]
         res["pyctcdecode"] = pc_choice.to_dict()

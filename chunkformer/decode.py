@@ -107,16 +107,17 @@ def set_frames(loaded: LoadedModel, sets: dict, context: Context, k: int, max_du
 
 
 def tune_lm(loaded: LoadedModel, sets: dict, context: Context, beam: int, max_duration: float, lm: NgramLM,
-            grid: list[tuple[float, float]], hotwords: ContextGraph | None = None) -> FusionChoice:
+            grid: list[tuple[float, float]], hotwords: ContextGraph | None = None, engine: str = "auto"
+            ) -> FusionChoice:
     """This model's LM weight and word bonus: the grid point with the lowest WER of beam+lm over all ``sets``
-    pooled ({name: CutSet}, the val sets). The acoustic model runs once per utterance; each grid point
-    reruns only the search on the kept top-k frames."""
+    pooled ({name: CutSet}, the val sets), searched by ``engine`` (``DecodeOptions.lm_engine``). The acoustic
+    model runs once per utterance; each grid point reruns only the search on the kept top-k frames."""
     plain = beam_decoders(loaded, ["beam"], beam, hotwords)["beam"]
     items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk(),
                                                                    max_duration).items() for cid, ref, f in its]
 
     def wer(weight: float, bonus: float) -> float:
-        fused = plain.with_options(lm=LMFusion(lm, weight, bonus))
+        fused = plain.with_options(lm=LMFusion(lm, weight, bonus), lm_engine=engine)
         return compute_wer([(uid, ref, fused.decode(f).text) for uid, ref, f in items]).wer
 
     return tune_fusion(grid, wer)

@@ -8,7 +8,9 @@
 
 Search: greedy (argmax path) unless ``DecodeOptions.method`` is ``"beam"``, or is ``"auto"`` (the default)
 and hotwords or an LM are given. Then CTC prefix beam search with the hotword graph and the LM fused
-(:mod:`~chunkformer.decoding.fusion`).
+(:mod:`~chunkformer.decoding.fusion`). With an LM and no hotwords, ``lm_engine="auto"`` runs that search in
+flashlight-text's C++ decoder where it can (:mod:`~chunkformer.decoding.flashlight_search`: installed, a
+whole-word vocabulary), ours otherwise; ``"python"`` always ours, ``"flashlight"`` refuses to fall back.
 
 Times: the hypothesis is aligned to the frames (:func:`~chunkformer.decoding.alignment.ctc_align`, best CTC
 path). Given the utterance's fbank (``fbank=``, what the model read), each word's boundaries come from the
@@ -35,12 +37,14 @@ import torch
 from chunkformer.decoding.alignment import ctc_align, greedy_path, path_log_probs, token_spans
 from chunkformer.decoding.context_graph import ContextGraph
 from chunkformer.decoding.ctc_search import FrameTopK, prefix_beam_search
+from chunkformer.decoding.flashlight_search import FlashlightLMSearch, unusable
 from chunkformer.decoding.fusion import LMFusion, PrefixScorer
 from chunkformer.decoding.word_times import WordTimeOptions, word_boundaries
 from chunkformer.model.subsampling import OUTPUT_FRAME_CENTRE_SECONDS, OUTPUT_FRAME_SECONDS, output_frame_start
 from chunkformer.tokenizer import WORD_START, Tokenizer
 
 METHODS = ("auto", "greedy", "beam")
+LM_ENGINES = ("auto", "python", "flashlight")
 
 
 @dataclass(frozen=True)
@@ -85,10 +89,13 @@ class DecodeOptions:
     lm: LMFusion | None = None
     max_word_frames: int = 4
     word_times: WordTimeOptions = field(default_factory=WordTimeOptions)
+    lm_engine: str = "auto"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown decoding method {self.method!r}; choose from {METHODS}")
+        if self.lm_engine not in LM_ENGINES:
+            raise ValueError(f"unknown LM engine {self.lm_engine!r}; choose from {LM_ENGINES}")
         if self.beam < 1:
             raise ValueError(f"beam must be >= 1, got {self.beam}")
 
@@ -124,6 +131,16 @@ class CTCDecoder:
     def __init__(self, tokenizer: Tokenizer, options: DecodeOptions | None = None) -> None:
         self.tok = tokenizer
         self.opts = options or DecodeOptions()
+        self.lm_search = self._lm_search()
+
+    def _lm_search(self) -> FlashlightLMSearch | None:
+        """flashlight's search for LM-only beam searches (None: ours), as ``lm_engine`` says."""
+        lm, engine = self.opts.lm, self.opts.lm_engine
+        if lm is None or engine == "python" or self.opts.method == "greedy":
+            return None
+        if engine == "auto" and unusable(self.tok.tokens, lm) is not None:
+            return None
+        return FlashlightLMSearch(self.tok.tokens, self.tok.blank_id, lm, self.opts.beam)
 
     def with_options(self, **changes: object) -> CTCDecoder:
         """A decoder with some options replaced (``dataclasses.replace``)."""
@@ -145,6 +162,9 @@ class CTCDecoder:
         if self.opts.search(graph) == "greedy":
             tokens, path = greedy_path(frames.ids[:, 0].tolist(), self.tok.blank_id)
             return self.finish(frames, tokens, float(frames.values[:, 0].double().sum()), offset, path, fbank)
+        if graph is None and self.lm_search is not None:
+            tokens, score = self.lm_search.search(frames)
+            return self.finish(frames, tokens, score, offset, fbank=fbank)
         scorer = PrefixScorer(self.tok.tokens, graph, self.opts.lm)
         nbest = prefix_beam_search(frames, self.opts.beam, self.tok.blank_id, self.opts.prune_topk, scorer=scorer)
         tokens, score = nbest[0] if nbest else ([], -math.inf)
