@@ -266,3 +266,34 @@ def write_fixture_lm(path: Path, vocab_file: Path) -> Path:
              "-0.1\ttrăm phố", "", "\\end\\", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+# A trigram ARPA LM over "an", "ba", "anh", "h" (the LM tests' hand-checked back-off cases)
+SMALL_ARPA = """\\data\\
+ngram 1=7
+ngram 2=6
+ngram 3=2
+
+\\1-grams:
+-1.0\t<unk>\t0
+-99\t<s>\t-0.30
+-0.70\t</s>\t0
+-0.50\tan\t-0.20
+-0.60\tba\t-0.25
+-0.90\tanh\t-0.10
+-1.20\th
+
+\\2-grams:
+-0.20\t<s> an\t-0.05
+-0.40\tan ba\t-0.15
+-0.30\tba anh\t0
+-0.25\tanh </s>
+-0.50\t<s> ba\t-0.12
+-0.35\tba </s>
+
+\\3-grams:
+-0.10\t<s> an ba
+-0.05\tan ba anh
+
+\\end\\
+"""

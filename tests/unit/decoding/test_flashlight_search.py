@@ -15,27 +15,8 @@ from chunkformer.decoding.ctc_search import FrameTopK, collapse
 from chunkformer.decoding.flashlight_search import FlashlightLMSearch, unusable
 from chunkformer.tokenizer import Tokenizer
 
-ARPA = """\\data\\
-ngram 1=6
-ngram 2=5
+from helpers import SMALL_ARPA
 
-\\1-grams:
--1.0\t<unk>\t0
--99\t<s>\t-0.30
--0.70\t</s>\t0
--0.50\tan\t-0.20
--0.60\tba\t-0.25
--0.90\tanh\t-0.10
-
-\\2-grams:
--0.20\t<s> an
--0.40\tan ba
--0.30\tba anh
--0.25\tanh </s>
--0.50\t<s> ba
-
-\\end\\
-"""
 # whole words, as the Vietnamese syllable vocabularies; <unk> stands for flashlight's silence
 WORDS = Tokenizer(["<blank>", "▁an", "▁ba", "▁anh", "<unk>"])
 PIECES = Tokenizer(["<blank>", "▁an", "▁ba", "h"])  # "h" continues a word: not a lexicon of whole words
@@ -44,7 +25,7 @@ PIECES = Tokenizer(["<blank>", "▁an", "▁ba", "h"])  # "h" continues a word: 
 @pytest.fixture()
 def arpa(tmp_path: Path) -> Path:
     path = tmp_path / "lm.arpa"
-    path.write_text(ARPA, encoding="utf-8")
+    path.write_text(SMALL_ARPA, encoding="utf-8")
     return path
 
 

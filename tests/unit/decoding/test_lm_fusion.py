@@ -17,34 +17,8 @@ from chunkformer.decoding.fusion import PrefixScorer
 from chunkformer.decoding.lm import LN10
 from chunkformer.tokenizer import Tokenizer
 
-ARPA = """\\data\\
-ngram 1=7
-ngram 2=6
-ngram 3=2
+from helpers import SMALL_ARPA
 
-\\1-grams:
--1.0\t<unk>\t0
--99\t<s>\t-0.30
--0.70\t</s>\t0
--0.50\tan\t-0.20
--0.60\tba\t-0.25
--0.90\tanh\t-0.10
--1.20\th
-
-\\2-grams:
--0.20\t<s> an\t-0.05
--0.40\tan ba\t-0.15
--0.30\tba anh\t0
--0.25\tanh </s>
--0.50\t<s> ba\t-0.12
--0.35\tba </s>
-
-\\3-grams:
--0.10\t<s> an ba
--0.05\tan ba anh
-
-\\end\\
-"""
 # "h" continues a word: "an" + "h" is the word "anh"; "ba" + "h" is "bah", not in the LM (<unk>)
 TOK = Tokenizer(["<blank>", "▁an", "▁ba", "h"])
 
@@ -52,7 +26,7 @@ TOK = Tokenizer(["<blank>", "▁an", "▁ba", "h"])
 @pytest.fixture()
 def arpa(tmp_path: Path) -> Path:
     path = tmp_path / "lm.arpa"
-    path.write_text(ARPA, encoding="utf-8")
+    path.write_text(SMALL_ARPA, encoding="utf-8")
     return path
 
 
