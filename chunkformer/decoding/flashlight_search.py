@@ -16,7 +16,8 @@ greedy paths on its test sets; where one occurs, flashlight takes the next best 
 
 Flashlight's KenLM wrapper returns log10 scores; the LM weight is multiplied by ln 10 so that the fused score
 is ours, in natural log. A decoder object keeps per-call buffers, so each call makes its own (cheap); the
-lexicon trie and the LM, read-only during decoding, are built once per LM file and vocabulary.
+lexicon trie and the LM, read-only during decoding, are built once per LM file and vocabulary. The frames go
+in in blocks of ``BLOCK`` (flashlight reads dense (T, V) emissions; a 10-minute piece at once would be 200 MB).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from chunkformer.tokenizer import WORD_START
 BEAM_FACTOR = 2
 BEAM_THRESHOLD = 25.0  # hypotheses more than this below the best are dropped (flashlight's usual value)
 LOG_ADD = False  # Viterbi: the best single alignment per hypothesis (flashlight's and torchaudio's default)
+BLOCK = 256  # frames per decode step: dense (frames, V) float32 emissions (6.8 MB at V = 6 640), not (T, V)
 _FLOOR = -1e4  # log-prob of the entries outside a frame's top k: never chosen, and finite
 
 
@@ -76,9 +78,10 @@ def _silence(tokens: Sequence[str]) -> int | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _lexicon(path: str, tokens: tuple[str, ...]) -> tuple[Any, Any, Any, dict[int, int]]:
-    """(word dictionary, flashlight KenLM, smeared lexicon trie, word index → token id) for an LM file and a
-    whole-word vocabulary."""
+def _lexicon(path: str, stamp: tuple[int, int], tokens: tuple[str, ...]  # noqa: ARG001 (stamp: cache key)
+             ) -> tuple[Any, Any, Any, dict[int, int]]:
+    """(word dictionary, flashlight KenLM, smeared lexicon trie, word index → token id) for an LM file (its
+    modification time and size in ``stamp``: a rewritten file is read again) and a whole-word vocabulary."""
     fl = _module()
     from flashlight.lib.text.dictionary import Dictionary  # noqa: PLC0415 (optional dependency)
 
@@ -112,18 +115,28 @@ class FlashlightLMSearch:
         self.vocab = len(tokens)
         self.blank = blank
         self.silence = _silence(tokens)
-        self.words, self.lm, self.trie, self.token_of = _lexicon(str(Path(lm.lm.path)), tuple(tokens))
+        path = Path(lm.lm.path)
+        st = path.stat()
+        self.words, self.lm, self.trie, self.token_of = _lexicon(str(path), (st.st_mtime_ns, st.st_size),
+                                                                 tuple(tokens))
         self.unk = self.words.get_index("<unk>")
         self.beam = beam
         self.weight, self.bonus = lm.weight * math.log(10), lm.word_bonus
 
     def search(self, frames: FrameTopK) -> tuple[list[int], float]:
-        emissions = np.full((len(frames), self.vocab), _FLOOR, dtype=np.float32)
-        np.put_along_axis(emissions, frames.ids.numpy(), frames.values.float().numpy(), axis=1)
         opts = self.fl.LexiconDecoderOptions(
             beam_size=BEAM_FACTOR * self.beam, beam_size_token=frames.k, beam_threshold=BEAM_THRESHOLD,
             lm_weight=self.weight, word_score=self.bonus, unk_score=-math.inf, sil_score=0.0, log_add=LOG_ADD,
             criterion_type=self.fl.CriterionType.CTC)
         decoder = self.fl.LexiconDecoder(opts, self.trie, self.lm, self.silence, self.blank, self.unk, [], False)
-        best = decoder.decode(emissions.ctypes.data, len(frames), self.vocab)[0]
+        decoder.decode_begin()
+        ids, values = frames.ids.numpy(), frames.values.float().numpy()
+        emissions = np.empty((BLOCK, self.vocab), dtype=np.float32)
+        for a in range(0, len(frames), BLOCK):
+            n = min(BLOCK, len(frames) - a)
+            emissions[:n] = _FLOOR
+            np.put_along_axis(emissions[:n], ids[a : a + n], values[a : a + n], axis=1)
+            decoder.decode_step(emissions.ctypes.data, n, self.vocab)
+        decoder.decode_end()
+        best = decoder.get_all_final_hypothesis()[0]  # sorted best first; includes the end (</s>) score
         return [self.token_of[w] for w in best.words if w >= 0], float(best.score)

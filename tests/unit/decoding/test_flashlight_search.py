@@ -86,3 +86,15 @@ def test_the_engine_is_chosen_where_flashlight_applies(arpa: Path) -> None:
     ours = CTCDecoder(WORDS, DecodeOptions(lm=fusion, lm_engine="python")).decode(lp, hotwords=graph)
     auto = CTCDecoder(WORDS, DecodeOptions(lm=fusion)).decode(lp, hotwords=graph)
     assert (auto.tokens, auto.score) == (ours.tokens, ours.score)
+
+
+def test_long_inputs_go_in_blocks_with_the_same_result(arpa: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames fed in blocks of 7 (as long inputs are, in blocks of BLOCK) give exactly the one-block result."""
+    g = torch.Generator().manual_seed(11)
+    raw = 3.0 * torch.randn(60, len(WORDS), generator=g)
+    raw[:, 4] = -1e9
+    frames = FrameTopK.from_log_probs(torch.log_softmax(raw, dim=-1), 4)
+    search = FlashlightLMSearch(WORDS.tokens, 0, LMFusion(load_lm(arpa), 0.7, 0.5), beam=4)
+    whole = search.search(frames)
+    monkeypatch.setattr("chunkformer.decoding.flashlight_search.BLOCK", 7)
+    assert search.search(frames) == whole and len(whole[0]) > 5
