@@ -46,6 +46,7 @@ from chunkformer.decoding.scoring import Result, compute_wer, write_error_stats,
 from chunkformer.decoding.tuning import DEFAULT_GRID, FusionChoice, parse_grid, tune_fusion
 from chunkformer.model.masked_batch import Context
 from chunkformer.plot import plot_valid_wer
+from chunkformer.tokenizer import Tokenizer
 from chunkformer.utils.cli import error
 from chunkformer.utils.io import atomic_write_text, file_digest
 from chunkformer.utils.logs import setup_logger
@@ -188,12 +189,12 @@ def lm_notes(info: dict) -> str:
              f"Beam search (beam {info['beam']}) fused with the word n-gram LM `{info['lm']}` (sha256 "
              f"{info['lm_digest']}): score = log P_ctc + weight · ln P_lm + bonus · words. Weight and word bonus "
              f"{how}; the grid and its WERs are in `{LM_FUSION_JSON}`.", "",
-             "| model | LM weight | word bonus | " + (f"{info['tuned_on']} WER at that point |" if info["tuned_on"]
-                                                     else "|"),
-             "|---|---|---|" + ("---|" if info["tuned_on"] else "")]
+             "| model | search | LM weight | word bonus | " + (f"{info['tuned_on']} WER at that point |"
+                                                              if info["tuned_on"] else "|"),
+             "|---|---|---|---|" + ("---|" if info["tuned_on"] else "")]
     for tag, m in info["models"].items():
         cell = f" {m['error']:.2f} |" if info["tuned_on"] else ""
-        lines.append(f"| {tag} | {m['weight']:g} | {m['bonus']:g} |{cell}")
+        lines.append(f"| {tag} | {m['search']} | {m['weight']:g} | {m['bonus']:g} |{cell}")
     return "\n".join(lines)
 
 
@@ -263,7 +264,8 @@ def check_args(a: argparse.Namespace, methods: list[str]) -> str | None:
 
 def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], lm: NgramLM, ctx: Context,
                    graphs: dict[str, ContextGraph | None]) -> tuple[dict[str, LMFusion], dict]:
-    """Each model's LMFusion (given, or tuned on the --lm-tune-split sets) and the ``lm_fusion.json`` record."""
+    """Each model's LMFusion (given, or tuned on the --lm-tune-split sets) and the ``lm_fusion.json`` record,
+    with the search that runs it per model (``DecodeOptions.lm_engine`` "auto": flashlight or ours)."""
     info = {"lm": str(a.lm), "lm_digest": file_digest(a.lm), "beam": a.beam, "models": {},
             "tuned_on": None if a.lm_weight is not None else a.lm_tune_split,
             "grid": None if a.lm_weight is not None else a.lm_grid}
@@ -272,7 +274,24 @@ def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]],
         for tag, _ in loaded:
             fusions[tag] = LMFusion(lm, a.lm_weight, a.lm_bonus or 0.0)
             info["models"][tag] = {"weight": a.lm_weight, "bonus": a.lm_bonus or 0.0}
-        return fusions, info
+    else:
+        fusions = tune_fusions(a, loaded, lm, ctx, graphs, info)
+    for tag, model in loaded:
+        info["models"][tag]["search"] = lm_search_name(model.tokenizer, fusions[tag], graphs[tag])
+    return fusions, info
+
+
+def lm_search_name(tokenizer: Tokenizer, fusion: LMFusion, hotwords: ContextGraph | None) -> str:
+    """``"flashlight"`` or ``"ours"``: which search decodes beam+lm (``lm_engine`` "auto"; with hotwords, ours)."""
+    if hotwords is not None:
+        return "ours"
+    return "ours" if CTCDecoder(tokenizer, DecodeOptions(method="beam", lm=fusion)).lm_search is None else "flashlight"
+
+
+def tune_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], lm: NgramLM, ctx: Context,
+                 graphs: dict[str, ContextGraph | None], info: dict) -> dict[str, LMFusion]:
+    """Each model's LMFusion tuned on the --lm-tune-split sets, its choice and grid recorded in ``info``."""
+    fusions = {}
     grid = parse_grid(a.lm_grid)
     sets = eval_sets(a.manifest_dir, a.lm_tune_split)
     if not sets:
@@ -287,7 +306,7 @@ def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]],
                  ", ".join(f"{w:g}/{b:g}: {e:.2f}" for (w, b), e in choice.grid.items()))
         fusions[tag] = LMFusion(lm, choice.weight, choice.bonus)
         info["models"][tag] = choice.to_dict()
-    return fusions, info
+    return fusions
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,6 +95,7 @@ def test_beam_lm_is_tuned_on_val_and_gets_lm_rows(tmp_path, official_model_dir):
     chosen = min(val, key=lambda p: (val[p], p))
     m = info["models"]["m"]
     assert info["tuned_on"] == "val" and (m["weight"], m["bonus"]) == chosen
+    assert m["search"] == "flashlight"  # the fixture's vocabulary is whole syllables, with <sos/eos>
     assert m["grid"] == {f"{w:g},{b:g}": pytest.approx(e, abs=1e-4) for (w, b), e in val.items()}
     test = decode_set(loaded, eval_sets(mdir, "test")["telephony"], Context.DEFAULT, ["beam", "beam+lm"], 10,
                       100.0, lm=LMFusion(lm, *chosen))
@@ -103,7 +104,7 @@ def test_beam_lm_is_tuned_on_val_and_gets_lm_rows(tmp_path, official_model_dir):
     results = (exp / "RESULTS.md").read_text(encoding="utf-8")
     table = results.split("## prefix_beam_search")[1]
     assert table.index("| m |") < table.index("| m+LM |") and "## LM fusion (`+LM` rows)" in results
-    assert f"| m | {chosen[0]:g} | {chosen[1]:g} | {val[chosen]:.2f} |" in results
+    assert f"| m | flashlight | {chosen[0]:g} | {chosen[1]:g} | {val[chosen]:.2f} |" in results
 
 
 def test_lm_options_are_checked(tmp_path, official_model_dir, capsys):
