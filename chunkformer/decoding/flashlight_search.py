@@ -3,9 +3,10 @@
 Used by :class:`chunkformer.decoding.CTCDecoder` for a beam search with an LM and no hotwords when the
 ``flashlight-text`` package is installed and the vocabulary is one of whole words (every token but the
 specials starts with ``▁``: the syllable vocabularies of the Vietnamese ChunkFormer models): then its lexicon is
-the vocabulary itself, one token per word, and its search is the same as ours (``docs/DECODING.md``, "n-gram
-LM"): CTC score + ``weight`` · ln P_lm + ``word_bonus`` per word, ``</s>`` scored at the end. On the demo's
-sets, with twice our beam (``BEAM_FACTOR``), it gives the same val WER as ours at ~3.5× the search speed
+the vocabulary itself, one token per word, and it ranks hypotheses by our fused score (``docs/DECODING.md``,
+"n-gram LM"): CTC score + ``weight`` · ln P_lm + ``word_bonus`` per word, ``</s>`` scored at the end; but the
+CTC score of a hypothesis is its best single alignment (Viterbi), where ours sums over alignments. On the
+demo's sets, with twice our beam (``BEAM_FACTOR``), it gives the same val WER as ours at 2.5× the search speed
 (docs/BENCHMARKS.md, "Decoding"). Hotwords stay with our search (flashlight has no context graph); so do
 vocabularies with word pieces.
 
@@ -37,7 +38,7 @@ from chunkformer.tokenizer import WORD_START
 # flashlight's beam size per unit of ours. Its beam entries are (prefix, last token, blank or not) states, where
 # ours holds each prefix once with both CTC scores, so the same number holds fewer distinct prefixes. Chosen on
 # the demo's val sets (pooled WER, weight and bonus tuned for each): 20.85 % at 1, 20.76 % at 2 and 3, ours at
-# beam 10 20.74 %; the search at 2 is 3.5x faster than ours.
+# beam 10 20.74 %; at 2 its search is 2.5x as fast as ours (bench/bench_lm_decoding.py --python-lm).
 BEAM_FACTOR = 2
 BEAM_THRESHOLD = 25.0  # hypotheses more than this below the best are dropped (flashlight's usual value)
 LOG_ADD = False  # Viterbi: the best single alignment per hypothesis (flashlight's and torchaudio's default)
@@ -83,12 +84,11 @@ def _lexicon(path: str, stamp: tuple[int, int], tokens: tuple[str, ...]  # noqa:
     """(word dictionary, flashlight KenLM, smeared lexicon trie, word index → token id) for an LM file (its
     modification time and size in ``stamp``: a rewritten file is read again) and a whole-word vocabulary."""
     fl = _module()
-    from flashlight.lib.text.dictionary import Dictionary  # noqa: PLC0415 (optional dependency)
+    from flashlight.lib.text.decoder.kenlm import KenLM  # noqa: PLC0415 (optional dependency)
+    from flashlight.lib.text.dictionary import Dictionary  # noqa: PLC0415
 
     ids = [i for i, t in enumerate(tokens) if t.startswith(WORD_START)]
     words = Dictionary([tokens[i][len(WORD_START):] for i in ids] + ["<unk>"])
-    from flashlight.lib.text.decoder.kenlm import KenLM  # noqa: PLC0415 (optional dependency)
-
     lm = KenLM(path, words)
     trie = fl.Trie(len(tokens), _silence(tokens))
     start = lm.start(False)
