@@ -18,6 +18,11 @@ The fused search runs in flashlight-text's C++ decoder (``lm_engine="auto"``, wh
 whole-word vocabulary; :mod:`chunkformer.decoding.flashlight_search`); ``--python-lm`` also runs ours
 (``lm_engine="python"``, tuned on val alike) over the same frames: WER and speed side by side.
 
+``--handwritten``: also the 30 call-bot sentences written by hand for ``tests/test_handwritten_callbot.py`` (no
+generator, corpus or LM text has them), spoken by held-out espeak-ng voices, clean and over the simulated phone
+line exactly as that test makes them: WER of the plain beam and of the fused search(es), with the weights chosen
+on val.
+
 ``--pyctcdecode``: the same comparison for pyctcdecode 0.5.0's beam search with the same KenLM file (its
 ``alpha``/``beta`` are our weight/bonus, natural log; tuned on val over the same grid; beam width ``--beam``, its
 own pruning defaults), fed the same top-k frames as dense (T, V) log-probs with -30 elsewhere (it discards
@@ -46,11 +51,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 sys.path.insert(0, str(C.REPO))
+from chunkformer.audio import resample  # noqa: E402
 from chunkformer.checkpoint import LoadedModel, load_model  # noqa: E402
 from chunkformer.data.datamodule import eval_sets  # noqa: E402
 from chunkformer.decode import set_frames, tune_lm  # noqa: E402
@@ -58,6 +65,7 @@ from chunkformer.decoding import ArpaLM, CTCDecoder, DecodeOptions, FrameTopK, L
 from chunkformer.decoding.ctc_search import prefix_beam_search  # noqa: E402
 from chunkformer.decoding.scoring import compute_wer  # noqa: E402
 from chunkformer.decoding.tuning import DEFAULT_GRID, FusionChoice, parse_grid, tune_fusion  # noqa: E402
+from chunkformer.frontend import fbank  # noqa: E402
 from chunkformer.model.masked_batch import Context  # noqa: E402
 
 Item = tuple[str, str, FrameTopK]  # (cut id, reference, top-k frames)
@@ -147,6 +155,25 @@ def nbest_oracle(frames: dict[str, list[Item]], beam: int, tok: object) -> dict[
     return out
 
 
+def handwritten(model: LoadedModel, ctx: Context, decoders: dict[str, CTCDecoder]) -> dict[str, dict[str, float]]:
+    """{clean, phone: {decoder name: WER %}} on the hand-written sentences of tests/test_handwritten_callbot.py."""
+    sys.path.insert(0, str(C.REPO / "tests"))
+    import test_handwritten_callbot as hw  # noqa: PLC0415 (the sentences live with their test, nowhere else)
+
+    clean = [hw.speak(i, s) for i, s in enumerate(hw.SENTENCES)]
+    phone = [hw.phone_line(x, r, np.random.default_rng([7, i])) for i, (x, r) in enumerate(clean)]
+    out = {}
+    for cond, waves in (("clean", clean), ("phone", phone)):
+        feats = [fbank(resample(np.asarray(x, dtype=np.float32), r, 16000), 16000) for x, r in waves]
+        with torch.inference_mode():
+            lps = model.model.eval().ctc_log_probs(feats, ctx)
+        out[cond] = {name: round(compute_wer([(str(i), ref, dec.decode(lp).text) for i, (ref, lp) in
+                                              enumerate(zip(hw.SENTENCES, lps))]).wer, 2)
+                     for name, dec in decoders.items()}
+        print(f"hand-written, {cond}: " + ", ".join(f"{k} {v:.2f}" for k, v in out[cond].items()), flush=True)
+    return out
+
+
 def table(res: dict) -> str:
     """The markdown tables of one result record."""
     sets = list(res["wer"]["beam"])
@@ -174,6 +201,8 @@ def table(res: dict) -> str:
     if "pyctcdecode_search" in sp:
         speed += f" pyctcdecode+LM search {sp['pyctcdecode_search']:.0f}."
     lines += ["", speed]
+    for cond, wers in res.get("handwritten", {}).items():
+        lines.append(f"Hand-written sentences, {cond}, WER %: " + ", ".join(f"{k} {v:.2f}" for k, v in wers.items()))
     return "\n".join(lines)
 
 
@@ -192,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--pyctcdecode", action="store_true", help="also pyctcdecode's beam search with the same LM")
     p.add_argument("--python-lm", action="store_true", help="also our Python LM search (lm_engine=python)")
+    p.add_argument("--handwritten", action="store_true", help="also the 30 hand-written sentences, clean and phone")
     a = p.parse_args(argv)
     C.setup_torch(a.threads)
     lm_path = make_lm(a)
@@ -247,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                      "lm_search": audio / med["lm_search"],
                      "beam_end_to_end": audio / (med["model"] + med["beam_search"]),
                      "lm_end_to_end": audio / (med["model"] + med["lm_search"])}}
+    if a.handwritten:
+        res["handwritten"] = handwritten(model, ctx, {"beam": plain, "beam+lm": fused} | (
+            {"beam+lm python": ours} if ours is not None else {}))
     if ours is not None:
         res["speed"]["python_lm_search"] = audio / med["python_lm_search"]
         res["speed"]["python_lm_end_to_end"] = audio / (med["model"] + med["python_lm_search"])
