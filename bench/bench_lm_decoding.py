@@ -14,9 +14,9 @@ What ``./run.sh --stage 5 --lm auto`` does, for one model, with the time of each
 4. the n-best oracle: the WER of the best of the plain beam's ``--beam`` hypotheses of each utterance, the
    floor of any rescoring of them (an LM's included).
 
-The fused search runs in flashlight-text's C++ decoder (``lm_engine="auto"``, what stage 5 uses for a
+The fused search runs in flashlight-text's C++ decoder (``LMFusion.search="auto"``, what stage 5 uses for a
 whole-word vocabulary; :mod:`chunkformer.decoding.flashlight_search`); ``--python-lm`` also runs ours
-(``lm_engine="python"``, tuned on val alike) over the same frames: WER and speed side by side.
+(``search="ours"``, tuned on val alike) over the same frames: WER and speed side by side.
 
 ``--handwritten``: also the 30 call-bot sentences written by hand for ``tests/test_handwritten_callbot.py`` (no
 generator, corpus or LM text has them), spoken by held-out espeak-ng voices, clean and over the simulated phone
@@ -194,7 +194,7 @@ def table(res: dict) -> str:
     speed = (f"Speed on {res['test_audio_s']:.0f} s of test audio, {res['machine']['threads']} threads, median of "
              f"{res['reps']} (× real time): model {sp['model']:.1f}; search: beam {sp['beam_search']:.0f}, beam+LM "
              f"{sp['lm_search']:.0f}; end to end: beam {sp['beam_end_to_end']:.1f}, **beam+LM "
-             f"{sp['lm_end_to_end']:.1f}** ({res.get('lm_engine', 'python')}).")
+             f"{sp['lm_end_to_end']:.1f}** ({res.get('lm_engine', 'ours')}).")
     if "python_lm_search" in sp:
         speed += (f" Our Python LM search {sp['python_lm_search']:.0f}, end to end "
                   f"{sp['python_lm_end_to_end']:.1f}.")
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--pyctcdecode", action="store_true", help="also pyctcdecode's beam search with the same LM")
-    p.add_argument("--python-lm", action="store_true", help="also our Python LM search (lm_engine=python)")
+    p.add_argument("--python-lm", action="store_true", help="also our Python LM search (search=ours)")
     p.add_argument("--handwritten", action="store_true", help="also the 30 hand-written sentences, clean and phone")
     a = p.parse_args(argv)
     C.setup_torch(a.threads)
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     tune_s = time.perf_counter() - t0
     print(f"LM {lm_path}: weight {choice.weight:g}, word bonus {choice.bonus:g} (val WER {choice.error:.2f} %, "
           f"tuned in {tune_s:.0f} s)", flush=True)
-    py_choice = tune_lm(model, val, ctx, a.beam, a.max_duration, lm, grid, engine="python") if a.python_lm else None
+    py_choice = tune_lm(model, val, ctx, a.beam, a.max_duration, lm, grid, search="ours") if a.python_lm else None
     if py_choice is not None:
         print(f"ours (python): weight {py_choice.weight:g}, word bonus {py_choice.bonus:g} (val WER "
               f"{py_choice.error:.2f} %)", flush=True)
@@ -243,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     plain = CTCDecoder(model.tokenizer, DecodeOptions(method="beam", beam=a.beam))
     fused = plain.with_options(lm=LMFusion(lm, choice.weight, choice.bonus))
-    engine = "flashlight" if fused.lm_search is not None else "python"
-    ours = plain.with_options(lm=LMFusion(lm, py_choice.weight, py_choice.bonus), lm_engine="python") \
+    engine = "flashlight" if fused.lm_search is not None else "ours"
+    ours = plain.with_options(lm=LMFusion(lm, py_choice.weight, py_choice.bonus, "ours")) \
         if py_choice is not None else None
     tests = eval_sets(a.manifest_dir, "test")
     audio = sum(c.duration for cuts in tests.values() for c in cuts)

@@ -41,6 +41,7 @@ from chunkformer.data.datamodule import eval_batches, eval_sets
 from chunkformer.decoding import CTCDecoder, DecodeOptions, LMError, LMFusion, NgramLM, load_lm
 from chunkformer.decoding.context_graph import ContextGraph
 from chunkformer.decoding.ctc_search import FrameTopK, greedy_search
+from chunkformer.decoding.fusion import LM_SEARCHES
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
 from chunkformer.decoding.scoring import Result, compute_wer, write_error_stats, write_recogs, write_wer_summary
 from chunkformer.decoding.tuning import DEFAULT_GRID, FusionChoice, parse_grid, tune_fusion
@@ -108,17 +109,17 @@ def set_frames(loaded: LoadedModel, sets: dict, context: Context, k: int, max_du
 
 
 def tune_lm(loaded: LoadedModel, sets: dict, context: Context, beam: int, max_duration: float, lm: NgramLM,
-            grid: list[tuple[float, float]], hotwords: ContextGraph | None = None, engine: str = "auto"
+            grid: list[tuple[float, float]], hotwords: ContextGraph | None = None, search: str = "auto"
             ) -> FusionChoice:
     """This model's LM weight and word bonus: the grid point with the lowest WER of beam+lm over all ``sets``
-    pooled ({name: CutSet}, the val sets), searched by ``engine`` (``DecodeOptions.lm_engine``). The acoustic
+    pooled ({name: CutSet}, the val sets), decoded by ``search`` (``LMFusion.search``). The acoustic
     model runs once per utterance; each grid point reruns only the search on the kept top-k frames."""
     plain = beam_decoders(loaded, ["beam"], beam, hotwords)["beam"]
     items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk(),
                                                                    max_duration).items() for cid, ref, f in its]
 
     def wer(weight: float, bonus: float) -> float:
-        fused = plain.with_options(lm=LMFusion(lm, weight, bonus), lm_engine=engine)
+        fused = plain.with_options(lm=LMFusion(lm, weight, bonus, search))
         return compute_wer([(uid, ref, fused.decode(f).text) for uid, ref, f in items]).wer
 
     return tune_fusion(grid, wer)
@@ -228,6 +229,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="LM weight of beam+lm (natural-log LM score × weight); default: tuned on --lm-tune-split")
     p.add_argument("--lm-bonus", type=float, default=None,
                    help="word insertion bonus of beam+lm, with --lm-weight (default 0); default: tuned")
+    p.add_argument("--lm-search", choices=LM_SEARCHES, default="auto",
+                   help="beam+lm search: auto (flashlight-text's where it applies, else ours), ours or flashlight")
     p.add_argument("--lm-tune-split", default="val", help="the split whose sets (pooled WER) choose the LM weight "
                    "and bonus of each model when --lm-weight is not given")
     p.add_argument("--lm-grid", default=DEFAULT_GRID, help="the tuning grid, 'W1,W2,...:B1,B2,...' "
@@ -265,14 +268,14 @@ def check_args(a: argparse.Namespace, methods: list[str]) -> str | None:
 def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], lm: NgramLM, ctx: Context,
                    graphs: dict[str, ContextGraph | None]) -> tuple[dict[str, LMFusion], dict]:
     """Each model's LMFusion (given, or tuned on the --lm-tune-split sets) and the ``lm_fusion.json`` record,
-    with the search that runs it per model (``DecodeOptions.lm_engine`` "auto": flashlight or ours)."""
+    with the search that runs it per model (``--lm-search``; "auto": flashlight or ours)."""
     info = {"lm": str(a.lm), "lm_digest": file_digest(a.lm), "beam": a.beam, "models": {},
             "tuned_on": None if a.lm_weight is not None else a.lm_tune_split,
             "grid": None if a.lm_weight is not None else a.lm_grid}
     fusions = {}
     if a.lm_weight is not None:
         for tag, _ in loaded:
-            fusions[tag] = LMFusion(lm, a.lm_weight, a.lm_bonus or 0.0)
+            fusions[tag] = LMFusion(lm, a.lm_weight, a.lm_bonus or 0.0, a.lm_search)
             info["models"][tag] = {"weight": a.lm_weight, "bonus": a.lm_bonus or 0.0}
     else:
         fusions = tune_fusions(a, loaded, lm, ctx, graphs, info)
@@ -282,7 +285,7 @@ def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]],
 
 
 def lm_search_name(tokenizer: Tokenizer, fusion: LMFusion, hotwords: ContextGraph | None) -> str:
-    """``"flashlight"`` or ``"ours"``: which search decodes beam+lm (``lm_engine`` "auto"; with hotwords, ours)."""
+    """``"flashlight"`` or ``"ours"``: which search decodes beam+lm (with hotwords, ours)."""
     if hotwords is not None:
         return "ours"
     return "ours" if CTCDecoder(tokenizer, DecodeOptions(method="beam", lm=fusion)).lm_search is None else "flashlight"
@@ -299,12 +302,12 @@ def tune_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], l
                          "give --lm-weight (and --lm-bonus)")
     for tag, model in loaded:
         model.model.to(a.device)
-        choice = tune_lm(model, sets, ctx, a.beam, a.max_duration, lm, grid, graphs[tag])
+        choice = tune_lm(model, sets, ctx, a.beam, a.max_duration, lm, grid, graphs[tag], a.lm_search)
         model.model.cpu()
         log.info("beam+lm %s: LM weight %g, word bonus %g (%s WER %.2f%%; grid weight/bonus: WER %s)", tag,
                  choice.weight, choice.bonus, a.lm_tune_split, choice.error,
                  ", ".join(f"{w:g}/{b:g}: {e:.2f}" for (w, b), e in choice.grid.items()))
-        fusions[tag] = LMFusion(lm, choice.weight, choice.bonus)
+        fusions[tag] = LMFusion(lm, choice.weight, choice.bonus, a.lm_search)
         info["models"][tag] = choice.to_dict()
     return fusions
 

@@ -4,7 +4,7 @@
         [--batch-window-ms 30] [--max-batch 4] [--max-batch-seconds 300] [--no-batching]
         [--max-body-mb 16] [--max-seconds 60] [--max-pending 256] [--context L,C,R]
         [--beam 10] [--hotword-score 2.0] [--max-hotwords 256] [--max-hotword-chars 100]
-        [--lm FILE --lm-weight W [--lm-bonus B]]
+        [--lm FILE --lm-weight W [--lm-bonus B] [--lm-search auto]]
         [--malloc-arenas 0] [--trim-interval 1]
 
     curl -s --data-binary @turn.wav http://127.0.0.1:8000/transcribe          # raw bytes, any format/rate
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     rec.warm_up()
     info = {"model": str(a.model), "int8": a.int8, "context": str(ctx), "threads": torch.get_num_threads(),
             "batching": not a.no_batching, "beam": a.beam, "hotword_score": a.hotword_score,
-            "lm": None if a.lm is None else {"path": str(a.lm), "weight": a.lm_weight, "bonus": a.lm_bonus or 0.0}}
+            "lm": None if a.lm is None else {"path": str(a.lm), "weight": a.lm_weight, "bonus": a.lm_bonus or 0.0,
+                                             "search": "ours" if rec.decoder.lm_search is None else "flashlight"}}
     app = create_app(rec, settings, info)
     config = uvicorn.Config(app, host=a.host, port=a.port, access_log=a.access_log, log_level="info",
                             timeout_graceful_shutdown=a.shutdown_timeout, lifespan="on")

@@ -1,7 +1,8 @@
 """Transcribe audio files of any rate and length with a ChunkFormer checkpoint (CTC, masked batch).
 
     python -m chunkformer.transcribe --model PATH [--vocab F] [--context L,C,R] [--channel N] [--jsonl OUT]
-        [--int8] [--hotwords FILE [--hotword-score S]] [--lm FILE --lm-weight W [--lm-bonus B]] [--beam N] WAV...
+        [--int8] [--hotwords FILE [--hotword-score S]] [--lm FILE --lm-weight W [--lm-bonus B] [--lm-search S]]
+        [--beam N] WAV...
 
 Prints ``path<TAB>text`` per file, in input order. Short files are decoded together in masked batches
 (``--batch-seconds`` of audio per batch, like the official ``total_batch_duration``); files longer than

@@ -8,9 +8,9 @@
 
 Search: greedy (argmax path) unless ``DecodeOptions.method`` is ``"beam"``, or is ``"auto"`` (the default)
 and hotwords or an LM are given. Then CTC prefix beam search with the hotword graph and the LM fused
-(:mod:`~chunkformer.decoding.fusion`). With an LM and no hotwords, ``lm_engine="auto"`` runs that search in
-flashlight-text's C++ decoder where it can (:mod:`~chunkformer.decoding.flashlight_search`: installed, a
-whole-word vocabulary), ours otherwise; ``"python"`` always ours, ``"flashlight"`` refuses to fall back.
+(:mod:`~chunkformer.decoding.fusion`). With an LM and no hotwords, ``LMFusion.search="auto"`` runs that search
+in flashlight-text's C++ decoder where it can (:mod:`~chunkformer.decoding.flashlight_search`: installed, a
+whole-word vocabulary), ours otherwise; ``"ours"`` always ours, ``"flashlight"`` refuses to fall back.
 
 Times: the hypothesis is aligned to the frames (:func:`~chunkformer.decoding.alignment.ctc_align`, best CTC
 path). Given the utterance's fbank (``fbank=``, what the model read), each word's boundaries come from the
@@ -44,7 +44,6 @@ from chunkformer.model.subsampling import OUTPUT_FRAME_CENTRE_SECONDS, OUTPUT_FR
 from chunkformer.tokenizer import WORD_START, Tokenizer
 
 METHODS = ("auto", "greedy", "beam")
-LM_ENGINES = ("auto", "python", "flashlight")
 
 
 @dataclass(frozen=True)
@@ -89,13 +88,10 @@ class DecodeOptions:
     lm: LMFusion | None = None
     max_word_frames: int = 4
     word_times: WordTimeOptions = field(default_factory=WordTimeOptions)
-    lm_engine: str = "auto"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown decoding method {self.method!r}; choose from {METHODS}")
-        if self.lm_engine not in LM_ENGINES:
-            raise ValueError(f"unknown LM engine {self.lm_engine!r}; choose from {LM_ENGINES}")
         if self.beam < 1:
             raise ValueError(f"beam must be >= 1, got {self.beam}")
 
@@ -134,11 +130,11 @@ class CTCDecoder:
         self.lm_search = self._lm_search()
 
     def _lm_search(self) -> FlashlightLMSearch | None:
-        """flashlight's search for LM-only beam searches (None: ours), as ``lm_engine`` says."""
-        lm, engine = self.opts.lm, self.opts.lm_engine
-        if lm is None or engine == "python" or self.opts.method == "greedy":
+        """flashlight's search for LM-only beam searches (None: ours), as ``LMFusion.search`` says."""
+        lm = self.opts.lm
+        if lm is None or lm.search == "ours" or self.opts.method == "greedy":
             return None
-        if engine == "auto" and unusable(self.tok.tokens, lm) is not None:
+        if lm.search == "auto" and unusable(self.tok.tokens, lm) is not None:
             return None
         return FlashlightLMSearch(self.tok.tokens, self.tok.blank_id, lm, self.opts.beam)
 

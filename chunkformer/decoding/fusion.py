@@ -27,17 +27,24 @@ from chunkformer.decoding.context_graph import ContextGraph
 from chunkformer.decoding.lm import NgramLM, load_lm
 from chunkformer.tokenizer import WORD_START
 
+LM_SEARCHES = ("auto", "ours", "flashlight")
+
 
 @dataclass(frozen=True)
 class LMFusion:
-    """An LM and how it is fused: ``lm_weight`` scales its natural-log score, ``word_bonus`` is added per word."""
+    """An LM and how it is fused: ``weight`` scales its natural-log score, ``word_bonus`` is added per word;
+    ``search``: which beam search runs it without hotwords (:data:`LM_SEARCHES`; "auto": flashlight-text's C++
+    search where it applies, ours otherwise, :mod:`chunkformer.decoding.flashlight_search`)."""
 
     lm: NgramLM
     weight: float = 0.5
     word_bonus: float = 0.0
+    search: str = "auto"
 
     def __post_init__(self) -> None:
         check_fusion_values(self.weight, self.word_bonus)
+        if self.search not in LM_SEARCHES:
+            raise ValueError(f"unknown LM search {self.search!r}; choose from {LM_SEARCHES}")
 
 
 def check_fusion_values(weight: float, bonus: float) -> None:
@@ -59,6 +66,9 @@ def add_lm_arguments(p: argparse.ArgumentParser) -> None:
                    help="LM weight (× natural-log LM score), required with --lm: stage 5 writes each model's "
                         "value tuned on val to <exp>/lm_fusion.json")
     g.add_argument("--lm-bonus", type=float, metavar="B", help="word insertion bonus, natural log (default 0)")
+    g.add_argument("--lm-search", choices=LM_SEARCHES, default="auto",
+                   help="auto: flashlight-text's C++ search where it applies (whole-word vocabulary, no hotwords), "
+                        "else ours; ours: always ours; flashlight: refuse to fall back (default %(default)s)")
 
 
 def lm_fusion_from_args(a: argparse.Namespace) -> LMFusion | None:
@@ -73,7 +83,7 @@ def lm_fusion_from_args(a: argparse.Namespace) -> LMFusion | None:
                          "val for each model to <exp>/lm_fusion.json")
     bonus = 0.0 if a.lm_bonus is None else a.lm_bonus
     check_fusion_values(a.lm_weight, bonus)  # before loading: a large LM takes a while
-    return LMFusion(load_lm(a.lm), a.lm_weight, bonus)
+    return LMFusion(load_lm(a.lm), a.lm_weight, bonus, a.lm_search)
 
 
 class PrefixScorer:

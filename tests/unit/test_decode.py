@@ -96,6 +96,9 @@ def test_beam_lm_is_tuned_on_val_and_gets_lm_rows(tmp_path, official_model_dir):
     m = info["models"]["m"]
     assert info["tuned_on"] == "val" and (m["weight"], m["bonus"]) == chosen
     assert m["search"] == "flashlight"  # the fixture's vocabulary is whole syllables, with <sos/eos>
+    assert main([*argv, "--lm-search", "ours", "--exp-dir", str(tmp_path / "ours")]) == 0
+    assert json.loads((tmp_path / "ours" / "lm_fusion.json").read_text(encoding="utf-8"))["models"]["m"][
+        "search"] == "ours"
     assert m["grid"] == {f"{w:g},{b:g}": pytest.approx(e, abs=1e-4) for (w, b), e in val.items()}
     test = decode_set(loaded, eval_sets(mdir, "test")["telephony"], Context.DEFAULT, ["beam", "beam+lm"], 10,
                       100.0, lm=LMFusion(lm, *chosen))

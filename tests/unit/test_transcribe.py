@@ -233,6 +233,14 @@ def test_lm_fusion_changes_the_transcript_as_the_python_api_does(tmp_path, offic
                                 "--hotwords", str(hot), wav])[wav]
     graph = build_hotwords(["tài đã"], loaded.tokenizer).graph
     assert both == next(tr.transcribe([wav], progress=False, hotwords=graph)).text
+    # --lm-search picks the search (auto is flashlight's here: the fixture vocabulary is whole syllables)
+    for search in ("ours", "flashlight"):
+        cli = transcripts(capsys, [*model, "--lm", str(arpa), "--lm-weight", "0.5", "--lm-bonus", "2",
+                                   "--lm-search", search, wav])[wav]
+        api = Transcriber(loaded.model, loaded.tokenizer,
+                          options=DecodeOptions(lm=LMFusion(load_lm(arpa), 0.5, 2.0, search)))
+        assert cli == next(api.transcribe([wav], progress=False)).text and "trăm phố" in cli
+        assert (search == "flashlight") == (api.decoder.lm_search is not None)
 
 
 def test_lm_options_are_checked(tmp_path, official_model_dir, capsys):

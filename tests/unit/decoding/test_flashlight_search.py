@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,8 @@ def test_flashlight_finds_the_best_fused_viterbi_hypothesis(arpa: Path, seed: in
     weight, bonus = 0.5 + 0.1 * seed, 0.3 * (seed % 3)
     reference = viterbi_reference(lp, ArpaLM(arpa), weight, bonus)
     best = max(reference, key=reference.get)
-    fusion = LMFusion(load_lm(arpa), weight, bonus)
-    dec = CTCDecoder(WORDS, DecodeOptions(beam=1000, prune_topk=V, lm=fusion, lm_engine="flashlight"))
+    fusion = LMFusion(load_lm(arpa), weight, bonus, "flashlight")
+    dec = CTCDecoder(WORDS, DecodeOptions(beam=1000, prune_topk=V, lm=fusion))
     assert isinstance(dec.lm_search, FlashlightLMSearch)
     tokens, score = dec.lm_search.search(FrameTopK.from_log_probs(lp.float(), V))
     assert tuple(tokens) == best
@@ -70,24 +71,24 @@ def test_flashlight_finds_the_best_fused_viterbi_hypothesis(arpa: Path, seed: in
 
 def test_the_engine_is_chosen_where_flashlight_applies(arpa: Path) -> None:
     """auto: flashlight for a whole-word vocabulary with an LM file, ours for word pieces, with hotwords, for
-    ``lm_engine="python"`` and without an LM; ``"flashlight"`` refuses what it cannot run, saying why."""
+    ``search="ours"`` and without an LM; ``"flashlight"`` refuses what it cannot run, saying why."""
     fusion = LMFusion(load_lm(arpa), 0.5, 1.0)
     assert unusable(WORDS.tokens, fusion) is None
     assert isinstance(CTCDecoder(WORDS, DecodeOptions(lm=fusion)).lm_search, FlashlightLMSearch)
-    assert CTCDecoder(WORDS, DecodeOptions(lm=fusion, lm_engine="python")).lm_search is None
+    assert CTCDecoder(WORDS, DecodeOptions(lm=replace(fusion, search="ours"))).lm_search is None
     assert CTCDecoder(WORDS, DecodeOptions()).lm_search is None
     assert CTCDecoder(PIECES, DecodeOptions(lm=fusion)).lm_search is None
     assert unusable(PIECES.tokens, fusion) == "the vocabulary has word pieces (tokens without a leading ▁)"
     with pytest.raises(ValueError, match="flashlight cannot run this LM search: the vocabulary has word pieces"):
-        CTCDecoder(PIECES, DecodeOptions(lm=fusion, lm_engine="flashlight"))
+        CTCDecoder(PIECES, DecodeOptions(lm=replace(fusion, search="flashlight")))
     no_silence = Tokenizer(["<blank>", "▁an", "▁ba"])
     assert "no <sos/eos> or <unk>" in unusable(no_silence.tokens, fusion)
-    with pytest.raises(ValueError, match="unknown LM engine 'c'"):
-        DecodeOptions(lm_engine="c")
+    with pytest.raises(ValueError, match="unknown LM search 'c'"):
+        LMFusion(fusion.lm, search="c")
     # hotwords go to our search, which takes them with the LM: the same answer as the python engine's
     lp = torch.log_softmax(torch.randn(8, len(WORDS), generator=torch.Generator().manual_seed(3)), dim=-1)
     graph = build_hotwords(["ba anh"], WORDS).graph
-    ours = CTCDecoder(WORDS, DecodeOptions(lm=fusion, lm_engine="python")).decode(lp, hotwords=graph)
+    ours = CTCDecoder(WORDS, DecodeOptions(lm=replace(fusion, search="ours"))).decode(lp, hotwords=graph)
     auto = CTCDecoder(WORDS, DecodeOptions(lm=fusion)).decode(lp, hotwords=graph)
     assert (auto.tokens, auto.score) == (ours.tokens, ours.score)
 
