@@ -23,21 +23,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_decoding_quality as Q  # noqa: E402
+from bench_lm_decoding import dense  # noqa: E402
 
 from chunkformer.checkpoint import load_model  # noqa: E402
-from chunkformer.decoding import CTCDecoder, DecodeOptions, FrameTopK, Hypothesis  # noqa: E402
+from chunkformer.decoding import CTCDecoder, DecodeOptions, Hypothesis  # noqa: E402
 from chunkformer.model.masked_batch import Context  # noqa: E402
-
-
-def dense(f: FrameTopK) -> np.ndarray:
-    m = np.full((len(f), f.vocab), -30.0, dtype=np.float32)
-    np.put_along_axis(m, f.ids.numpy(), f.values.float().numpy(), axis=1)
-    return m
 
 
 def run_pyctc(dec: object, sets: dict[str, Q.EvalSet], phrases: list[str] | None, weight: float, beam: int
@@ -84,16 +78,16 @@ def main() -> int:
     ours = CTCDecoder(tok, DecodeOptions(method="beam", beam=a.beam))
     graphs, _ = Q.hotword_graphs(cat, tok, Q.floats(a.scores))
     rows = {}
+    # each decoder with the list at strength w, or without it (w None)
     for name, settings, decode in (
-            ("pyctcdecode", Q.floats(a.weights), lambda s, w: run_pyctc(pyctc, s, cat.phrases, w, a.beam)),
-            ("ours", list(graphs), lambda s, w: run_ours(ours, s, graphs[w]))):
-        plain_val = run_pyctc(pyctc, val, None, 0.0, a.beam)[0] if name == "pyctcdecode" else run_ours(ours, val,
-                                                                                                       None)[0]
+            ("pyctcdecode", Q.floats(a.weights),
+             lambda s, w: run_pyctc(pyctc, s, None if w is None else cat.phrases, w or 0.0, a.beam)),
+            ("ours", list(graphs), lambda s, w: run_ours(ours, s, None if w is None else graphs[w]))):
+        plain_val = decode(val, None)[0]
         grid = [{"score": w, "prune_topk": a.beam, **Q.hotword_row(plain_val, decode(val, w)[0], cat)}
                 for w in settings]
         best = Q.choose_setting(grid, Q.TARGETS["wer_change_points"])
-        plain = run_pyctc(pyctc, test, None, 0.0, a.beam)[0] if name == "pyctcdecode" else run_ours(ours, test,
-                                                                                                   None)[0]
+        plain = decode(test, None)[0]
         biased, seconds = decode(test, best["score"])
         rows[name] = {"val_choice": best["score"], "val_recall": best["recall_list_pct"],
                       "val_change": best["no_phrase_wer_change"], **Q.hotword_row(plain, biased, cat),

@@ -100,6 +100,13 @@ def search(dec: CTCDecoder, frames: dict[str, list[Item]]) -> tuple[dict[str, li
     return out, time.perf_counter() - t0
 
 
+def dense(f: FrameTopK) -> np.ndarray:
+    """Top-k frames as the dense (T, V) log-probs pyctcdecode reads, -30 outside the top k (it drops < -5)."""
+    m = np.full((len(f), f.vocab), -30.0, dtype=np.float32)
+    np.put_along_axis(m, f.ids.numpy(), f.values.float().numpy(), axis=1)
+    return m
+
+
 class PyCTC:
     """pyctcdecode's beam search with KenLM, behind the ``decode(frames) -> text`` shape of our decoder."""
 
@@ -113,12 +120,7 @@ class PyCTC:
         labels = ["" if i == 0 else t for i, t in enumerate(tokens)]  # "" is its blank
         self.dec = build_ctcdecoder(labels, kenlm_model_path=str(lm_path), unigrams=sorted(
             w for (w, *rest) in ArpaLM(arpa).prob if not rest and not w.startswith("<")))
-        self.beam, self.vocab = beam, len(tokens)
-
-    def dense(self, f: FrameTopK) -> np.ndarray:
-        m = np.full((len(f), self.vocab), -30.0, dtype=np.float32)
-        np.put_along_axis(m, f.ids.numpy(), f.values.float().numpy(), axis=1)
-        return m
+        self.beam = beam
 
     def run(self, frames: dict[str, list[Item]], weight: float, bonus: float
             ) -> tuple[dict[str, list[tuple[str, str, str]]], float]:
@@ -128,7 +130,7 @@ class PyCTC:
         for name, items in frames.items():
             out[name] = []
             for cid, ref, f in items:
-                m = self.dense(f)
+                m = dense(f)
                 t0 = time.perf_counter()
                 out[name].append((cid, ref, self.dec.decode(m, beam_width=self.beam)))
                 spent += time.perf_counter() - t0
@@ -243,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     plain = CTCDecoder(model.tokenizer, DecodeOptions(method="beam", beam=a.beam))
     fused = plain.with_options(lm=LMFusion(lm, choice.weight, choice.bonus))
-    engine = "flashlight" if fused.lm_search is not None else "ours"
+    engine = fused.lm_search_name
     ours = plain.with_options(lm=LMFusion(lm, py_choice.weight, py_choice.bonus, "ours")) \
         if py_choice is not None else None
     tests = eval_sets(a.manifest_dir, "test")

@@ -47,7 +47,6 @@ from chunkformer.decoding.scoring import Result, compute_wer, write_error_stats,
 from chunkformer.decoding.tuning import DEFAULT_GRID, FusionChoice, parse_grid, tune_fusion
 from chunkformer.model.masked_batch import Context
 from chunkformer.plot import plot_valid_wer
-from chunkformer.tokenizer import Tokenizer
 from chunkformer.utils.cli import error
 from chunkformer.utils.io import atomic_write_text, file_digest
 from chunkformer.utils.logs import setup_logger
@@ -280,15 +279,9 @@ def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]],
     else:
         fusions = tune_fusions(a, loaded, lm, ctx, graphs, info)
     for tag, model in loaded:
-        info["models"][tag]["search"] = lm_search_name(model.tokenizer, fusions[tag], graphs[tag])
+        info["models"][tag]["search"] = beam_decoders(model, ["beam+lm"], a.beam, graphs[tag],
+                                                      fusions[tag])["beam+lm"].lm_search_name
     return fusions, info
-
-
-def lm_search_name(tokenizer: Tokenizer, fusion: LMFusion, hotwords: ContextGraph | None) -> str:
-    """``"flashlight"`` or ``"ours"``: which search decodes beam+lm (with hotwords, ours)."""
-    if hotwords is not None:
-        return "ours"
-    return "ours" if CTCDecoder(tokenizer, DecodeOptions(method="beam", lm=fusion)).lm_search is None else "flashlight"
 
 
 def tune_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], lm: NgramLM, ctx: Context,

@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     rec.warm_up()
     info = {"model": str(a.model), "int8": a.int8, "context": str(ctx), "threads": torch.get_num_threads(),
             "batching": not a.no_batching, "beam": a.beam, "hotword_score": a.hotword_score,
-            "lm": None if a.lm is None else {"path": str(a.lm), "weight": a.lm_weight, "bonus": a.lm_bonus or 0.0,
-                                             "search": "ours" if rec.decoder.lm_search is None else "flashlight"}}
+            "lm": None if (lm := rec.decoder.opts.lm) is None else {
+                "path": str(a.lm), "weight": lm.weight, "bonus": lm.word_bonus, "search": rec.decoder.lm_search_name}}
     app = create_app(rec, settings, info)
     config = uvicorn.Config(app, host=a.host, port=a.port, access_log=a.access_log, log_level="info",
                             timeout_graceful_shutdown=a.shutdown_timeout, lifespan="on")

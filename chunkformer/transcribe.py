@@ -176,12 +176,10 @@ class Transcriber:
 def decode_options(a: argparse.Namespace, tokenizer: Tokenizer) -> DecodeOptions:
     """Greedy, or beam search biased by ``--hotwords`` and/or fused with ``--lm`` ("auto"; rejected phrases are
     warned about; ValueError or LMError when no phrase is usable, an option is wrong or the LM unreadable)."""
+    if a.hotwords is None and a.hotword_score is not None:  # before the LM, which may take a while to load
+        raise ValueError("--hotword-score needs --hotwords FILE")
     lm = lm_fusion_from_args(a)
-    if a.hotwords is None:
-        if a.hotword_score is not None:
-            raise ValueError("--hotword-score needs --hotwords FILE")
-        return DecodeOptions(beam=a.beam, lm=lm)
-    graph = load_hotword_graph(a.hotwords, tokenizer, a.hotword_score, log.warning)
+    graph = None if a.hotwords is None else load_hotword_graph(a.hotwords, tokenizer, a.hotword_score, log.warning)
     return DecodeOptions(beam=a.beam, hotwords=graph, lm=lm)
 
 

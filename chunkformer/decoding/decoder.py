@@ -130,13 +130,19 @@ class CTCDecoder:
         self.lm_search = self._lm_search()
 
     def _lm_search(self) -> FlashlightLMSearch | None:
-        """flashlight's search for LM-only beam searches (None: ours), as ``LMFusion.search`` says."""
+        """flashlight's search for LM-only beam searches (None: ours), as ``LMFusion.search`` says; never with
+        the options' hotwords, which only our search takes."""
         lm = self.opts.lm
-        if lm is None or lm.search == "ours" or self.opts.method == "greedy":
+        if lm is None or lm.search == "ours" or self.opts.method == "greedy" or self.opts.hotwords is not None:
             return None
         if lm.search == "auto" and unusable(self.tok.tokens, lm) is not None:
             return None
         return FlashlightLMSearch(self.tok.tokens, self.tok.blank_id, lm, self.opts.beam)
+
+    @property
+    def lm_search_name(self) -> str:
+        """``"flashlight"`` or ``"ours"``: which search runs this decoder's LM (per-call hotwords: always ours)."""
+        return "ours" if self.lm_search is None else "flashlight"
 
     def with_options(self, **changes: object) -> CTCDecoder:
         """A decoder with some options replaced (``dataclasses.replace``)."""

@@ -91,6 +91,8 @@ def test_the_engine_is_chosen_where_flashlight_applies(arpa: Path) -> None:
     ours = CTCDecoder(WORDS, DecodeOptions(lm=replace(fusion, search="ours"))).decode(lp, hotwords=graph)
     auto = CTCDecoder(WORDS, DecodeOptions(lm=fusion)).decode(lp, hotwords=graph)
     assert (auto.tokens, auto.score) == (ours.tokens, ours.score)
+    assert CTCDecoder(WORDS, DecodeOptions(lm=fusion)).lm_search_name == "flashlight"
+    assert CTCDecoder(WORDS, DecodeOptions(lm=fusion, hotwords=graph)).lm_search_name == "ours"
 
 
 def test_long_inputs_go_in_blocks_with_the_same_result(arpa: Path, monkeypatch: pytest.MonkeyPatch) -> None:
