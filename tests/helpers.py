@@ -258,8 +258,9 @@ def write_fixture_lm(path: Path, vocab_file: Path) -> Path:
     that favours "trăm phố", which the fixture model ranks second where it hears "bốn đã" in A.wav
     (0.96-1.12 s): fused at weight 0.5 and word bonus 2, the beam search puts the phrase in A's transcript,
     which greedy decoding does not."""
-    vocab = vocab_file.read_text(encoding="utf-8").split("\n")
-    words = [line.split()[0].lstrip("\u2581") for line in vocab[2:] if line.strip()]  # after <blank>, <unk>
+    from chunkformer.tokenizer import WORD_START, Tokenizer
+
+    words = [t[len(WORD_START):] for t in Tokenizer.from_file(vocab_file).tokens if t.startswith(WORD_START)]
     uni = {w: -1.0 if w == "trăm" else -2.0 for w in words}
     lines = ["\\data\\", f"ngram 1={len(uni) + 3}", "ngram 2=1", "", "\\1-grams:", "-3.0\t<unk>\t0",
              "-99\t<s>\t0", "-1.0\t</s>\t0", *(f"{p}\t{w}\t0" for w, p in uni.items()), "", "\\2-grams:",
