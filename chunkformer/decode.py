@@ -41,7 +41,7 @@ from chunkformer.data.datamodule import eval_batches, eval_sets
 from chunkformer.decoding import CTCDecoder, DecodeOptions, LMError, LMFusion, NgramLM, load_lm
 from chunkformer.decoding.context_graph import ContextGraph
 from chunkformer.decoding.ctc_search import FrameTopK, greedy_search
-from chunkformer.decoding.fusion import LM_SEARCHES
+from chunkformer.decoding.fusion import add_lm_search_argument
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
 from chunkformer.decoding.scoring import Result, compute_wer, write_error_stats, write_recogs, write_wer_summary
 from chunkformer.decoding.tuning import DEFAULT_GRID, FusionChoice, parse_grid, tune_fusion
@@ -228,8 +228,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="LM weight of beam+lm (natural-log LM score × weight); default: tuned on --lm-tune-split")
     p.add_argument("--lm-bonus", type=float, default=None,
                    help="word insertion bonus of beam+lm, with --lm-weight (default 0); default: tuned")
-    p.add_argument("--lm-search", choices=LM_SEARCHES, default="auto",
-                   help="beam+lm search: auto (flashlight-text's where it applies, else ours), ours or flashlight")
+    add_lm_search_argument(p)
     p.add_argument("--lm-tune-split", default="val", help="the split whose sets (pooled WER) choose the LM weight "
                    "and bonus of each model when --lm-weight is not given")
     p.add_argument("--lm-grid", default=DEFAULT_GRID, help="the tuning grid, 'W1,W2,...:B1,B2,...' "

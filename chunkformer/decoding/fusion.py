@@ -66,7 +66,12 @@ def add_lm_arguments(p: argparse.ArgumentParser) -> None:
                    help="LM weight (× natural-log LM score), required with --lm: stage 5 writes each model's "
                         "value tuned on val to <exp>/lm_fusion.json")
     g.add_argument("--lm-bonus", type=float, metavar="B", help="word insertion bonus, natural log (default 0)")
-    g.add_argument("--lm-search", choices=LM_SEARCHES, default="auto",
+    add_lm_search_argument(g)
+
+
+def add_lm_search_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--lm-search`` (:attr:`LMFusion.search`), for every command that fuses an LM."""
+    p.add_argument("--lm-search", choices=LM_SEARCHES, default="auto",
                    help="auto: flashlight-text's C++ search where it applies (whole-word vocabulary, no hotwords), "
                         "else ours; ours: always ours; flashlight: refuse to fall back (default %(default)s)")
 
