@@ -18,6 +18,10 @@ The fused search runs in flashlight-text's C++ decoder (``LMFusion.search="auto"
 whole-word vocabulary; :mod:`chunkformer.decoding.flashlight_search`); ``--python-lm`` also runs ours
 (``search="ours"``, tuned on val alike) over the same frames: WER and speed side by side.
 
+``--test-grid``: a diagnostic that looks at **test** (never used for a choice): the fused search's test WER per
+set at every grid point, and for each set the best of them, which bounds what any tuning of weight and bonus
+(pooled val, one set's val, or test itself) could give that set.
+
 ``--handwritten``: also the 30 call-bot sentences written by hand for ``tests/test_handwritten_callbot.py`` (no
 generator, corpus or LM text has them), spoken by held-out espeak-ng voices, clean and over the simulated phone
 line exactly as that test makes them: WER of the plain beam and of the fused search(es), with the weights chosen
@@ -61,7 +65,7 @@ from chunkformer.audio import resample  # noqa: E402
 from chunkformer.checkpoint import LoadedModel, load_model  # noqa: E402
 from chunkformer.data.datamodule import eval_sets  # noqa: E402
 from chunkformer.decode import set_frames, tune_lm  # noqa: E402
-from chunkformer.decoding import ArpaLM, CTCDecoder, DecodeOptions, FrameTopK, LMFusion, load_lm  # noqa: E402
+from chunkformer.decoding import ArpaLM, CTCDecoder, DecodeOptions, FrameTopK, LMFusion, NgramLM, load_lm  # noqa: E402
 from chunkformer.decoding.ctc_search import prefix_beam_search  # noqa: E402
 from chunkformer.decoding.scoring import compute_wer  # noqa: E402
 from chunkformer.decoding.tuning import DEFAULT_GRID, FusionChoice, parse_grid, tune_fusion  # noqa: E402
@@ -157,6 +161,14 @@ def nbest_oracle(frames: dict[str, list[Item]], beam: int, tok: object) -> dict[
     return out
 
 
+def test_grid(plain: CTCDecoder, lm: NgramLM, grid: list[tuple[float, float]], frames: dict[str, list[Item]]
+              ) -> dict[str, dict[str, float]]:
+    """{"weight,bonus": {test set: WER %}} of the fused search at every grid point (``--test-grid``)."""
+    return {f"{w:g},{b:g}": {n: round(compute_wer(h).wer, 2) for n, h in
+                             search(plain.with_options(lm=LMFusion(lm, w, b)), frames)[0].items()}
+            for w, b in grid}
+
+
 def handwritten(model: LoadedModel, ctx: Context, decoders: dict[str, CTCDecoder]) -> dict[str, dict[str, float]]:
     """{clean, phone: {decoder name: WER %}} on the hand-written sentences of tests/test_handwritten_callbot.py."""
     sys.path.insert(0, str(C.REPO / "tests"))
@@ -203,6 +215,10 @@ def table(res: dict) -> str:
     if "pyctcdecode_search" in sp:
         speed += f" pyctcdecode+LM search {sp['pyctcdecode_search']:.0f}."
     lines += ["", speed]
+    if "test_grid" in res:
+        best = {s: min(res["test_grid"].items(), key=lambda kv: kv[1][s]) for s in sets}
+        lines.append("Best grid point per test set (diagnostic, chosen on test): " + ", ".join(
+            f"{s} {g} → {w[s]:.2f} ({100 * (w[s] / res['wer']['beam'][s] - 1):+.1f} %)" for s, (g, w) in best.items()))
     for cond, wers in res.get("handwritten", {}).items():
         lines.append(f"Hand-written sentences, {cond}, WER %: " + ", ".join(f"{k} {v:.2f}" for k, v in wers.items()))
     return "\n".join(lines)
@@ -223,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--pyctcdecode", action="store_true", help="also pyctcdecode's beam search with the same LM")
     p.add_argument("--python-lm", action="store_true", help="also our Python LM search (search=ours)")
+    p.add_argument("--test-grid", action="store_true", help="also the test WER at every grid point (diagnostic)")
     p.add_argument("--handwritten", action="store_true", help="also the 30 hand-written sentences, clean and phone")
     a = p.parse_args(argv)
     C.setup_torch(a.threads)
@@ -279,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                      "lm_search": audio / med["lm_search"],
                      "beam_end_to_end": audio / (med["model"] + med["beam_search"]),
                      "lm_end_to_end": audio / (med["model"] + med["lm_search"])}}
+    if a.test_grid:
+        res["test_grid"] = test_grid(plain, lm, grid, frames)
     if a.handwritten:
         res["handwritten"] = handwritten(model, ctx, {"beam": plain, "beam+lm": fused} | (
             {"beam+lm python": ours} if ours is not None else {}))
