@@ -29,6 +29,7 @@ from typing import Any
 import torch
 import yaml
 
+from chunkformer.frontend import NUM_MEL_BINS
 from chunkformer.model.asr_model import ChunkFormerModel, ModelConfig
 from chunkformer.model.cmvn import cmvn_json, read_cmvn_json
 from chunkformer.model.encoder import EncoderConfig
@@ -94,7 +95,7 @@ def _state_dict_of(obj: Any, path: Path) -> dict[str, torch.Tensor]:
                           "model folder, or a chunkformer training checkpoint)")
 
 
-def infer_config(sd: dict[str, torch.Tensor], input_dim: int = 80, path: str = "") -> dict:
+def infer_config(sd: dict[str, torch.Tensor], input_dim: int = NUM_MEL_BINS, path: str = "") -> dict:
     """An official-style config from tensor shapes of a bare encoder + CTC state dict."""
     def need(key: str) -> torch.Tensor:
         if key not in sd:
@@ -146,7 +147,7 @@ def model_config(cfg: dict, use_cmvn: bool) -> ModelConfig:
         raise CheckpointError(f"unsupported model {cfg.get('model')}/{cfg.get('encoder')}: only ChunkFormer CTC "
                               "(model: asr_model, encoder: chunkformer) is supported")
     try:
-        enc = EncoderConfig.from_official(cfg.get("encoder_conf") or {}, int(cfg.get("input_dim", 80)))
+        enc = EncoderConfig.from_official(cfg.get("encoder_conf") or {}, int(cfg.get("input_dim", NUM_MEL_BINS)))
         return ModelConfig(vocab_size=int(cfg["output_dim"]), encoder=enc, use_cmvn=use_cmvn)
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"bad model config: {e}") from None
@@ -209,7 +210,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_model(path: str | Path, vocab: str | Path | None = None, cmvn: str | Path | None = None,
-               config: str | Path | None = None, input_dim: int = 80) -> LoadedModel:
+               config: str | Path | None = None, input_dim: int = NUM_MEL_BINS) -> LoadedModel:
     """Loads any supported checkpoint form (see module docstring) into a :class:`LoadedModel` on CPU."""
     path = Path(path)
     if not path.exists():

@@ -91,7 +91,7 @@ def auto_max_duration(model: torch.nn.Module, device: torch.device, context: Con
     while seconds <= 7200:
         n = int(seconds // 15)
         try:
-            feats = [torch.randn(1500, 80, device=device) for _ in range(n)]
+            feats = [torch.randn(1500, core.cfg.encoder.input_dim, device=device) for _ in range(n)]
             targets = [torch.randint(1, core.cfg.vocab_size, (40,), device=device) for _ in range(n)]
             loss, _, _ = ctc_loss(model, feats, targets, context)
             loss.sum().backward()

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
+from chunkformer.frontend import NUM_MEL_BINS
 from chunkformer.model.cmvn import GlobalCMVN
 from chunkformer.model.embedding import RelPositionalEncoding
 from chunkformer.model.encoder_layer import ChunkFormerEncoderLayer
@@ -44,7 +45,7 @@ class EncoderConfig:
     """Architecture hyper-parameters (official ``encoder_conf`` names)."""
 
     # widths: fbank bins in, model width d, attention heads (d must divide), feed-forward hidden size
-    input_dim: int = 80
+    input_dim: int = NUM_MEL_BINS
     output_size: int = 256
     attention_heads: int = 4
     linear_units: int = 2048
@@ -58,7 +59,7 @@ class EncoderConfig:
     norm_eps: float = 1e-5
 
     @classmethod
-    def from_official(cls, encoder_conf: dict, input_dim: int = 80) -> EncoderConfig:
+    def from_official(cls, encoder_conf: dict, input_dim: int = NUM_MEL_BINS) -> EncoderConfig:
         """Reads an official ``encoder_conf``; refuses settings this implementation does not reproduce."""
         for key, allowed in _REQUIRED.items():
             if key in encoder_conf and encoder_conf[key] not in allowed:

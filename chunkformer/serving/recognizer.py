@@ -31,7 +31,7 @@ import torch
 from chunkformer.audio import MODEL_RATE, decode_audio
 from chunkformer.decoding import CTCDecoder, DecodeOptions, HotwordList, Hypothesis, LMFusion, build_hotwords
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, phrase_normalizer
-from chunkformer.frontend import FRAMES_PER_SECOND, fbank
+from chunkformer.frontend import FRAMES_PER_SECOND, NUM_MEL_BINS, fbank
 from chunkformer.model import ChunkFormerModel
 from chunkformer.model.masked_batch import Context
 from chunkformer.model.subsampling import RECEPTIVE_FIELD
@@ -146,5 +146,5 @@ class Recognizer:
 
     def warm_up(self) -> None:
         """One small batch, so that the first request does not pay for lazy initialisation."""
-        feats = torch.zeros(int(FRAMES_PER_SECOND), 80) + torch.linspace(0.0, 1.0, 80)
+        feats = torch.zeros(int(FRAMES_PER_SECOND), NUM_MEL_BINS) + torch.linspace(0.0, 1.0, NUM_MEL_BINS)
         self.run_batch([Utterance(feats, 1.0, RequestOptions())])

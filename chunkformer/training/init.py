@@ -37,13 +37,13 @@ def feature_stats(cuts: Iterable[Any], limit: int) -> tuple[torch.Tensor, torch.
     chosen = sorted(cuts, key=lambda c: c.id)[:limit]
     if not chosen:
         raise ValueError("no training cuts to estimate the global CMVN from; run stages 0-2 first")
-    total = torch.zeros(80, dtype=torch.float64)
-    squares = torch.zeros(80, dtype=torch.float64)
+    total: torch.Tensor | float = 0.0  # per feature dimension once the first cut is read (the data's width)
+    squares: torch.Tensor | float = 0.0
     frames = 0
     for cut in chosen:
         feats = process_cut(cut, None, None)[0].double()
-        total += feats.sum(0)
-        squares += (feats * feats).sum(0)
+        total = total + feats.sum(0)
+        squares = squares + (feats * feats).sum(0)
         frames += feats.shape[0]
     mean = total / frames
     std = (squares / frames - mean * mean).clamp_min(1e-10).sqrt()
