@@ -195,12 +195,23 @@ def write_domain(d: Path, split: str, domain: str, kept: list[Kept]) -> list[str
 
 
 def write_rejected(path: Path, rejected: list[Rejection]) -> None:
-    """``id<TAB>path<TAB>reason`` with a header; tabs/newlines inside fields become spaces."""
+    """``id<TAB>path<TAB>reason`` with a header; tabs/newlines inside fields become spaces, and bytes that are not
+    UTF-8 (a file name or id read with ``surrogateescape``) are written as ``\\xNN`` escapes."""
     def clean(s: str) -> str:
-        return " ".join(str(s).split())
+        return " ".join(escape_undecodable(str(s)).split())
 
     lines = ["id\tpath\treason"] + [f"{clean(r.id)}\t{clean(r.path)}\t{clean(r.tsv_reason())}" for r in rejected]
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def escape_undecodable(s: str) -> str:
+    """``s`` with the surrogates of undecodable bytes (``surrogateescape``) shown as ``\\xNN``, so it can be written
+    as UTF-8.
+
+    >>> escape_undecodable(b"caf\\xe9.wav".decode("utf-8", "surrogateescape"))
+    'caf\\\\xe9.wav'
+    """
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def write_normalized(path: Path, split: str, report: NormalizationReport) -> None:

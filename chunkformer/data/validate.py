@@ -11,7 +11,7 @@ near-zero duration, NaN/Inf samples, digital silence,
 longer than the maximum, shorter than the encoder's receptive field, and too short for CTC: the encoder's output
 frames (:func:`chunkformer.model.subsampling.subsampled_len`) must cover the tokens plus one blank between each
 pair of equal adjacent tokens (:func:`chunkformer.model.ctc.ctc_min_frames`). Duplicate ids (within a split) keep
-the first.
+the first; an id, recording id or file name with bytes that are not UTF-8 is rejected.
 """
 
 from __future__ import annotations
@@ -252,6 +252,26 @@ def _check_group(task: tuple[list[tuple[Item, int]], Limits]) -> list[tuple[Kept
     return out
 
 
+def is_utf8(s: str) -> bool:
+    """False for a string holding undecodable bytes (``surrogateescape``): no manifest can store it."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def non_utf8(item: Item) -> str:
+    """Why the item's id, recording id or file name cannot be written to a manifest (bytes that are not UTF-8,
+    e.g. a Latin-1 file name), or ""."""
+    if not is_utf8(item.audio) and not item.command and item.recording is None:
+        return "its file name holds bytes that are not UTF-8 (nor can soundfile open it); rename the file"
+    for what, name in (("id", item.id), ("recording id", item.recording_id)):
+        if not is_utf8(name):
+            return f"its {what} holds bytes that are not UTF-8"
+    return ""
+
+
 def _unreadable(it: Item, e: Exception) -> Rejection:
     plain_file = not it.command and it.recording is None
     what = "missing audio file" if plain_file and not Path(it.audio).is_file() else "unreadable audio"
@@ -296,6 +316,10 @@ def validate_items(items: Iterable[Item], tokenizer: Tokenizer, limits: Limits |
             rejected.append(Rejection(it.id, it.audio, "duplicate id", f"first seen in {seen[it.id]}", it.source))
             continue
         seen[it.id] = it.audio or it.source
+        bad = non_utf8(it)
+        if bad:
+            rejected.append(Rejection(it.id, it.audio, "non-UTF-8 name", bad, it.source))
+            continue
         if normalizer is not None:
             it, rej = normalize_item(it, normalizer, report)
             if rej is not None:

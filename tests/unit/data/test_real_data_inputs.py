@@ -1,0 +1,39 @@
+"""Stage 0 on real-world input defects found by an audit: each is reported with its name and reason, and
+nothing stops the run or is dropped silently."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from helpers import VOCAB, load_script, rejected, sentence, speech, write_wav
+
+
+def stage0(root: Path, yaml: str, mdir: Path) -> int:
+    (root / "data.yaml").write_text(yaml, encoding="utf-8")
+    return load_script("prepare_manifests").main(["--data-config", str(root / "data.yaml"), "--vocab", str(VOCAB),
+                                                  "--out-dir", str(mdir), "--num-jobs", "1"])
+
+
+def test_non_utf8_file_names_and_ids_are_rejected_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    write_wav(tmp_path / "tmp.wav", speech(1, 2.0))
+    (tmp_path / "tmp.wav").rename(os.fsdecode(os.fsencode(tmp_path / "a") + b"/caf\xe9.wav"))  # Latin-1 name
+    write_wav(tmp_path / "ok.wav", speech(2, 2.0))
+    (tmp_path / "list.tsv").write_bytes(b"wav\ttxt\na/caf\xe9.wav\t" + sentence(1).encode()
+                                        + b"\na/gone\xe9.wav\txin ch\xc3\xa0o\nok.wav\t" + sentence(2).encode() + b"\n")
+    kd = tmp_path / "kd"
+    kd.mkdir()
+    write_wav(kd / "r1.wav", speech(3, 2.0))
+    wav = os.fsencode(kd / "r1.wav")
+    (kd / "wav.scp").write_bytes(b"r\xe91 " + wav + b"\nr2 " + wav + b"\n")
+    (kd / "text").write_bytes(b"r\xe91 xin ch\xc3\xa0o anh\nr2 xin ch\xc3\xa0o anh\n")
+    mdir = tmp_path / "m"
+    assert stage0(tmp_path, "val:\n  - path: list.tsv\n    domain: tel\ntest:\n  - path: kd\n    domain: tel\n",
+                  mdir) == 0
+    assert rejected(mdir, "val") == {"caf\\xe9": "non-UTF-8 name", "gone\\xe9": "non-UTF-8 name"}
+    assert "rename the file" in (mdir / "rejected-val.tsv").read_text(encoding="utf-8")
+    assert rejected(mdir, "test") == {"r\\xe91": "non-UTF-8 name"}
+    json.loads((mdir / "normalized-test.json").read_text(encoding="utf-8"))
+    assert (mdir / "tel_cuts_val.jsonl.gz").is_file() and (mdir / "tel_cuts_test.jsonl.gz").is_file()
