@@ -35,6 +35,10 @@ class AudioTooLong(AudioError):
     """Audio longer than the caller's limit, found from the header (nothing decoded) or after decoding."""
 
 
+class TruncatedAudio(AudioError):
+    """A WAV whose data chunk holds fewer bytes than its header declares (a copy cut short)."""
+
+
 def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Band-limited polyphase resampling (Kaiser-windowed FIR) along the last axis.
 
@@ -54,11 +58,16 @@ def read_audio(path: str | Path, rate: int | None = MODEL_RATE, channel: int | N
 
     ``channel`` (0-based, as lhotse counts) picks one channel; None averages every channel of a multi-channel
     file and then calls ``on_downmix(path, channels)`` (callers that may hold two speakers warn there).
-    Raises :class:`AudioError` for unreadable, empty or non-finite audio, or a channel the file does not have.
+    Raises :class:`AudioError` for unreadable, empty, truncated (a WAV with fewer bytes than its header declares:
+    soundfile would read what is there) or non-finite audio, or a channel the file does not have.
     """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: file not found")
+    try:
+        check_complete(wav_file_chunk(path), str(path))
+    except OSError as e:
+        raise AudioError(f"{path}: cannot read ({e.strerror or e})") from e
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises several types for corrupt files
@@ -107,11 +116,12 @@ class WavData(NamedTuple):
         return self.declared / self.byte_rate if self.byte_rate > 0 else None
 
 
-def wav_data_chunk(data: bytes) -> WavData | None:
+def wav_data_chunk(data: bytes, total: int | None = None) -> WavData | None:
     """The ``data`` chunk of a RIFF/WAVE file (:class:`WavData`), from its header; None when not a WAV, or
     written by a streaming writer that leaves the size unset. soundfile sizes a WAV by the bytes present, so
     this is how a truncated file or an over-long declared duration is seen. The duration comes from the byte
-    rate, not the block size: in ADPCM or GSM WAVs one block holds hundreds of sample frames.
+    rate, not the block size: in ADPCM or GSM WAVs one block holds hundreds of sample frames. ``data`` may be the
+    file's first bytes only, with ``total`` the whole file's size.
 
     >>> fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, 8000, 16000, 2, 16)  # PCM, mono, 16-bit, 8 kHz
     >>> wav_data_chunk(b"RIFF" + bytes(4) + b"WAVE" + fmt + b"data" + struct.pack("<I", 16) + bytes(6))
@@ -127,9 +137,27 @@ def wav_data_chunk(data: bytes) -> WavData | None:
         if cid == b"data":
             if size in STREAMED_WAV_SIZES:  # unknown length: the writer could not seek back to fill it in
                 return None
-            return WavData(size, len(data) - pos - 8, byte_rate)
+            return WavData(size, (len(data) if total is None else total) - pos - 8, byte_rate)
         pos += 8 + size + (size & 1)
     return None
+
+
+WAV_HEAD_BYTES = 1 << 16  # where a WAV's data chunk header is looked for in a file on disk
+
+
+def wav_file_chunk(path: str | Path) -> WavData | None:
+    """:func:`wav_data_chunk` of a WAV file on disk, from its first bytes and its size (nothing decoded)."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(WAV_HEAD_BYTES)
+    return wav_data_chunk(head, path.stat().st_size)
+
+
+def check_complete(wav: WavData | None, name: str) -> None:
+    """Raises :class:`TruncatedAudio` when the WAV's data chunk (:func:`wav_data_chunk`) is cut short."""
+    if wav is not None and wav.present < wav.declared:
+        raise TruncatedAudio(f"{name}: truncated WAV: its data chunk holds {wav.present} of the {wav.declared} "
+                             "bytes it declares")
 
 
 def decode_audio(data: bytes, name: str = "<audio>", rate: int | None = MODEL_RATE, channel: int | None = None,
@@ -153,9 +181,7 @@ def decode_audio(data: bytes, name: str = "<audio>", rate: int | None = MODEL_RA
     if max_seconds is not None and seconds > max_seconds:
         raise AudioTooLong(f"{name}: {seconds:.1f} s of audio (from the header, not decoded); "
                            f"the limit is {max_seconds:g} s")
-    if wav is not None and wav.present < wav.declared:
-        raise AudioError(f"{name}: truncated WAV: its data chunk holds {wav.present} of the {wav.declared} bytes "
-                         "it declares")
+    check_complete(wav, name)
     try:
         samples, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:

@@ -3,15 +3,15 @@
 Transcript checks (no audio needed): missing, non-UTF-8, an unknown Latin word or empty after the transcript
 normaliser (:class:`chunkformer.text.TextNormalizer`, when one is given; the kept item carries the normalised
 text), empty after :func:`chunkformer.text.normalize_text`, not spellable by the model vocabulary.
-Audio checks, first from the header (file header or lhotse Recording metadata, nothing decoded): longer than the
-maximum, multi-channel audio with no channel chosen (never averaged silently: data.yaml ``channel``), a channel
-the file does not have. Then each remaining recording is decoded once, in worker processes, and the item's
-channel (or the explicit ``mix`` downmix) is checked: unreadable/corrupt, segment outside the audio, zero or
-near-zero duration, NaN/Inf samples, digital silence,
-longer than the maximum, shorter than the encoder's receptive field, and too short for CTC: the encoder's output
-frames (:func:`chunkformer.model.subsampling.subsampled_len`) must cover the tokens plus one blank between each
-pair of equal adjacent tokens (:func:`chunkformer.model.ctc.ctc_min_frames`). Duplicate ids (within a split) keep
-the first; an id, recording id or file name with bytes that are not UTF-8 is rejected.
+Audio checks, first from the header (file header or lhotse Recording metadata, nothing decoded): a truncated WAV
+(fewer bytes than its header declares), longer than the maximum, multi-channel audio with no channel chosen
+(never averaged silently: data.yaml ``channel``), a channel the file does not have. Then each remaining
+recording is decoded once, in worker processes, and the item's channel (or the explicit ``mix`` downmix) is
+checked: unreadable/corrupt, segment outside the audio, zero or near-zero duration, NaN/Inf samples, digital
+silence, longer than the maximum, shorter than the encoder's receptive field, and too short for CTC: the
+encoder's output frames (:func:`chunkformer.model.subsampling.subsampled_len`) must cover the tokens plus one
+blank between each pair of equal adjacent tokens (:func:`chunkformer.model.ctc.ctc_min_frames`). Duplicate ids
+(within a split) keep the first; an id, recording id or file name with bytes that are not UTF-8 is rejected.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import soundfile as sf
 from lhotse import AudioSource, Recording
 from tqdm import tqdm
 
-from chunkformer.audio import MODEL_RATE
+from chunkformer.audio import MODEL_RATE, TruncatedAudio, check_complete, wav_file_chunk
 from chunkformer.data.sources import SPLIT_RE, Item
 from chunkformer.frontend import num_frames
 from chunkformer.model.ctc import ctc_min_frames
@@ -164,13 +164,15 @@ def _decode_audio(item: Item) -> tuple[np.ndarray, int, object]:
 
 def read_header(item: Item) -> Header | None:
     """The recording's header (soundfile.info, or the lhotse Recording's metadata); None for a command, whose
-    audio exists only once it has run. Raises what soundfile raises for a missing or corrupt file."""
+    audio exists only once it has run. Raises what soundfile raises for a missing or corrupt file, and
+    :class:`chunkformer.audio.TruncatedAudio` for a WAV file holding less audio than its header declares."""
     if item.recording is not None:
         rec = item.recording
         return Header(int(rec.sampling_rate), int(rec.num_samples), int(rec.num_channels))
     if item.command:
         return None
     info = sf.info(item.audio)
+    check_complete(wav_file_chunk(item.audio), item.audio)  # soundfile would read a cut-short WAV as a short one
     return Header(int(info.samplerate), int(info.frames), int(info.channels))
 
 
@@ -276,6 +278,8 @@ def _unreadable(it: Item, e: Exception) -> Rejection:
     plain_file = not it.command and it.recording is None
     what = "missing audio file" if plain_file and not Path(it.audio).is_file() else "unreadable audio"
     msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+    if isinstance(e, TruncatedAudio):
+        what, msg = "truncated audio", str(e).removeprefix(f"{it.audio}: ")
     return Rejection(it.id, it.audio, what, msg, it.source)
 
 

@@ -79,3 +79,12 @@ def test_bad_audio(tmp_path, make, msg):
     make(p)
     with pytest.raises(AudioError, match=msg):
         read_audio(p)
+
+
+def test_a_truncated_wav_file_is_refused_as_from_a_pipe(tmp_path):
+    """soundfile reads a WAV cut short as a shorter one; read_audio refuses it like decode_audio (stdin, serve)."""
+    p = tmp_path / "cut.wav"
+    sf.write(p, np.full(16000, 0.1, dtype=np.float32), 16000, subtype="PCM_16")
+    p.write_bytes(p.read_bytes()[:20044])  # 10 000 of the 32 000 data bytes
+    with pytest.raises(AudioError, match=r"cut\.wav: truncated WAV: its data chunk holds 20000 of the 32000 bytes"):
+        read_audio(p)

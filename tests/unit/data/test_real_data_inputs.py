@@ -37,3 +37,17 @@ def test_non_utf8_file_names_and_ids_are_rejected_not_a_crash(tmp_path: Path) ->
     assert rejected(mdir, "test") == {"r\\xe91": "non-UTF-8 name"}
     json.loads((mdir / "normalized-test.json").read_text(encoding="utf-8"))
     assert (mdir / "tel_cuts_val.jsonl.gz").is_file() and (mdir / "tel_cuts_test.jsonl.gz").is_file()
+
+
+def test_a_truncated_wav_is_rejected_not_kept_shorter(tmp_path: Path) -> None:
+    """A WAV copy cut short (header: 2 s, file: 1 s) would be kept as 1 s of audio under a 2 s transcript."""
+    write_wav(tmp_path / "c" / "ok.wav", speech(1, 2.0, 8000), 8000, "PCM_16")
+    (tmp_path / "c" / "ok.txt").write_text(sentence(1), encoding="utf-8")
+    write_wav(tmp_path / "c" / "cut.wav", speech(2, 2.0, 8000), 8000, "PCM_16")
+    wav = tmp_path / "c" / "cut.wav"
+    wav.write_bytes(wav.read_bytes()[: 44 + 16000])
+    (tmp_path / "c" / "cut.txt").write_text(sentence(2), encoding="utf-8")
+    mdir = tmp_path / "m"
+    assert stage0(tmp_path, "train:\n  - path: c\n    domain: tel\n", mdir) == 0
+    assert rejected(mdir, "train") == {"cut": "truncated audio"}
+    assert "holds 16000 of the 32000 bytes" in (mdir / "rejected-train.tsv").read_text(encoding="utf-8")
