@@ -184,16 +184,29 @@ def read_tsv(tsv: Path) -> list[Item]:
     return items
 
 
-def _kaldi_map(path: Path, items_err: dict[str, str]) -> dict[str, str]:
-    """``key rest`` per line; undecodable lines are recorded in ``items_err`` under their key."""
+def _kaldi_lines(path: Path) -> list[tuple[int, str, bytes]]:
+    """(1-based line number, key, rest) of each non-blank line: the key ends at the first space or tab (Kaldi
+    splits on either), a UTF-8 BOM before it is dropped, CRLF endings too."""
+    out = []
+    for lineno, raw in enumerate(path.read_bytes().removeprefix(b"\xef\xbb\xbf").splitlines(), 1):
+        parts = raw.strip().split(None, 1)
+        if parts:
+            out.append((lineno, parts[0].decode("utf-8", "surrogateescape"), parts[1] if len(parts) > 1 else b""))
+    return out
+
+
+def _kaldi_map(path: Path, items_err: dict[str, str], dups: list[Item] | None = None) -> dict[str, str]:
+    """``key rest`` per line; undecodable lines are recorded in ``items_err`` under their key. A key seen again
+    keeps its first line; the later one becomes a rejected item in ``dups`` (when given)."""
     out: dict[str, str] = {}
     if not path.is_file():
         return out
-    for raw in path.read_bytes().splitlines():
-        if not raw.strip():
+    for lineno, key, rest_raw in _kaldi_lines(path):
+        if key in out:
+            if dups is not None:
+                dups.append(Item(key, str(path.parent), f"{path}:{lineno}", key,
+                                 text_error=f"duplicate id (line {lineno} of {path.name}; its first line is kept)"))
             continue
-        key_raw, _, rest_raw = raw.strip().partition(b" ")
-        key = key_raw.decode("utf-8", "surrogateescape")
         text, err = _decode(rest_raw)
         if err:
             items_err[key] = err
@@ -207,9 +220,13 @@ Unit = tuple[str, float, float, int | None]  # (recording id in wav.scp, start, 
 def _kaldi_segments(d: Path, items: list[Item]) -> dict[str, tuple[str, float, float]]:
     """``segments`` as {utt: (recording, start, end)}; malformed lines become rejected items."""
     segs: dict[str, tuple[str, float, float]] = {}
-    for lineno, line in enumerate((d / "segments").read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for lineno, line in enumerate((d / "segments").read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
         parts = line.split()
         if not parts:
+            continue
+        if parts[0] in segs:
+            items.append(Item(parts[0], str(d), f"{d}/segments:{lineno}", parts[0],
+                              text_error=f"duplicate id (line {lineno} of segments; its first line is kept)"))
             continue
         try:
             segs[parts[0]] = (parts[1], float(parts[2]), float(parts[3]))
@@ -248,11 +265,12 @@ def read_kaldi(d: Path, split: bool = False) -> list[Item]:
     if not (d / "text").is_file():
         raise SourceError(f"{d}: Kaldi data dir without a 'text' file")
     text_err: dict[str, str] = {}
-    text = _kaldi_map(d / "text", text_err)
-    wavs = _kaldi_map(d / "wav.scp", {})
+    dups: list[Item] = []  # later lines of a repeated key: rejected after the first one's item
+    text = _kaldi_map(d / "text", text_err, dups)
+    wavs = _kaldi_map(d / "wav.scp", {}, dups)
     spk = _kaldi_map(d / "utt2spk", {})
     items: list[Item] = []
-    segs = _kaldi_segments(d, items) if (d / "segments").is_file() else {}
+    segs = _kaldi_segments(d, dups) if (d / "segments").is_file() else {}
     units = _kaldi_units(segs, wavs, text, split)
     if segs and any("remix" in w and w.endswith("|") for w in wavs.values()):
         log.warning("%s: wav.scp runs 'sox ... remix' and segments cut it: every segment decodes the whole call. "
@@ -276,7 +294,7 @@ def read_kaldi(d: Path, split: bool = False) -> list[Item]:
     for utt in text.keys() - units.keys():
         where = "segments" if segs else "wav.scp" + (" as <recording>_ch<k>" if split else "")
         items.append(Item(utt, str(d), "", utt, text=text[utt], text_error=f"no audio (utterance not in {where})"))
-    return items
+    return items + dups
 
 
 def read_lhotse(paths: list[Path], source: str) -> list[Item]:

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from lhotse import load_manifest
+
 from helpers import VOCAB, load_script, rejected, sentence, speech, write_wav
 
 
@@ -51,3 +53,20 @@ def test_a_truncated_wav_is_rejected_not_kept_shorter(tmp_path: Path) -> None:
     assert stage0(tmp_path, "train:\n  - path: c\n    domain: tel\n", mdir) == 0
     assert rejected(mdir, "train") == {"cut": "truncated audio"}
     assert "holds 16000 of the 32000 bytes" in (mdir / "rejected-train.tsv").read_text(encoding="utf-8")
+
+
+def test_kaldi_dir_with_bom_tabs_crlf_and_a_repeated_id(tmp_path: Path) -> None:
+    """Files saved by Windows tools (BOM, CRLF), a tab after the key (Kaldi splits on any whitespace) and a
+    repeated utterance id: every line is its utterance, and the repeat is rejected, not silently kept instead."""
+    kd = tmp_path / "kd"
+    for i in range(3):
+        write_wav(kd / f"k{i}.wav", speech(30 + i, 2.0, 8000), 8000)
+    (kd / "wav.scp").write_text("\ufeff" + "".join(f"k{i}\t{kd / f'k{i}.wav'}\r\n" for i in range(3)), encoding="utf-8")
+    (kd / "text").write_text(f"\ufeffk0 {sentence(30)}\r\nk1\t{sentence(31)}\r\nk2 {sentence(32)}\r\n"
+                             f"k2 {sentence(33)}\r\n", encoding="utf-8")
+    mdir = tmp_path / "m"
+    assert stage0(tmp_path, "train:\n  - path: kd\n    domain: tel\n", mdir) == 0
+    cuts = {c.id: c.supervisions[0].text for c in load_manifest(mdir / "tel_cuts_train.jsonl.gz")}
+    assert set(cuts) == {"k0", "k1", "k2"}
+    assert cuts["k2"] == sentence(32).lower().rstrip(".")  # the first line of k2
+    assert rejected(mdir, "train") == {"k2": "duplicate id"}
