@@ -170,8 +170,12 @@ def read_tsv(tsv: Path) -> list[Item]:
         audio = Path(wav) if Path(wav).is_absolute() else tsv.parent / wav
         item = Item(id=rid or (audio.stem if wav else f"{tsv.name}:{lineno}"), source=str(tsv), audio=str(audio),
                     recording_id=str(audio))
+        extra = len(fields) - len(cols) if any(f.strip() for f in fields[len(cols):]) else 0
         if not wav:
             item.text_error = f"malformed TSV row (line {lineno}: empty wav field)"
+        elif extra:  # a tab inside the transcript: reading the txt column alone would cut it short
+            item.text_error = (f"malformed TSV row (line {lineno} has {len(fields)} tab-separated fields, the header "
+                               f"{len(cols)}: a tab inside a field?)")
         elif it is None:
             item.text_error = "missing transcript (TSV has no txt column)"
         elif it >= len(fields):

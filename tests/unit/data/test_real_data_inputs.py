@@ -70,3 +70,15 @@ def test_kaldi_dir_with_bom_tabs_crlf_and_a_repeated_id(tmp_path: Path) -> None:
     assert set(cuts) == {"k0", "k1", "k2"}
     assert cuts["k2"] == sentence(32).lower().rstrip(".")  # the first line of k2
     assert rejected(mdir, "train") == {"k2": "duplicate id"}
+
+
+def test_a_tsv_row_with_more_fields_than_the_header_is_rejected_not_cut(tmp_path: Path) -> None:
+    """A tab inside a transcript made the row one field longer: its txt column held only the words before it."""
+    for i in range(3):
+        write_wav(tmp_path / f"v{i}.wav", speech(40 + i, 2.0, 8000), 8000)
+    (tmp_path / "list.tsv").write_text(f"wav\ttxt\nv0.wav\t{sentence(40)}\nv1.wav\txin chào\tanh chị\n"
+                                       f"v2.wav\t{sentence(42)}\t\n", encoding="utf-8")  # a trailing tab is fine
+    mdir = tmp_path / "m"
+    assert stage0(tmp_path, "val:\n  - path: list.tsv\n    domain: tel\n", mdir) == 0
+    assert rejected(mdir, "val") == {"v1": "malformed TSV row"}
+    assert {c.id for c in load_manifest(mdir / "tel_cuts_val.jsonl.gz")} == {"v0", "v2"}
