@@ -16,6 +16,9 @@ Source kinds, detected from ``path``:
   ``*supervisions*`` file), or a folder holding such files;
 * any other folder: its audio files (recursively) with sibling ``.txt`` transcripts.
 
+In the last layout (and in a glob that matches ``.txt`` files) a transcript that no audio file reads (its audio
+is missing or in a format not in :data:`AUDIO_EXTS`) is an item rejected for it (no audio).
+
 Channels (``channel`` of the data.yaml source, :class:`chunkformer.data.config.SourceSpec`): an index or ``mix``
 given in data.yaml applies to every item; otherwise lhotse supervisions keep their own channel. With
 ``channels: split`` every channel is an item of its own, named ``<id>_ch<k>`` (k 0-based): a file ``a.wav`` gives
@@ -117,6 +120,15 @@ def _file_items(paths: list[Path], source: str, split: bool = False) -> list[Ite
     return items
 
 
+def _orphan_transcripts(txts: list[Path], items: list[Item], source: str, split: bool) -> list[Item]:
+    """Rejected items for the transcripts among ``txts`` that no audio item reads (its audio is missing, or in a
+    format not in :data:`AUDIO_EXTS`), so that they are reported instead of dropped silently."""
+    used = {Path(it.audio).with_name(f"{it.id}.txt") for it in items}
+    split_hint = "; with channels: split, transcripts are <stem>_ch<k>.txt" if split else ""
+    why = f"no audio (no audio file of a format read ({', '.join(AUDIO_EXTS)}) beside it{split_hint})"
+    return [Item(t.stem, source, str(t), str(t), text_error=why) for t in txts if t not in used]
+
+
 def glob_pattern(path: str) -> str:
     """The pattern of a glob source: ``glob:`` stripped (the rest is all pattern); otherwise the longest leading
     part that exists is escaped, since an existing path is literal (``/data/calls [2024]/*.wav``).
@@ -139,10 +151,12 @@ def glob_pattern(path: str) -> str:
 def read_glob(pattern: str, split: bool = False) -> list[Item]:
     """Every file matching ``pattern`` (``**`` recurses; see :func:`glob_pattern`) except transcripts."""
     paths = sorted(Path(p) for p in glob.glob(glob_pattern(pattern), recursive=True) if Path(p).is_file())
+    txts = [p for p in paths if p.suffix.lower() == ".txt"]
     paths = [p for p in paths if p.suffix.lower() != ".txt"]
     if not paths:
         raise SourceError(f"{pattern}: no files match this pattern")
-    return _file_items(paths, pattern, split)
+    items = _file_items(paths, pattern, split)
+    return items + _orphan_transcripts(txts, items, pattern, split)
 
 
 def read_tsv(tsv: Path) -> list[Item]:
@@ -427,7 +441,9 @@ def _read(path: str, split: bool) -> list[Item]:
     lhotse_files = _lhotse_files(p)
     if lhotse_files:
         return read_lhotse(lhotse_files, path)
-    audio = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in AUDIO_EXTS)
+    files = sorted(q for q in p.rglob("*") if q.is_file())
+    audio = [q for q in files if q.suffix.lower() in AUDIO_EXTS]
     if not audio:
         raise SourceError(f"{p}: no wav.scp, {' or '.join(TSV_NAMES)}, lhotse manifests or audio files in this folder")
-    return _file_items(audio, path, split)
+    items = _file_items(audio, path, split)
+    return items + _orphan_transcripts([q for q in files if q.suffix.lower() == ".txt"], items, path, split)

@@ -82,3 +82,24 @@ def test_a_tsv_row_with_more_fields_than_the_header_is_rejected_not_cut(tmp_path
     assert stage0(tmp_path, "val:\n  - path: list.tsv\n    domain: tel\n", mdir) == 0
     assert rejected(mdir, "val") == {"v1": "malformed TSV row"}
     assert {c.id for c in load_manifest(mdir / "tel_cuts_val.jsonl.gz")} == {"v0", "v2"}
+
+
+def test_a_transcript_without_readable_audio_in_a_folder_is_reported(tmp_path: Path) -> None:
+    """A folder source read only its audio files: a transcript whose audio is missing or in a format not read
+    (a phone system's .m4a) vanished without a word, with its audio."""
+    c = tmp_path / "c"
+    write_wav(c / "a" / "ok.wav", speech(1, 2.0), 16000)
+    (c / "a" / "ok.txt").write_text(sentence(1), encoding="utf-8")
+    write_wav(c / "stereo.wav", speech(2, 2.0)[:, None].repeat(2, axis=1), 16000)
+    for k in (0, 1):
+        (c / f"stereo_ch{k}.txt").write_text(sentence(2 + k), encoding="utf-8")
+    (c / "call.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A ")
+    (c / "call.txt").write_text(sentence(3), encoding="utf-8")
+    (c / "gone.txt").write_text(sentence(4), encoding="utf-8")
+    mdir = tmp_path / "m"
+    assert stage0(tmp_path, "train:\n  - path: c\n    domain: tel\n    channels: split\n"
+                            "val:\n  - path: glob:c/*\n    domain: tel\n    channel: 0\n", mdir) == 0
+    assert rejected(mdir, "train") == {"call": "no audio", "gone": "no audio", "ok": "no audio",  # ok_ch0.txt
+                                       "ok_ch0": "missing transcript"}
+    assert rejected(mdir, "val") == {"call": "unreadable audio", "gone": "no audio", "stereo_ch0": "no audio",
+                                     "stereo_ch1": "no audio", "stereo": "missing transcript"}
