@@ -10,7 +10,9 @@ to copies of the stage-0 cuts, written as ``<out>/<domain>_cuts_<split>.jsonl.gz
 ``compute_and_store_features`` is not used: its manifest check assumes ``ceil(duration / shift)`` frames.
 ``<manifest-dir>/features.json`` records where the features are, for :func:`chunkformer.data.datamodule.eval_sets`.
 
-Idempotent per (domain, split): a set whose stage-0 cuts are unchanged and whose outputs exist is skipped.
+Idempotent per (domain, split): a set whose stage-0 cuts are unchanged and whose outputs exist is skipped. A cut
+whose audio cannot be loaded any more (the corpus changed after stage 0) fails its set with one line naming the
+cut and the file; the other sets are still computed, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -67,9 +69,25 @@ def _init_worker(storage: str) -> None:
     _WRITER = NumpyFilesWriter(storage)
 
 
+class CutAudioError(RuntimeError):
+    """A stage-0 cut whose audio cannot be loaded any more (the corpus changed after stage 0)."""
+
+
+def _load(cut: Any) -> tuple[Any, int]:
+    """:func:`load_mono`, or :class:`CutAudioError` naming the cut, its audio and the reason in one line."""
+    try:
+        return load_mono(cut)
+    except Exception as e:  # lhotse raises many types, with multi-line messages, for a missing or changed file
+        src = cut.recording.sources[0]
+        gone = src.type == "file" and not Path(src.source).is_file()
+        why = "file not found" if gone else (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise CutAudioError(f"cut {cut.id}: cannot load {src.source} ({why}); the corpus changed after stage 0: "
+                            "rerun local/prepare_manifests.py --force") from None
+
+
 def _extract(cut: Any) -> Any:
     """Computes, stores and attaches the features of one cut (in a worker)."""
-    x, rate = load_mono(cut)
+    x, rate = _load(cut)
     arr = ChunkFormerFbank().extract(x, rate)
     key = _WRITER.write(cut.id, arr)
     feats = Features(type=ChunkFormerFbank.name, num_frames=int(arr.shape[0]), num_features=int(arr.shape[1]),
@@ -109,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     FeaturesInfo(str(out)).write(a.manifest_dir / FEATURES_INFO)
     units = fbank_units(a.manifest_dir)
-    skipped, done = [], []
+    skipped, done, failed = [], [], []
     for split, dom in units:
         src, dst = cuts_path(a.manifest_dir, dom, split), cuts_path(out, dom, split)
         storage = out / f"{dom}_feats_{split}"
@@ -120,10 +138,18 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append(f"{split}/{dom}")
             continue
         marker.unlink(missing_ok=True)
-        n = compute_set(src, dst, storage, a.num_jobs, desc=f"stage 1 fbank {split}/{dom}")
+        try:
+            n = compute_set(src, dst, storage, a.num_jobs, desc=f"stage 1 fbank {split}/{dom}")
+        except CutAudioError as e:  # the other sets are still computed
+            failed.append(f"{split}/{dom}: {e}")
+            continue
         FbankDone(digest, n).write(marker)
         log.info("stage 1: %s/%s: %d cuts -> %s", split, dom, n, dst)
         done.append(f"{split}/{dom}")
+    for f in failed:
+        error(f)
+    if failed:
+        return error(f"stage 1: {len(failed)} of {len(units)} feature sets failed (see above)", code=1)
     if not done:
         print(f"stage 1: already done ({len(skipped)} feature sets in {out}: {', '.join(skipped) or 'none'}), "
               "nothing to do")

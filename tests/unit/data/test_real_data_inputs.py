@@ -1,4 +1,4 @@
-"""Stage 0 on real-world input defects found by an audit: each is reported with its name and reason, and
+"""Stages 0-1 on real-world input defects found by an audit: each is reported with its name and reason, and
 nothing stops the run or is dropped silently."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from lhotse import load_manifest
 
 from helpers import VOCAB, load_script, rejected, sentence, speech, write_wav
@@ -103,3 +104,31 @@ def test_a_transcript_without_readable_audio_in_a_folder_is_reported(tmp_path: P
                                        "ok_ch0": "missing transcript"}
     assert rejected(mdir, "val") == {"call": "unreadable audio", "gone": "no audio", "stereo_ch0": "no audio",
                                      "stereo_ch1": "no audio", "stereo": "missing transcript"}
+
+
+def test_stage1_names_a_cut_whose_audio_vanished_after_stage0_and_computes_the_rest(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A TSV's audio deleted after stage 0 (stage 0 stamps the TSV, not every file it names): stage 1 died with
+    a 100-line traceback from a worker; now one line names the cut, file and fix, and the other sets are done."""
+    for i in range(2):
+        write_wav(tmp_path / "a" / f"v{i}.wav", speech(40 + i, 2.0, 8000), 8000)
+        write_wav(tmp_path / "b" / f"t{i}.wav", speech(50 + i, 2.0, 8000), 8000)
+    (tmp_path / "val.tsv").write_text("wav\ttxt\n" + "".join(f"a/v{i}.wav\t{sentence(i)}\n" for i in range(2)),
+                                      encoding="utf-8")
+    (tmp_path / "test.tsv").write_text("wav\ttxt\n" + "".join(f"b/t{i}.wav\t{sentence(i)}\n" for i in range(2)),
+                                       encoding="utf-8")
+    mdir, fb = tmp_path / "m", tmp_path / "fb"
+    assert stage0(tmp_path, "val:\n  - path: val.tsv\n    domain: tel\ntest:\n  - path: test.tsv\n    domain: tel\n",
+                  mdir) == 0
+    (tmp_path / "a" / "v1.wav").rename(tmp_path / "v1.wav")
+    stage1 = load_script("compute_fbank").main
+    args = ["--manifest-dir", str(mdir), "--out-dir", str(fb), "--num-jobs", "1"]
+    capsys.readouterr()
+    assert stage1(args) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert err[0] == (f"error: val/tel: cut v1: cannot load {tmp_path / 'a' / 'v1.wav'} (file not found); the corpus "
+                      "changed after stage 0: rerun local/prepare_manifests.py --force")
+    assert (fb / "tel_cuts_test.jsonl.gz").is_file() and not (fb / "tel_cuts_val.jsonl.gz").exists()
+    (tmp_path / "v1.wav").rename(tmp_path / "a" / "v1.wav")
+    assert stage1(args) == 0
+    assert "computed val/tel; already done: test/tel" in capsys.readouterr().out
