@@ -10,9 +10,9 @@ to copies of the stage-0 cuts, written as ``<out>/<domain>_cuts_<split>.jsonl.gz
 ``compute_and_store_features`` is not used: its manifest check assumes ``ceil(duration / shift)`` frames.
 ``<manifest-dir>/features.json`` records where the features are, for :func:`chunkformer.data.datamodule.eval_sets`.
 
-Idempotent per (domain, split): a set whose stage-0 cuts are unchanged and whose outputs exist is skipped. A cut
-whose audio cannot be loaded any more (the corpus changed after stage 0) fails its set with one line naming the
-cut and the file; the other sets are still computed, and the exit status is 1.
+Idempotent per (domain, split): a set whose stage-0 cuts are unchanged and whose outputs (every feature file)
+exist is skipped. A cut whose audio cannot be loaded any more (the corpus changed after stage 0) fails its set
+with one line naming the cut and the file; the other sets are still computed, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -113,6 +113,15 @@ def compute_set(src: Path, dst: Path, storage: Path, num_jobs: int, desc: str) -
     return len(out)
 
 
+def features_complete(dst: Path) -> bool:
+    """True when every cut of the stage-1 cuts ``dst`` has its feature file (one deleted: the set is redone)."""
+    try:
+        cuts = load_manifest(dst)
+    except Exception:  # unreadable or half-written manifest: not complete
+        return False
+    return all(Path(c.features.storage_path, c.features.storage_key).is_file() for c in cuts)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--manifest-dir", type=Path, default=Path("data/manifests"))
@@ -134,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         marker = marker_path(out, f"fbank-{dom}-{split}")
         digest = file_digest(src)
         info = FbankDone.read(marker)
-        if info and info.input == digest and dst.exists() and storage.is_dir():
+        if info and info.input == digest and dst.exists() and storage.is_dir() and features_complete(dst):
             skipped.append(f"{split}/{dom}")
             continue
         marker.unlink(missing_ok=True)

@@ -132,3 +132,23 @@ def test_stage1_names_a_cut_whose_audio_vanished_after_stage0_and_computes_the_r
     (tmp_path / "v1.wav").rename(tmp_path / "a" / "v1.wav")
     assert stage1(args) == 0
     assert "computed val/tel; already done: test/tel" in capsys.readouterr().out
+
+
+def test_stage1_redoes_a_set_when_one_feature_file_was_deleted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Stage 1 said "already done" with a feature file gone (decoding then failed on that cut)."""
+    for i in range(3):
+        write_wav(tmp_path / "a" / f"v{i}.wav", speech(40 + i, 2.0, 8000), 8000)
+    (tmp_path / "val.tsv").write_text("wav\ttxt\n" + "".join(f"a/v{i}.wav\t{sentence(i)}\n" for i in range(3)),
+                                      encoding="utf-8")
+    mdir, fb = tmp_path / "m", tmp_path / "fb"
+    assert stage0(tmp_path, "val:\n  - path: val.tsv\n    domain: tel\n", mdir) == 0
+    stage1 = load_script("compute_fbank").main
+    args = ["--manifest-dir", str(mdir), "--out-dir", str(fb), "--num-jobs", "1"]
+    assert stage1(args) == 0
+    feats = [Path(c.features.storage_path, c.features.storage_key) for c in load_manifest(fb / "tel_cuts_val.jsonl.gz")]
+    feats[1].unlink()
+    capsys.readouterr()
+    assert stage1(args) == 0
+    assert "already done" not in capsys.readouterr().out and all(f.is_file() for f in feats)
+    assert stage1(args) == 0
+    assert "already done" in capsys.readouterr().out
