@@ -255,7 +255,7 @@ def _options(params: list[tuple[str, str]], settings: ServerSettings) -> Request
     HTTPError 400 for a bad value, 413 for more hotwords than the limit."""
     last = dict(params)
     channel = last.get("channel")
-    if channel is not None and not channel.isdigit():
+    if channel is not None and not (channel.isascii() and channel.isdigit()):  # "²".isdigit(), but int() fails
         raise HTTPError(400, f"channel must be a 0-based channel number, got {channel!r}")
     hotwords = _hotwords([v for k, v in params if k == "hotwords"], settings)
     return RequestOptions(int(channel) if channel is not None else None, hotwords,

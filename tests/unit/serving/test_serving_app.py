@@ -121,6 +121,8 @@ BAD_REQUESTS: dict[str, tuple[dict, int, str]] = {  # name → (httpx request ar
                   r"8\.0 s of audio \(from the header, not decoded\); the limit is 5 s$"),
     "channel not a number": (dict(content=encode(GOOD), params={"channel": "left"}), 400,
                              r"^channel must be a 0-based channel number, got 'left'$"),
+    "channel in other digits": (dict(content=encode(GOOD), params={"channel": "²"}), 400,
+                                r"^channel must be a 0-based channel number, got '²'$"),
     "no such channel": (dict(content=encode(GOOD), params={"channel": "1"}), 400,
                         r"^request body: no channel 1 \(0-based\) in a 1-channel file$"),
     "no usable hotword": (dict(content=encode(GOOD), params={"hotwords": "vietcombank, Hồ Chí Minh"}), 400,
