@@ -75,7 +75,8 @@ def safe_load(path: str | Path, mmap: bool = False) -> Any:
             ) from None
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({e})") from None
     except (RuntimeError, EOFError, ValueError, OSError) as e:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({str(e).splitlines()[0]})") from None
+        reason = "empty file" if path.stat().st_size == 0 else (str(e).splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({reason})") from None
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:

@@ -104,6 +104,15 @@ def test_truncated_checkpoint(tmp_path, official_model_dir):
         load_model(tmp_path / "cut.pt", vocab=official_model_dir / "vocab.txt")
 
 
+def test_empty_checkpoint_file_is_named(tmp_path, official_model_dir):
+    """A 0-byte weights file (a copy that failed, a full disk): torch raises an EOFError without a message."""
+    folder = tmp_path / "m"
+    shutil.copytree(official_model_dir, folder)
+    (folder / "pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"m/pytorch_model\.bin: corrupt or truncated checkpoint \(empty file\)$"):
+        load_model(folder)
+
+
 def test_shape_mismatch_names_key_and_shapes(tmp_path, official_model_dir):
     folder = tmp_path / "m"
     shutil.copytree(official_model_dir, folder)
