@@ -178,6 +178,23 @@ def build_model(cfg: dict, sd: dict[str, torch.Tensor], cmvn: tuple[torch.Tensor
     return model, extra
 
 
+def _read_config(path: Path) -> dict:
+    """A ``config.yaml`` as a dict; CheckpointError naming the file when it is not YAML, not a mapping, or its
+    ``output_dim`` is not a number."""
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: invalid YAML ({e})") from None
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{path}: not a model config (a YAML mapping), but a {type(cfg).__name__}")
+    try:
+        int(cfg.get("output_dim", 0))
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{path}: output_dim must be the number of CTC outputs, got {cfg['output_dim']!r}"
+                              ) from None
+    return cfg
+
+
 def _check_vocab(tok: Tokenizer, cfg: dict, vocab_path: str) -> None:
     if len(tok) != int(cfg["output_dim"]):
         raise CheckpointError(f"{vocab_path}: vocabulary has {len(tok)} tokens but the CTC layer outputs "
@@ -231,13 +248,7 @@ def load_model(path: str | Path, vocab: str | Path | None = None, cmvn: str | Pa
             return _load_ours(obj, path, fmt)
         cfg_path, kind = _beside(path, "config.yaml", config), "state-dict"
     sd = _state_dict_of(obj, weights)
-    if cfg_path is not None:
-        try:
-            cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise CheckpointError(f"{cfg_path}: invalid YAML ({e})") from None
-    else:
-        cfg = infer_config(sd, input_dim, str(path))
+    cfg = _read_config(cfg_path) if cfg_path is not None else infer_config(sd, input_dim, str(path))
     cfg.setdefault("output_dim", sd["ctc.ctc_lo.weight"].shape[0] if "ctc.ctc_lo.weight" in sd else None)
     cmvn_path = _beside(path, "global_cmvn", cmvn)
     cmvn_stats = read_cmvn_json(cmvn_path) if cmvn_path is not None else None

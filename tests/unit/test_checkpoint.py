@@ -113,6 +113,19 @@ def test_empty_checkpoint_file_is_named(tmp_path, official_model_dir):
         load_model(folder)
 
 
+@pytest.mark.parametrize(("text", "reason"), [
+    ("- a\n- b\n", r"not a model config \(a YAML mapping\), but a list$"),
+    ("output_dim: abc\n", r"output_dim must be the number of CTC outputs, got 'abc'$"),
+    ("a: [\n", r"invalid YAML"),
+])
+def test_damaged_config_yaml_is_named(tmp_path, official_model_dir, text, reason):
+    folder = tmp_path / "m"
+    shutil.copytree(official_model_dir, folder)
+    (folder / "config.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"m/config\.yaml: " + reason):
+        load_model(folder)
+
+
 def test_shape_mismatch_names_key_and_shapes(tmp_path, official_model_dir):
     folder = tmp_path / "m"
     shutil.copytree(official_model_dir, folder)
