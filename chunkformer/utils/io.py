@@ -26,14 +26,19 @@ R = TypeVar("R", bound="JsonRecord")
 
 
 def numbered_lines(path: str | Path, what: str = "file") -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) of a UTF-8 text file's non-blank lines; FileNotFoundError naming ``what``.
+    """(1-based line number, line) of a UTF-8 text file's non-blank lines; FileNotFoundError naming ``what``,
+    ValueError naming the file when it is not UTF-8 text.
 
     The reader of the project's line files (``vocab.txt``, Kaldi ``text``), so that errors point at
     ``path:line``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {what} not found")
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: {what} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         if line.strip():
             yield lineno, line
 

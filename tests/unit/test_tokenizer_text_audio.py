@@ -45,6 +45,12 @@ def test_bad_vocab_files(tmp_path, content, msg):
         Tokenizer.from_file(tmp_path / "vocab.txt")
 
 
+def test_vocab_that_is_not_utf8_is_named(tmp_path):
+    (tmp_path / "vocab.txt").write_bytes("<blank> 0\nchào 1\n".encode("cp1258"))
+    with pytest.raises(ValueError, match=r"vocab\.txt: vocabulary file is not UTF-8 text \(invalid .* at byte \d+\)$"):
+        Tokenizer.from_file(tmp_path / "vocab.txt")
+
+
 def test_missing_vocab(tmp_path):
     with pytest.raises(FileNotFoundError, match="vocabulary file not found"):
         Tokenizer.from_file(tmp_path / "vocab.txt")
