@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import torch
 from tqdm import tqdm
@@ -183,6 +184,14 @@ def decode_options(a: argparse.Namespace, tokenizer: Tokenizer) -> DecodeOptions
     return DecodeOptions(beam=a.beam, hotwords=graph, lm=lm)
 
 
+def open_jsonl(path: str | None) -> IO[str] | nullcontext[None]:
+    """The ``--jsonl`` file opened for writing, or a no-op context without the option (OSError when it cannot
+    be written: a missing folder, a folder, no permission)."""
+    if path is None:
+        return nullcontext()
+    return open(path, "w", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m chunkformer.transcribe", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -220,8 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     model = loaded.model.to(a.device)
     tr = Transcriber(model, loaded.tokenizer, ctx, a.batch_seconds, a.segment_seconds, a.max_silence, a.channel,
                      options)
+    try:
+        jsonl = open_jsonl(a.jsonl)
+    except OSError as e:
+        return error(f"--jsonl {a.jsonl}: cannot write ({e.strerror})")
     failed = 0
-    with open(a.jsonl, "w", encoding="utf-8") if a.jsonl else nullcontext() as out:
+    with jsonl as out:
         for t in tr.transcribe(a.wavs):
             if t.error:
                 failed += 1
