@@ -53,13 +53,17 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
 
 def read_audio(path: str | Path, rate: int | None = MODEL_RATE, channel: int | None = None,
-               on_downmix: Callable[[Path, int], None] | None = None) -> tuple[np.ndarray, int]:
+               on_downmix: Callable[[Path, int], None] | None = None, whole: bool = False
+               ) -> tuple[np.ndarray, int]:
     """Reads ``path`` as mono float32; resamples to ``rate`` unless ``rate`` is None.
 
     ``channel`` (0-based, as lhotse counts) picks one channel; None averages every channel of a multi-channel
     file and then calls ``on_downmix(path, channels)`` (callers that may hold two speakers warn there).
+    ``whole``: also refuse a compressed file that decodes to fewer samples than its header declares (a
+    truncated MP3), as :func:`decode_audio` does; without it such a file gives the samples it holds.
     Raises :class:`AudioError` for unreadable, empty, truncated (a WAV with fewer bytes than its header declares:
-    soundfile would read what is there) or non-finite audio, or a channel the file does not have.
+    soundfile would read what is there; ``whole``: any format) or non-finite audio, or a channel the file does
+    not have.
     """
     path = Path(path)
     if not path.is_file():
@@ -70,8 +74,10 @@ def read_audio(path: str | Path, rate: int | None = MODEL_RATE, channel: int | N
         raise AudioError(f"{path}: cannot read ({e.strerror or e})") from e
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        declared = sf.info(str(path)).frames if whole else 0
     except Exception as e:  # soundfile raises several types for corrupt files
         raise AudioError(f"{path}: cannot decode audio ({e})") from e
+    _check_samples(str(path), data.shape[0], declared)
     return _mono(data, int(sr), path, rate, channel, on_downmix)
 
 
@@ -101,6 +107,7 @@ def _mono(data: np.ndarray, sr: int, path: Path, rate: int | None, channel: int 
 # data-chunk sizes that writers streaming to a pipe put in the header instead of the real size: 0, the 32-bit
 # maximum, and 0x7FFFF000 (espeak-ng --stdout; libsndfile's pipe writer uses the same value)
 STREAMED_WAV_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFF000})
+WAV_HEAD_BYTES = 1 << 16  # what is read of a file to find its data chunk (chunks before it are small)
 
 
 class WavData(NamedTuple):
@@ -140,9 +147,6 @@ def wav_data_chunk(data: bytes, total: int | None = None) -> WavData | None:
             return WavData(size, (len(data) if total is None else total) - pos - 8, byte_rate)
         pos += 8 + size + (size & 1)
     return None
-
-
-WAV_HEAD_BYTES = 1 << 16  # where a WAV's data chunk header is looked for in a file on disk
 
 
 def wav_file_chunk(path: str | Path) -> WavData | None:
@@ -186,11 +190,16 @@ def decode_audio(data: bytes, name: str = "<audio>", rate: int | None = MODEL_RA
         samples, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:
         raise AudioError(f"{name}: cannot decode audio ({_first_line(e)})") from None
-    if 0 < samples.shape[0] < 0.99 * info.frames:
-        raise AudioError(f"{name}: truncated: {samples.shape[0]} of the {info.frames} samples its header declares")
+    _check_samples(name, samples.shape[0], info.frames)
     if max_seconds is not None and samples.shape[0] / sr > max_seconds:
         raise AudioTooLong(f"{name}: {samples.shape[0] / sr:.1f} s of audio; the limit is {max_seconds:g} s")
     return _mono(samples, int(sr), path, rate, channel, on_downmix)
+
+
+def _check_samples(name: str, decoded: int, declared: int) -> None:
+    """AudioError for fewer decoded samples than the header declares (a truncated compressed file)."""
+    if 0 < decoded < 0.99 * declared:
+        raise AudioError(f"{name}: truncated: {decoded} of the {declared} samples its header declares")
 
 
 def _first_line(e: Exception) -> str:

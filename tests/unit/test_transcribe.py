@@ -4,6 +4,8 @@ masked batch and for a several-minute file (one shot and in cached segments)."""
 from __future__ import annotations
 
 import json
+import re
+import struct
 import subprocess
 import sys
 
@@ -18,7 +20,7 @@ from chunkformer.decoding.ctc_search import collapse
 from chunkformer.transcribe import Transcriber, main, split_at_pauses
 
 from conftest import OFFICIAL
-from helpers import check_words, write_fixture_lm
+from helpers import check_words, encode, write_fixture_lm
 
 CTX = "128,64,128"
 TAG = "l128_c64_r128"
@@ -114,6 +116,25 @@ def test_bad_file_is_reported_and_others_still_decoded(tmp_path, official_model_
     assert rc == 1
     assert "broken.wav" in cap.err and "cannot decode audio" in cap.err
     assert cap.out.startswith(str(OFFICIAL / "A.wav"))
+
+
+def test_truncated_files_are_reported_like_the_server_does(tmp_path, official_model_dir, capsys):
+    """A WAV cut short, a WAV whose header declares an hour, an MP3 cut in half: each an error naming the file
+    (the server's 400), not a transcript of the part present; the good file between them is transcribed."""
+    x = sf.read(OFFICIAL / "B.wav", dtype="float32")[0]
+    wav, mp3 = encode(x), encode(x, fmt="MP3")
+    (tmp_path / "cut.wav").write_bytes(wav[: len(wav) // 2])
+    (tmp_path / "hour.wav").write_bytes(wav[:40] + struct.pack("<I", 3600 * 32000) + wav[44:])
+    (tmp_path / "cut.mp3").write_bytes(mp3[: len(mp3) // 2])
+    paths = [str(tmp_path / n) for n in ("cut.wav", "hour.wav", "cut.mp3")]
+    rc = main(["--model", str(official_model_dir), paths[0], str(OFFICIAL / "A.wav"), *paths[1:]])
+    cap = capsys.readouterr()
+    assert rc == 1 and [ln.split("\t")[0] for ln in cap.out.splitlines()] == [str(OFFICIAL / "A.wav")]
+    assert f"error: {paths[0]}: truncated WAV: its data chunk holds {len(wav) // 2 - 44} of the {len(wav) - 44} " \
+           "bytes it declares" in cap.err
+    assert f"error: {paths[1]}: truncated WAV: its data chunk holds {len(wav) - 44} of the 115200000" in cap.err
+    assert re.search(rf"error: {re.escape(paths[2])}: truncated: \d+ of the {len(x)} samples", cap.err), cap.err
+    assert "3 of 4 files could not be transcribed" in cap.err
 
 
 def test_missing_model_is_one_line_error(tmp_path, capsys):
