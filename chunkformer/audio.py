@@ -73,11 +73,15 @@ def read_audio(path: str | Path, rate: int | None = MODEL_RATE, channel: int | N
     except OSError as e:
         raise AudioError(f"{path}: cannot read ({e.strerror or e})") from e
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        declared = sf.info(str(path)).frames if whole else 0
+        info = sf.info(str(path))
     except Exception as e:  # soundfile raises several types for corrupt files
         raise AudioError(f"{path}: cannot decode audio ({e})") from e
-    _check_samples(str(path), data.shape[0], declared)
+    _check_known_length(str(path), info.frames)
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioError(f"{path}: cannot decode audio ({e})") from e
+    _check_samples(str(path), data.shape[0], info.frames if whole else 0)
     return _mono(data, int(sr), path, rate, channel, on_downmix)
 
 
@@ -107,6 +111,7 @@ def _mono(data: np.ndarray, sr: int, path: Path, rate: int | None, channel: int 
 # data-chunk sizes that writers streaming to a pipe put in the header instead of the real size: 0, the 32-bit
 # maximum, and 0x7FFFF000 (espeak-ng --stdout; libsndfile's pipe writer uses the same value)
 STREAMED_WAV_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFF000})
+UNKNOWN_FRAMES = 2**63 - 1  # libsndfile's frame count for a file whose header gives no length (SF_COUNT_MAX)
 WAV_HEAD_BYTES = 1 << 16  # what is read of a file to find its data chunk (chunks before it are small)
 
 
@@ -180,6 +185,7 @@ def decode_audio(data: bytes, name: str = "<audio>", rate: int | None = MODEL_RA
         info = sf.info(io.BytesIO(data))
     except Exception as e:  # soundfile raises several types for unknown formats
         raise AudioError(f"{name}: not an audio file soundfile can read ({_first_line(e)})") from None
+    _check_known_length(name, info.frames)
     wav = wav_data_chunk(data)
     seconds = wav.seconds if wav is not None and wav.seconds is not None else info.frames / info.samplerate
     if max_seconds is not None and seconds > max_seconds:
@@ -194,6 +200,14 @@ def decode_audio(data: bytes, name: str = "<audio>", rate: int | None = MODEL_RA
     if max_seconds is not None and samples.shape[0] / sr > max_seconds:
         raise AudioTooLong(f"{name}: {samples.shape[0] / sr:.1f} s of audio; the limit is {max_seconds:g} s")
     return _mono(samples, int(sr), path, rate, channel, on_downmix)
+
+
+def _check_known_length(name: str, frames: int) -> None:
+    """AudioError for a file whose header gives no length (libsndfile then counts SF_COUNT_MAX frames): a FLAC
+    written to a pipe, which soundfile cannot read to its end."""
+    if frames >= UNKNOWN_FRAMES:
+        raise AudioError(f"{name}: its header gives no length (written to a pipe?), which soundfile cannot decode; "
+                         "re-encode it to a file, e.g. sox in.flac out.flac")
 
 
 def _check_samples(name: str, decoded: int, declared: int) -> None:

@@ -125,6 +125,22 @@ def test_truncated_mp3_and_flac_are_refused():
         decode_audio(encode(x, fmt="FLAC")[:20000], "turn.flac")
 
 
+def test_flac_without_its_length_is_named_not_too_long(tmp_path):
+    """A FLAC written to a pipe has 0 ("unknown") as its total sample count: libsndfile then reports 2**63 - 1
+    frames, and soundfile can neither size nor seek it. Refused as such (was: a 413 for 576460752303423.5 s of
+    audio from the server, "array is too big" from transcribe)."""
+    data = bytearray(encode(speech(5, 2.0), fmt="FLAC"))
+    fields = int.from_bytes(data[18:26], "big")  # STREAMINFO: rate, channels, bits, then 36 bits of total samples
+    data[18:26] = (fields & ~((1 << 36) - 1)).to_bytes(8, "big")
+    (tmp_path / "piped.flac").write_bytes(data)
+    message = r"piped\.flac: its header gives no length \(written to a pipe\?\), which soundfile cannot decode"
+    with pytest.raises(AudioError, match=message) as e:
+        decode_audio(bytes(data), "piped.flac", max_seconds=60)
+    assert not isinstance(e.value, AudioTooLong)
+    with pytest.raises(AudioError, match=message):
+        read_audio(tmp_path / "piped.flac")
+
+
 def test_channels_rate_and_nan():
     left, right = speech(6, 1.0, 8000), speech(7, 1.0, 8000)
     data = encode(np.stack([left, right], 1), 8000, subtype="FLOAT")
