@@ -66,6 +66,8 @@ def read_audio(path: str | Path, rate: int | None = MODEL_RATE, channel: int | N
     not have.
     """
     path = Path(path)
+    if path.is_dir():
+        raise AudioError(f"{path}: a directory, not an audio file (pass its files, e.g. {path / '*.wav'})")
     if not path.is_file():
         raise AudioError(f"{path}: file not found")
     try:

@@ -94,3 +94,12 @@ def test_a_truncated_wav_file_is_refused_as_from_a_pipe(tmp_path):
     p.write_bytes(p.read_bytes()[:20044])  # 10 000 of the 32 000 data bytes
     with pytest.raises(AudioError, match=r"cut\.wav: truncated WAV: its data chunk holds 20000 of the 32000 bytes"):
         read_audio(p)
+
+
+def test_directory_is_not_reported_as_missing(tmp_path):
+    (tmp_path / "calls").mkdir()
+    with pytest.raises(AudioError, match=r"calls: a directory, not an audio file \(pass its files, e\.g\. "
+                                         r".*calls/\*\.wav\)$"):
+        read_audio(tmp_path / "calls")
+    with pytest.raises(AudioError, match=r"nope\.wav: file not found$"):
+        read_audio(tmp_path / "nope.wav")
