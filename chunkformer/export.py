@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_model(a.checkpoint, vocab=a.vocab)
     except CheckpointError as e:
         return error(e)
-    out = save_official_folder(loaded, a.output_dir)
+    try:
+        out = save_official_folder(loaded, a.output_dir)
+    except OSError as e:  # a file where the folder should be, a read-only place
+        return error(f"{a.output_dir}: cannot write the model folder there ({e.strerror}: {e.filename})")
     print(f"wrote {out}: config.yaml, pytorch_model.bin, vocab.txt, global_cmvn")
     return 0
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from chunkformer.export import main
 from chunkformer.model.masked_batch import Context
 from chunkformer.transcribe import Transcriber
 
@@ -28,6 +29,14 @@ def test_export_is_reproducible(tmp_path):
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config == yaml.safe_load((EXPORT / "model/config.yaml").read_text())
     assert (out / "vocab.txt").read_text() == (EXPORT / "model/vocab.txt").read_text()
+
+
+def test_output_dir_that_cannot_be_written_is_one_line_error(tmp_path, official_model_dir, capsys):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    for out in (tmp_path / "taken", tmp_path / "taken" / "model"):
+        assert main(["--checkpoint", str(official_model_dir), "--output-dir", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and err.startswith(f"error: {out}: cannot write the model folder there ("), err
 
 
 @pytest.mark.parametrize("ctx", ["128,64,128", "32,16,32"])
