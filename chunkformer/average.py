@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         return error("--init-model needs a non-zero --init-weight")
     try:
         payload = average(inputs, a.num_ckpts, a.mode)
-        init_model = a.init_model or payload["trained_from"]
+        init_model = (a.init_model or payload["trained_from"]) if a.init_weight else None  # 0: not needed
         if a.init_weight and init_model is None:
             print(f"{a.output} not written: the run started from random weights, there is no initial model to mix "
                   "back (--init-weight); pass --init-model to name one")

@@ -116,3 +116,18 @@ def test_init_weight_mixes_in_the_initial_model(tmp_path, loaded, official_model
         atomic_save(ck, tmp_path / f"epoch-{n}.pt")
     assert main([*inputs, "--output", str(recorded), "--init-weight", "0.25"]) == 0
     assert all(torch.equal(v, mixed[k]) for k, v in load_model(recorded).model.state_dict().items())
+
+
+def test_init_weight_0_does_not_need_the_recorded_initial_model(tmp_path, loaded, capsys):
+    """The default --init-weight 0 mixes nothing in: the plain average is written even when the initial model
+    the run recorded is not reachable from here (another working directory, a moved folder)."""
+    files = []
+    for n in (1, 2):
+        ck = train_ckpt(loaded, n, n, 10 * n, 20.0 + n)
+        ck["train_config"] = {"model": {"init": "checkpoint"}, "trainer": {"resume_checkpoint": "moved/pretrained"}}
+        atomic_save(ck, tmp_path / f"epoch-{n}.pt")
+        files.append(str(tmp_path / f"epoch-{n}.pt"))
+    out = tmp_path / "avg2.pt"
+    assert main(["--inputs", *files, "--num-ckpts", "2", "--output", str(out)]) == 0, capsys.readouterr().err
+    want = average([tmp_path / "epoch-1.pt", tmp_path / "epoch-2.pt"], 2, log=lambda _m: None)["model"]
+    assert all(torch.equal(v, want[k]) for k, v in torch.load(out, weights_only=True)["model"].items())
