@@ -175,7 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             payload.update(init_model=str(init_model), init_weight=a.init_weight)
     except (ValueError, CheckpointError, FileNotFoundError) as e:
         return error(e)
-    atomic_save(payload, a.output)
+    try:
+        atomic_save(payload, a.output)
+    except OSError as e:  # a missing or read-only folder, a folder named like the output
+        return error(f"{a.output}: cannot write the average there ({e.strerror}: {e.filename})")
     mixed = f", {a.init_weight:g} of {init_model}" if init_model is not None else ""
     print(f"wrote {a.output} (average of {len(payload['averaged_from'])}, mode {a.mode}{mixed})")
     return 0

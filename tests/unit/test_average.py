@@ -131,3 +131,13 @@ def test_init_weight_0_does_not_need_the_recorded_initial_model(tmp_path, loaded
     assert main(["--inputs", *files, "--num-ckpts", "2", "--output", str(out)]) == 0, capsys.readouterr().err
     want = average([tmp_path / "epoch-1.pt", tmp_path / "epoch-2.pt"], 2, log=lambda _m: None)["model"]
     assert all(torch.equal(v, want[k]) for k, v in torch.load(out, weights_only=True)["model"].items())
+
+
+def test_output_that_cannot_be_written_is_one_line_error(tmp_path, loaded, capsys):
+    atomic_save(train_ckpt(loaded, 1, 1, 10, 20.0), tmp_path / "epoch-1.pt")
+    (tmp_path / "taken").write_text("a file, not a folder")
+    (tmp_path / "avg1.pt").mkdir()
+    for out in (tmp_path / "taken" / "avg1.pt", tmp_path / "avg1.pt"):
+        assert main(["--inputs", str(tmp_path / "epoch-1.pt"), "--num-ckpts", "1", "--output", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and err.startswith(f"error: {out}: cannot write the average there ("), err
