@@ -25,6 +25,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 MODEL_RATE = 16000
+MAX_RATE = 384000  # the highest rate audio formats use; resampling costs memory in proportion to the rate
 
 
 class AudioError(ValueError):
@@ -104,6 +105,8 @@ def _mono(data: np.ndarray, sr: int, path: Path, rate: int | None, channel: int 
         x = data[:, 0]
     if not np.isfinite(x).all():
         raise AudioError(f"{path}: NaN or Inf samples")
+    if rate is not None and sr > MAX_RATE:  # the resampling filter grows with the rate: GBs for a crafted header
+        raise AudioError(f"{path}: sample rate of {sr} Hz; the highest supported is {MAX_RATE} Hz")
     if rate is not None and sr != rate:
         x = resample(x, sr, rate)
         sr = rate

@@ -20,6 +20,7 @@ from chunkformer.audio import (
     WavData,
     decode_audio,
     read_audio,
+    resample,
     wav_data_chunk,
 )
 
@@ -139,6 +140,20 @@ def test_flac_without_its_length_is_named_not_too_long(tmp_path):
     assert not isinstance(e.value, AudioTooLong)
     with pytest.raises(AudioError, match=message):
         read_audio(tmp_path / "piped.flac")
+
+
+def test_sample_rate_beyond_any_format_is_refused_before_resampling():
+    """The resampling filter has ~20 taps per unit of max(up, down): a 96 KB WAV whose header says 1 000 003 Hz
+    took 1 GB and 4 s to resample, one saying 2**31 - 1 Hz asked numpy for 320 GiB (the server's 500)."""
+    x = speech(10, 0.5)
+    for rate in (1_000_003, 2**31 - 1):
+        data = bytearray(encode(x))
+        struct.pack_into("<II", data, 24, rate, 2 * rate)  # fmt chunk: sample rate, byte rate
+        with pytest.raises(AudioError, match=rf"^turn\.wav: sample rate of {rate} Hz; the highest supported is "
+                                             r"384000 Hz$"):
+            decode_audio(bytes(data), "turn.wav", max_seconds=60)
+    y, rate = decode_audio(encode(resample(x, 16000, 384000), 384000), "turn.wav", max_seconds=60)
+    assert rate == 16000 and len(y) == len(x)
 
 
 def test_channels_rate_and_nan():
