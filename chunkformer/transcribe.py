@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -185,6 +186,14 @@ def decode_options(a: argparse.Namespace, tokenizer: Tokenizer) -> DecodeOptions
     return DecodeOptions(beam=a.beam, hotwords=graph, lm=lm)
 
 
+def check_lengths(a: argparse.Namespace) -> None:
+    """ValueError naming ``--batch-seconds`` or ``--segment-seconds`` when it is NaN or infinite (they become
+    frame counts)."""
+    for flag, value in (("--batch-seconds", a.batch_seconds), ("--segment-seconds", a.segment_seconds)):
+        if not math.isfinite(value):
+            raise ValueError(f"{flag} must be a finite number of seconds, got {value}")
+
+
 def open_jsonl(path: str | None) -> IO[str] | nullcontext[None]:
     """The ``--jsonl`` file opened for writing, or a no-op context without the option (OSError when it cannot
     be written: a missing folder, a folder, no permission)."""
@@ -218,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     try:
+        check_lengths(a)
         loaded = load_model(a.model, vocab=a.vocab, cmvn=a.cmvn)
         ctx = Context.parse(a.context)
         if a.int8:

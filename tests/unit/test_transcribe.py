@@ -151,6 +151,14 @@ def test_unwritable_jsonl_is_one_line_error(tmp_path, official_model_dir, capsys
     assert err.count("\n") == 0 and err.startswith(f"error: --jsonl {out}: cannot write (")
 
 
+@pytest.mark.parametrize("option", ["--batch-seconds", "--segment-seconds"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_batch_and_segment_lengths_are_checked(official_model_dir, capsys, option, value):
+    assert main(["--model", str(official_model_dir), option, value, str(OFFICIAL / "A.wav")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {option} must be a finite number of seconds, got {float(value)}"
+
+
 def test_collapse_and_pauses():
     assert collapse([0, 3, 3, 0, 3, 5, 5, 0]) == [3, 3, 5]
     words = [Word("a", 0.3, 0.6, 1.0), Word("b", 0.6, 0.9, 1.0), Word("c", 1.4, 1.7, 1.0), Word("d", 1.89, 2.0, 1.0)]
