@@ -71,6 +71,8 @@ def read_audio(path: str | Path, rate: int | None = MODEL_RATE, channel: int | N
         raise AudioError(f"{path}: a directory, not an audio file (pass its files, e.g. {path / '*.wav'})")
     if not path.is_file():
         raise AudioError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty (no bytes)")
     try:
         check_complete(wav_file_chunk(path), str(path))
     except OSError as e:

@@ -77,6 +77,7 @@ def test_resample_is_band_limited():
 
 @pytest.mark.parametrize("make,msg", [
     (lambda p: p.write_bytes(b"garbage"), "cannot decode audio"),
+    (lambda p: p.write_bytes(b""), r"x\.wav: empty \(no bytes\)$"),  # as decode_audio (stdin, serve) says
     (lambda p: sf.write(p, np.zeros(0, dtype=np.float32), 16000), "no samples"),
     (lambda p: sf.write(p, np.array([0.1, np.nan] * 100, dtype=np.float32), 16000, subtype="FLOAT"), "NaN or Inf"),
 ])
