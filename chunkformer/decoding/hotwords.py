@@ -27,6 +27,7 @@ from chunkformer.text import NormalizeError, TextNormalizer, TextNormConfig
 from chunkformer.tokenizer import WORD_START, Tokenizer
 
 DEFAULT_SCORE = 2.0  # per-token bonus (natural log): icefall's default context score, not tuned here yet
+MAX_SCORE = 1000.0  # per-token bonus beyond any log-prob gap of a CTC frame: a larger one changes nothing
 
 
 @dataclass
@@ -46,11 +47,21 @@ def phrase_normalizer(tokenizer: Tokenizer) -> TextNormalizer:
     return TextNormalizer(TextNormConfig(unknown_latin="keep"), vocab=words)
 
 
+def score_error(score: float) -> str:
+    """Why ``score`` cannot be a per-token hotword bonus, or "" (a finite number in (0, MAX_SCORE])."""
+    if not 0 < score < math.inf:
+        return f"score must be a finite number > 0, got {score}"
+    if score > MAX_SCORE:  # sums of bonuses near the float maximum overflow to inf, and inf - inf is NaN
+        return f"score must be at most {MAX_SCORE:g} nats per token (a larger one decides nothing more), got {score}"
+    return ""
+
+
 def build_hotwords(phrases: Iterable[str | tuple[str, float | None]], tokenizer: Tokenizer,
                    score: float = DEFAULT_SCORE, normalizer: TextNormalizer | None = None) -> HotwordList:
     """Normalises, spells and compiles ``phrases`` (text, or ``(text, per-token score or None)``)."""
-    if not 0 < score < math.inf:
-        raise ValueError(f"hotword score must be a finite number > 0, got {score}")
+    bad = score_error(score)
+    if bad:
+        raise ValueError(f"hotword {bad}")
     norm = normalizer or phrase_normalizer(tokenizer)
     out = HotwordList(None)
     ids: list[list[int]] = []
@@ -67,8 +78,8 @@ def build_hotwords(phrases: Iterable[str | tuple[str, float | None]], tokenizer:
             out.rejected.append((text, f"the vocabulary cannot spell {' '.join(bad)}" if bad else "empty phrase"))
             continue
         s = float(score if own is None else own)
-        if not 0 < s < math.inf:
-            out.rejected.append((text, f"score must be a finite number > 0, got {s}"))
+        if score_error(s):
+            out.rejected.append((text, score_error(s)))
             continue
         if clean in seen:  # a duplicate keeps the larger score
             k = seen[clean]

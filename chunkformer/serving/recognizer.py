@@ -110,7 +110,7 @@ class Recognizer:
 
     def hotwords(self, options: RequestOptions) -> HotwordList:
         """The request's phrases normalised, spelled and compiled; :class:`OptionError` when none is usable
-        (the first rejected ones and their reasons in one line) or the score is not a finite number > 0."""
+        (the first rejected ones and their reasons in one line) or the score is not in (0, MAX_SCORE]."""
         score = self.hotword_score if options.hotword_score is None else options.hotword_score
         try:
             hot = build_hotwords(options.hotwords, self.tok, score, self._normalizer)

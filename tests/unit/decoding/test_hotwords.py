@@ -161,6 +161,11 @@ def test_phrases_are_normalised_like_transcripts_and_unspellable_ones_reported()
     assert nothing.graph is None and nothing.phrases == [] and len(nothing.rejected) == 1
     with pytest.raises(ValueError, match="finite number > 0"):
         build_hotwords(["an"], TOK, score=0.0)
+    # 1e308 per token: two tokens' bonuses overflow to inf and withdrawing them gives NaN (the list did nothing)
+    with pytest.raises(ValueError, match=r"^hotword score must be at most 1000 nats per token .*got 1e\+308$"):
+        build_hotwords(["an"], TOK, score=1e308)
+    huge = build_hotwords([("hai", 1e308), ("an", 1000.0)], TOK)
+    assert huge.phrases == ["an"] and "at most 1000" in dict(huge.rejected)["hai"]
 
 
 def test_hotwords_file_parsing_and_rejections(tmp_path) -> None:
