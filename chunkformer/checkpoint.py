@@ -68,15 +68,26 @@ def safe_load(path: str | Path, mmap: bool = False) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
-        if "weights only" in str(e).lower() or "weights_only" in str(e).lower():
+        text = str(e).lower()
+        if ("weights only" in text or "weights_only" in text) and "unsupported operand" not in text:
             raise CheckpointError(
                 f"{path}: refused: the file holds pickled Python objects that could run code when loaded; "
                 "re-save it as a plain state dict (torch.save(model.state_dict(), ...))"
             ) from None
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({e})") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as e:
-        reason = "empty file" if path.stat().st_size == 0 else (str(e).splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (corrupt, truncated or another kind of file)"
+                              ) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as e:  # EOFError of an empty file has no message
+        reason = "empty file" if path.stat().st_size == 0 else _first_line(e)
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({reason})") from None
+    except Exception:  # the unpickler raises KeyError, IndexError, ... on the bytes of another kind of file
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (corrupt, truncated or another kind of file)"
+                              ) from None
+
+
+def _first_line(e: BaseException) -> str:
+    """The first non-blank line of an exception's message, or its type when the message is empty."""
+    lines = [line for line in str(e).splitlines() if line.strip()]
+    return lines[0].strip() if lines else type(e).__name__
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:

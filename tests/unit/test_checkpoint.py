@@ -176,3 +176,14 @@ def test_atomic_save_leaves_no_partial_file(tmp_path):
         atomic_save({"a": Boom()}, tmp_path / "c.pt")
     assert torch.equal(safe_load(tmp_path / "c.pt")["a"], torch.ones(2))
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+@pytest.mark.parametrize("content", [b"", b"hello\n", b'{"a": 1}\n', bytes(range(256)) * 20],
+                         ids=["empty", "text", "json", "binary"])
+def test_a_file_that_is_not_a_checkpoint_is_a_one_line_error(tmp_path, content):
+    """An empty file, a text, JSON or binary file of another kind: CheckpointError naming the file (the unpickler
+    raised IndexError, KeyError or a misleading "pickled code" refusal before)."""
+    (tmp_path / "junk.pt").write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"junk.pt: (not a PyTorch checkpoint|corrupt or truncated)") as e:
+        safe_load(tmp_path / "junk.pt")
+    assert "\n" not in str(e.value) and "could run code" not in str(e.value)
