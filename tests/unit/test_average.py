@@ -129,6 +129,8 @@ def test_init_weight_0_does_not_need_the_recorded_initial_model(tmp_path, loaded
         files.append(str(tmp_path / f"epoch-{n}.pt"))
     out = tmp_path / "avg2.pt"
     assert main(["--inputs", *files, "--num-ckpts", "2", "--output", str(out)]) == 0, capsys.readouterr().err
+    assert "of moved/pretrained" not in capsys.readouterr().out  # nothing mixed in, nothing claimed
+    assert not {"init_model", "init_weight"} & set(torch.load(out, weights_only=True))
     want = average([tmp_path / "epoch-1.pt", tmp_path / "epoch-2.pt"], 2, log=lambda _m: None)["model"]
     assert all(torch.equal(v, want[k]) for k, v in torch.load(out, weights_only=True)["model"].items())
 
