@@ -121,6 +121,8 @@ def interpolate(sd: dict[str, torch.Tensor], init: dict[str, torch.Tensor], init
 
 def average(paths: list[Path], num: int, mode: str = "best", log=print) -> dict[str, Any]:
     """Selects ``num`` checkpoints from ``paths`` and returns the averaged model-only checkpoint."""
+    if num < 1:
+        raise ValueError(f"--num-ckpts must be at least 1, got {num}")
     cands = collect(paths, log)
     if len(cands) < num:
         raise ValueError(f"need {num} training checkpoints, found {len(cands)} among {len(paths)} inputs")

@@ -143,3 +143,20 @@ def test_output_that_cannot_be_written_is_one_line_error(tmp_path, loaded, capsy
         assert main(["--inputs", str(tmp_path / "epoch-1.pt"), "--num-ckpts", "1", "--output", str(out)]) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and err.startswith(f"error: {out}: cannot write the average there ("), err
+
+
+def test_bad_count_or_unwritable_output_is_a_one_line_error(tmp_path, loaded, capsys):
+    """--num-ckpts 0 crashed (IndexError) and -1 silently averaged fewer checkpoints; an output that cannot be
+    written (a folder, a read-only place, a full disk) crashed with a traceback after all the work."""
+    for n in (1, 2):
+        atomic_save(train_ckpt(loaded, n, n, 10 * n, 30.0 - n), tmp_path / f"epoch-{n}.pt")
+    inputs = ["--inputs", str(tmp_path / "epoch-1.pt"), str(tmp_path / "epoch-2.pt")]
+    for num in ("0", "-1"):
+        assert main([*inputs, "--num-ckpts", num, "--output", str(tmp_path / "o.pt")]) == 2
+        assert f"--num-ckpts must be at least 1, got {num}" in capsys.readouterr().err
+    assert not (tmp_path / "o.pt").exists()
+    (tmp_path / "taken.pt").mkdir()
+    assert main([*inputs, "--num-ckpts", "2", "--output", str(tmp_path / "taken.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "taken.pt: cannot write the average there" in err
+    assert not list(tmp_path.glob(".*.tmp"))
