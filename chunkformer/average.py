@@ -131,6 +131,10 @@ def average(paths: list[Path], num: int, mode: str = "best", log=print) -> dict[
     if len(archs) > 1:
         raise ValueError("checkpoints have different model configs: " + ", ".join(str(c.path) for c in chosen))
     chosen.sort(key=lambda c: c.step)
+    odd = [c.path for c in chosen if list(c.ckpt.get("vocab") or []) != list(chosen[-1].ckpt.get("vocab") or [])]
+    if odd:
+        raise ValueError(f"{odd[0]}: vocabulary differs from {chosen[-1].path}'s (the same output ids are other "
+                         "tokens); average checkpoints of one run only")
     for c in chosen:
         why = f"validation WER {c.wer:.2f}%" if mode == "best" else "newest"
         log(f"use {c.path} (epoch {c.epoch}, step {c.step}): {why}")

@@ -160,3 +160,15 @@ def test_bad_count_or_unwritable_output_is_a_one_line_error(tmp_path, loaded, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "taken.pt: cannot write the average there" in err
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_checkpoints_with_another_vocabulary_of_the_same_size_are_refused(tmp_path, loaded, capsys):
+    """Same architecture and vocab size but other tokens (another run's vocab.txt): averaging would mix the
+    weights of different tokens and label the result with the newest vocabulary, silently."""
+    other = train_ckpt(loaded, 2, 2, 20, 20.0)
+    other["vocab"] = list(reversed(other["vocab"]))
+    atomic_save(train_ckpt(loaded, 1, 1, 10, 30.0), tmp_path / "epoch-1.pt")
+    atomic_save(other, tmp_path / "epoch-2.pt")
+    assert main(["--inputs", str(tmp_path / "epoch-1.pt"), str(tmp_path / "epoch-2.pt"), "--num-ckpts", "2",
+                 "--output", str(tmp_path / "o.pt")]) == 2
+    assert "epoch-1.pt: vocabulary differs from" in capsys.readouterr().err and not (tmp_path / "o.pt").exists()
