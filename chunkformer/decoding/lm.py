@@ -71,6 +71,8 @@ class KenLM:
         except (OSError, RuntimeError) as e:  # KenLM's FormatLoadException, with its C++ location in front
             reason = str(e).rsplit("threw FormatLoadException.", 1)[-1].strip(" .)") or str(e)
             raise LMError(f"{path}: KenLM cannot read this LM: {reason}") from None
+        except UnicodeDecodeError:  # KenLM's message quotes the file's bytes, which are not text
+            raise LMError(f"{path}: KenLM cannot read this LM: neither an ARPA file nor a KenLM binary") from None
         self.order: int = self.model.order
         self._cache: dict[tuple[Any, str], tuple[float, Any]] = {}
 
@@ -117,7 +119,11 @@ class ArpaLM:
         self.backoff: dict[tuple[str, ...], float] = {}
         order = 0
         section = 0
-        for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise LMError(f"{path}: not an ARPA file (not UTF-8 text at byte {e.start})") from None
+        for lineno, raw in enumerate(text.splitlines(), 1):
             line = raw.strip()
             if not line:
                 continue

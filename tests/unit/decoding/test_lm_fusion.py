@@ -135,6 +135,15 @@ def test_a_file_kenlm_cannot_read_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "junk.bin").write_bytes(b"not an lm")
     with pytest.raises(LMError, match="junk.bin: KenLM cannot read this LM"):
         load_lm(tmp_path / "junk.bin")
+    (tmp_path / "random.bin").write_bytes(b"\xfb\xff" * 200)  # bytes that are not UTF-8 (was: no file name)
+    with pytest.raises(LMError, match="random.bin: KenLM cannot read this LM: neither an ARPA file nor a KenLM"):
+        load_lm(tmp_path / "random.bin")
+
+
+def test_the_python_scorer_names_a_file_that_is_not_text(tmp_path: Path) -> None:
+    (tmp_path / "lm.arpa").write_bytes(b"\\data\\\n\xff\xfe")
+    with pytest.raises(LMError, match=r"lm.arpa: not an ARPA file \(not UTF-8 text at byte 7\)"):
+        ArpaLM(tmp_path / "lm.arpa")
 
 
 def test_load_lm_falls_back_to_the_pure_python_scorer(arpa: Path, monkeypatch) -> None:
