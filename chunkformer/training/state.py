@@ -58,7 +58,12 @@ def save(payload: dict[str, Any], save_dir: Path, name: str, keep_last_k: int) -
     """Atomically writes ``name`` and prunes step checkpoints beyond the newest ``keep_last_k``."""
     payload = dict(payload, format=FORMAT_TRAIN)
     path = save_dir / name
-    atomic_save(payload, path)
+    try:
+        atomic_save(payload, path)
+    except OSError as e:  # a full disk, a read-only or removed save dir: no partial file is left (atomic_save)
+        raise CheckpointError(f"{path}: cannot write the checkpoint ({e.strerror or e}); free space or fix "
+                              f"{save_dir}, then rerun the same command: training resumes from the last "
+                              "checkpoint written") from None
     steps = sorted((int(m.group(3)), p) for p in save_dir.glob("checkpoint-*.pt") if (m := _NAME.match(p.name)))
     for _, old in steps[: max(0, len(steps) - keep_last_k)]:
         old.unlink(missing_ok=True)
