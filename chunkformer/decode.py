@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from chunkformer.checkpoint import CheckpointError, LoadedModel, load_model
 from chunkformer.data.datamodule import eval_batches, eval_sets
+from chunkformer.data.manifests import domains_of
 from chunkformer.decoding import CTCDecoder, DecodeOptions, LMError, LMFusion, NgramLM, load_lm
 from chunkformer.decoding.context_graph import ContextGraph
 from chunkformer.decoding.ctc_search import FrameTopK, greedy_search
@@ -216,7 +217,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", action="append", required=True, metavar="TAG=PATH",
                    help="a model to decode, repeatable; rows of RESULTS.md in this order")
     p.add_argument("--splits", default="val,test", help="comma-separated eval splits to decode")
-    p.add_argument("--results-split", default="test", help="the split tabulated in RESULTS.md")
+    p.add_argument("--results-split", default=None,
+                   help="the split tabulated in RESULTS.md (default: test when --splits has it, else the first)")
     p.add_argument("--methods", default="greedy,beam", help=f"comma-separated, of {', '.join(METHODS)}")
     p.add_argument("--beam", type=int, default=10)
     p.add_argument("--hotwords", metavar="FILE", help="phrases that bias the beam search (one per line, optionally "
@@ -260,7 +262,26 @@ def check_args(a: argparse.Namespace, methods: list[str]) -> str | None:
         return "--lm-weight/--lm-bonus need --lm FILE"
     if a.lm_bonus is not None and a.lm_weight is None:
         return "--lm-bonus needs --lm-weight (without both, they are tuned on the --lm-tune-split sets)"
+    return check_splits(a)
+
+
+def check_splits(a: argparse.Namespace) -> str | None:
+    """Settles ``--results-split``: one of ``--splits``, or RESULTS.md would silently not be written."""
+    splits = [s.strip() for s in a.splits.split(",") if s.strip()]
+    if a.results_split is None:
+        a.results_split = "test" if "test" in splits or not splits else splits[0]
+    if a.results_split not in splits:
+        return f"--results-split {a.results_split} is not among --splits {a.splits}: RESULTS.md would be empty"
     return None
+
+
+def check_cuts(a: argparse.Namespace) -> None:
+    """ValueError when no split of ``--splits`` has cuts: a run that decodes nothing (a typo in --splits, stage 0
+    not run) must not end as if RESULTS.md had been written."""
+    splits = [s.strip() for s in a.splits.split(",") if s.strip()]
+    if not any(domains_of(a.manifest_dir, s) for s in splits):
+        raise ValueError(f"no {'/'.join(splits)} cuts in {a.manifest_dir} (no <domain>_cuts_<split>.jsonl.gz): "
+                         "run stage 0 first, or check --manifest-dir and --splits")
 
 
 def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], lm: NgramLM, ctx: Context,
@@ -322,13 +343,16 @@ def main(argv: list[str] | None = None) -> int:
                   else None for tag, m in loaded}
         ngram = load_lm(a.lm) if a.lm is not None else None
         fusions, lm_info = choose_fusions(a, loaded, ngram, ctx, graphs) if ngram is not None else ({}, None)
+        check_cuts(a)
     except (CheckpointError, LMError, ValueError, FileNotFoundError) as e:
         return error(e)
     if lm_info is not None:
         atomic_write_text(a.exp_dir / LM_FUSION_JSON, json.dumps(lm_info, indent=1, ensure_ascii=False) + "\n")
     table = decode_splits(a, methods, loaded, ctx, graphs, fusions)
-    if any(table[m][t] for m in table for t in table[m]):
-        write_results(a, argv, table, [t for t, _ in loaded], ctx, lm_notes(lm_info) if lm_info else "")
+    if not any(table[m][t] for m in table for t in table[m]):
+        return error(f"no {a.results_split} sets in {a.manifest_dir}: RESULTS.md not written (the other splits' "
+                     f"results are under {a.exp_dir})", code=1)
+    write_results(a, argv, table, [t for t, _ in loaded], ctx, lm_notes(lm_info) if lm_info else "")
     return 0
 
 

@@ -124,3 +124,21 @@ def test_lm_options_are_checked(tmp_path, official_model_dir, capsys):
     for extra, message in cases:
         assert main([*base, *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra
+
+
+def test_decoding_nothing_is_an_error_and_a_val_only_run_tabulates_val(tmp_path, official_model_dir, capsys):
+    """A typo in --splits or a run before stage 0 decoded nothing, wrote no RESULTS.md and exited 0 (run.sh then
+    said 'done: RESULTS.md'); ``--splits val`` alone decoded val but tabulated the absent test split."""
+    mdir, exp = tmp_path / "manifests", tmp_path / "exp"
+    write_manifests(mdir, "telephony", "val", ["xin chào"], OFFICIAL / "A.wav")
+    base = ["--exp-dir", str(exp), "--manifest-dir", str(mdir), "--model", f"m={official_model_dir}",
+            "--methods", "greedy"]
+    assert main([*base, "--splits", "tset"]) == 2
+    assert f"no tset cuts in {mdir}" in capsys.readouterr().err and not (exp / "RESULTS.md").exists()
+    assert main([*base, "--splits", "val", "--results-split", "test"]) == 2
+    assert "--results-split test is not among --splits val" in capsys.readouterr().err
+    assert main([*base, "--splits", "val,test"]) == 1  # val decoded, but the tabulated split has no sets
+    assert "no test sets in" in capsys.readouterr().err and not (exp / "RESULTS.md").exists()
+    assert (exp / "greedy_search" / "recogs-val_telephony-m.txt").is_file()
+    assert main([*base, "--splits", "val"]) == 0
+    assert "WER (%) over syllables on the **val** sets" in (exp / "RESULTS.md").read_text(encoding="utf-8")
