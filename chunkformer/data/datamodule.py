@@ -170,10 +170,20 @@ def _fmt(d: dict[str, float]) -> str:
 
 
 def eval_sets(manifest_dir: str | Path, split: str) -> dict[str, Any]:
-    """{domain: CutSet} of ``split`` ("val"/"test"); stage-1 cuts with features when they are current."""
+    """{domain: CutSet} of ``split`` ("val"/"test"); stage-1 cuts with features when they are current. A cuts file
+    without a cut (written by hand or by another tool) is left out with a warning naming it: it has nothing to
+    score, and the trainer or decoder would fail on it after all the other work."""
     d = Path(manifest_dir)
-    return {dom: load_manifest(features_current(d, dom, split) or cuts_path(d, dom, split))
-            for dom in domains_of(d, split)}
+    sets = {}
+    for dom in domains_of(d, split):
+        path = features_current(d, dom, split) or cuts_path(d, dom, split)
+        cuts = load_manifest(path)
+        if len(cuts) == 0:
+            log.warning("%s: no cuts: the %s set %s is left out (rerun stage 0 if it should have some)", path, split,
+                        dom)
+            continue
+        sets[dom] = cuts
+    return sets
 
 
 def eval_batches(cuts: Any, tokenizer: Tokenizer, max_duration: float = 200.0,

@@ -12,7 +12,7 @@ from chunkformer.data.pipeline import stored_features
 from chunkformer.frontend import fbank
 from chunkformer.text import normalize_text
 
-from helpers import VOCAB, load_script, make_corpus, rejected, sentence
+from helpers import VOCAB, load_script, make_corpus, rejected, sentence, write_manifests
 
 
 def kept_ids(mdir: Path, split: str) -> set[str]:
@@ -123,3 +123,19 @@ def test_stage1_features_equal_the_model_front_end_and_are_idempotent(staged: tu
     b = batches[0]
     assert b.feats[0].shape[1] == 80 and b.targets[0].dtype == torch.int64
     assert tok.decode(b.targets[0].tolist()) == b.texts[0]
+
+
+def test_an_empty_eval_cuts_file_is_left_out_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                                           ) -> None:
+    """An empty ``<domain>_cuts_val.jsonl.gz`` next to a good one: the trainer trained a whole epoch, then stopped
+    with 'error rate is undefined: zero reference units' (no set named), and decode crashed in scoring."""
+    from lhotse import CutSet
+
+    from chunkformer.data.datamodule import eval_sets
+
+    write_manifests(tmp_path, "telephony", "val", ["xin chào"], VOCAB.parent.parent / "A.wav")
+    CutSet.from_cuts([]).to_file(cuts_path(tmp_path, "reading", "val"))
+    with caplog.at_level("WARNING", logger="chunkformer.data"):
+        sets = eval_sets(tmp_path, "val")
+    assert list(sets) == ["telephony"]
+    assert f"{cuts_path(tmp_path, 'reading', 'val')}: no cuts: the val set reading is left out" in caplog.text
