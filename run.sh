@@ -153,14 +153,26 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
     [[ ,$decode_methods, == *,beam+lm,* ]] || decode_methods=$decode_methods,beam+lm
     lm_args=(--lm "$lm_file")   # weight and word bonus: tuned per model on the val sets (chunkformer.decode)
   fi
-  log "stage 5: decode the $decode_splits sets ($decode_methods), WER tables in $save_dir/RESULTS.md"
   models=(--model "pretrained=$resume")
   [ -f "$save_dir/best.pt" ] && models+=(--model "best=$save_dir/best.pt")
   [ -f "$save_dir/avg$num_avg.pt" ] && models+=(--model "avg$num_avg=$save_dir/avg$num_avg.pt")
   mixed=avg$num_avg-init$init_weight
   [ -f "$save_dir/$mixed.pt" ] && models+=(--model "$mixed=$save_dir/$mixed.pt")
-  $py -m chunkformer.decode --exp-dir "$save_dir" --manifest-dir "$manifest_dir" "${models[@]}" \
-    --splits "$decode_splits" --methods "$decode_methods" "${lm_args[@]}" \
-    --config "data=$data_config" --config "model=$save_dir/config.yaml"
-  log "done: $save_dir/RESULTS.md"
+  # redone when an option, a model, the manifests or features, the LM or a config changes (size and mtime)
+  key=$( { echo "$decode_splits $decode_methods ${models[*]} ${lm_args[*]}"
+           for p in "$resume" "$save_dir"/{best,avg$num_avg,$mixed}.pt "${lm_args[@]:1}" "$manifest_dir" \
+                    "$fbank_dir" "$data_config" "$save_dir/config.yaml"; do
+             if [ -e "$p" ]; then find "$p" -maxdepth 1 -type f -printf '%p %s %T@\n'; fi
+           done | sort; } | md5sum | cut -c1-16)
+  if [ -f "$save_dir/RESULTS.md" ] && [ "$(cat "$save_dir/RESULTS.md.done" 2>/dev/null)" = "$key" ]; then
+    log "stage 5: already done ($save_dir/RESULTS.md: same models, sets and options), nothing to do"
+  else
+    log "stage 5: decode the $decode_splits sets ($decode_methods), WER tables in $save_dir/RESULTS.md"
+    rm -f "$save_dir/RESULTS.md.done"
+    $py -m chunkformer.decode --exp-dir "$save_dir" --manifest-dir "$manifest_dir" "${models[@]}" \
+      --splits "$decode_splits" --methods "$decode_methods" "${lm_args[@]}" \
+      --config "data=$data_config" --config "model=$save_dir/config.yaml"
+    echo "$key" > "$save_dir/RESULTS.md.done"
+    log "done: $save_dir/RESULTS.md"
+  fi
 fi

@@ -363,6 +363,29 @@ def test_run_sh_stage_4_averages_what_exists_and_redoes_on_a_change(reference_ru
     assert bad.returncode != 0 and "--init-weight must be a number in [0, 1], not '1.5'" in bad.stderr
 
 
+def test_run_sh_stage_5_decodes_once_and_again_on_a_change(data: dict[str, Path], reference_run: Path,
+                                                           tmp_path: Path) -> None:
+    exp = tmp_path / "dec"
+    shutil.copytree(reference_run, exp, ignore=shutil.ignore_patterns("tensorboard"))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+
+    def stage5(*extra: str) -> str:
+        res = subprocess.run(["./run.sh", "--stage", "5", "--stop-stage", "5", "--save-dir", str(exp), "--resume",
+                              str(MODEL), "--manifest-dir", str(data["mdir"]), "--decode-splits", "test",
+                              "--decode-methods", "greedy", *extra], cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        return res.stderr
+
+    assert "stage 5: decode the test sets" in stage5()
+    results = (exp / "RESULTS.md").read_text(encoding="utf-8")
+    assert "| best | " in results and "already done" in stage5()
+    os.utime(exp / "best.pt")  # a model changed: decoded again
+    assert "already done" not in stage5()
+    assert "already done" not in stage5("--decode-methods", "greedy,beam")
+    assert (exp / "RESULTS.md").read_text(encoding="utf-8") != results  # now with the beam search table
+
+
 @pytest.mark.parametrize("kill_at", ["checkpoint-*.pt", "epoch-1.pt"])
 def test_ddp_kill_and_resume_through_run_sh_is_bit_identical(data: dict[str, Path], tmp_path: Path,
                                                              kill_at: str) -> None:
