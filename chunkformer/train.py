@@ -132,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, ValueError, FileNotFoundError) as e:
         log.error("%s", e)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: checkpoints are written atomically, so the last one is whole
+        log.error("interrupted; rerun the same command to continue from the last checkpoint in %s", save_dir)
+        return 130
     finally:
         teardown(world)
 

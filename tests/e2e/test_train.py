@@ -259,15 +259,24 @@ def scratch_command(data: dict[str, Path], save_dir: Path) -> list[str]:
             "--manifest-dir", str(data["mdir"]), "--seed", "11"]
 
 
-def kill_after_first_checkpoint(args: list[str], save: Path) -> None:
+def signal_after_first_checkpoint(args: list[str], save: Path, sig: int) -> tuple[int, str]:
+    """Starts a training run, sends ``sig`` once its first step checkpoint exists: (return code, stderr)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "chunkformer.train", *args], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not list(save.glob("checkpoint-*.pt")) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    err = save.parent / f"{save.name}.stderr"
+    with open(err, "w") as f:  # a file, not a pipe: progress bars would fill a pipe and stall the run
+        proc = subprocess.Popen([sys.executable, "-m", "chunkformer.train", *args], cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=f)
+        deadline = time.time() + 300
+        while not list(save.glob("checkpoint-*.pt")) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before the signal"
+        proc.send_signal(sig)
+        code = proc.wait(timeout=120)
+    return code, err.read_text(encoding="utf-8")
+
+
+def kill_after_first_checkpoint(args: list[str], save: Path) -> None:
+    assert signal_after_first_checkpoint(args, save, signal.SIGKILL)[0] == -signal.SIGKILL
 
 
 def test_from_scratch_with_the_same_engine_resumes_bit_identically(data: dict[str, Path], tmp_path: Path) -> None:
@@ -299,6 +308,16 @@ def test_from_scratch_with_the_same_engine_resumes_bit_identically(data: dict[st
     back = load_model(out)
     assert torch.equal(back.model.state_dict()["ctc.ctc_lo.weight"], final["model"]["ctc.ctc_lo.weight"])
     assert back.config["encoder_conf"]["num_blocks"] == 2
+
+
+def test_ctrl_c_is_one_line_and_the_same_command_continues(data: dict[str, Path], tmp_path: Path) -> None:
+    (data["root"] / "scratch.yaml").write_text(SCRATCH_YAML, encoding="utf-8")
+    save = tmp_path / "ctrl_c"
+    code, err = signal_after_first_checkpoint(scratch_command(data, save), save, signal.SIGINT)
+    assert code == 130 and "Traceback" not in err, err[-2000:]
+    assert "interrupted; rerun the same command to continue from the last checkpoint" in err.strip().splitlines()[-1]
+    res = run_cli(scratch_command(data, save))
+    assert res.returncode == 0 and "continuing from" in res.stderr and (save / "checkpoint-8.pt").is_file()
 
 
 def test_init_random_without_arch_or_vocab_is_a_one_line_error(data: dict[str, Path], tmp_path: Path) -> None:
