@@ -39,6 +39,7 @@ from tqdm import tqdm
 from chunkformer.checkpoint import CheckpointError, LoadedModel, load_model
 from chunkformer.data.datamodule import eval_batches, eval_sets
 from chunkformer.data.manifests import domains_of
+from chunkformer.data.pipeline import CutAudioError
 from chunkformer.decoding import CTCDecoder, DecodeOptions, LMError, LMFusion, NgramLM, load_lm
 from chunkformer.decoding.context_graph import ContextGraph
 from chunkformer.decoding.ctc_search import FrameTopK, greedy_search
@@ -348,7 +349,10 @@ def main(argv: list[str] | None = None) -> int:
         return error(e)
     if lm_info is not None:
         atomic_write_text(a.exp_dir / LM_FUSION_JSON, json.dumps(lm_info, indent=1, ensure_ascii=False) + "\n")
-    table = decode_splits(a, methods, loaded, ctx, graphs, fusions)
+    try:
+        table = decode_splits(a, methods, loaded, ctx, graphs, fusions)
+    except CutAudioError as e:  # neither stage-1 features nor audio: nothing to decode that cut from
+        return error(e)
     if not any(table[m][t] for m in table for t in table[m]):
         return error(f"no {a.results_split} sets in {a.manifest_dir}: RESULTS.md not written (the other splits' "
                      f"results are under {a.exp_dir})", code=1)

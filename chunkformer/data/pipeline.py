@@ -55,14 +55,31 @@ def cut_rng(seed: int, epoch: int, cut_id: str) -> np.random.Generator:
     return np.random.default_rng([seed % 2**63, epoch % 2**63, stable_hash(cut_id)])
 
 
+class CutAudioError(ValueError):
+    """A stage-0 cut whose audio cannot be loaded any more (the corpus changed after stage 0), in one line."""
+
+
+def _load_audio(cut: Any) -> np.ndarray:
+    """``cut.load_audio()``, or :class:`CutAudioError` naming the cut, its audio and the reason."""
+    try:
+        return np.asarray(cut.load_audio(), dtype=np.float32)
+    except Exception as e:  # lhotse raises many types, with multi-line messages, for a missing or changed file
+        src = cut.recording.sources[0]
+        gone = src.type == "file" and not Path(src.source).is_file()
+        why = "file not found" if gone else (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise CutAudioError(f"cut {cut.id}: cannot load {src.source} ({why}); the corpus changed after stage 0: "
+                            "rerun local/prepare_manifests.py --force") from None
+
+
 def load_mono(cut: Any) -> tuple[np.ndarray, int]:
     """The samples of the cut's own channel (lhotse ``cut.load_audio``: a MonoCut on channel k of a stereo call
     reads that channel only, seeking to the cut in a file source), float32 at the recording's own rate.
 
     Several channels are averaged only for a cut stage 0 marked as an explicit ``channel: mix``; any other
     multi-channel cut is an error (two speakers are never averaged silently: rerun stage 0 with ``channel:``).
+    Audio that cannot be loaded any more is a :class:`CutAudioError`.
     """
-    x = np.asarray(cut.load_audio(), dtype=np.float32)
+    x = _load_audio(cut)
     if x.ndim == 2 and x.shape[0] > 1:
         if (cut.custom or {}).get("channel") != "mix":
             raise ValueError(f"cut {cut.id}: {x.shape[0]} channels and none chosen; rerun stage 0 "

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from lhotse import load_manifest
 
+from chunkformer import decode
+
 from helpers import VOCAB, load_script, rejected, sentence, speech, write_wav
 
 
@@ -129,6 +131,11 @@ def test_stage1_names_a_cut_whose_audio_vanished_after_stage0_and_computes_the_r
     assert err[0] == (f"error: val/tel: cut v1: cannot load {tmp_path / 'a' / 'v1.wav'} (file not found); the corpus "
                       "changed after stage 0: rerun local/prepare_manifests.py --force")
     assert (fb / "tel_cuts_test.jsonl.gz").is_file() and not (fb / "tel_cuts_val.jsonl.gz").exists()
+    # decoding that set (no features, no audio) names the cut in one line too, instead of lhotse's traceback
+    args_dec = ["--exp-dir", str(tmp_path / "exp"), "--manifest-dir", str(mdir), "--model", f"m={VOCAB.parent}",
+                "--splits", "val", "--methods", "greedy"]
+    assert decode.main(args_dec) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"error: cut v1: cannot load {tmp_path}")
     (tmp_path / "v1.wav").rename(tmp_path / "a" / "v1.wav")
     assert stage1(args) == 0
     assert "computed val/tel; already done: test/tel" in capsys.readouterr().out
