@@ -25,6 +25,15 @@ NOISE_KINDS = ("white", "pink", "babble", "hum")
 # the waveform augmentations a data.yaml source may name (the chain applies them speed → reverb → noise →
 # telephony, see augment_waveform); telephony last: ``aug: all`` means every one but it
 WAVE_OPS = ("speed_perturb", "add_noise", "add_reverb", "telephony")
+SILENCE_DBFS = -70.0  # digital silence, as stage 0 counts it (ValidationConfig.silence_dbfs): peak, DC removed
+
+
+def is_silent(x: np.ndarray, dbfs: float = SILENCE_DBFS) -> bool:
+    """True when ``x`` is empty or its peak (DC removed) is at or below ``dbfs``: nothing to scale to an SNR."""
+    if len(x) == 0:
+        return True
+    x = np.asarray(x, dtype=np.float64)
+    return float(np.abs(x - x.mean()).max()) <= 10.0 ** (dbfs / 20.0)
 
 
 @dataclass
@@ -250,7 +259,8 @@ def augment_waveform(x: np.ndarray, rate: int, cfg: AugmentConfig, rng: np.rando
                      ) -> tuple[np.ndarray, int, dict[str, Any]]:
     """Speed → reverb → noise → telephone channel, each gated by ``ops`` and its probability.
 
-    ``noises``/``rirs`` are recordings at ``rate`` (generated ones are made when None). Returns the new
+    ``noises``/``rirs`` are recordings at ``rate`` (generated ones are made when None); a noise crop that is
+    digital silence is replaced by the recording's audible samples, so the drawn SNR is always realized. Returns the new
     waveform, its rate and the drawn parameters (speed, rt60 or rir index, snr and noise, codec)."""
     unknown = set(ops) - set(WAVE_OPS)
     if unknown:
@@ -277,6 +287,8 @@ def augment_waveform(x: np.ndarray, rate: int, cfg: AugmentConfig, rng: np.rando
             src = noises[i]
             start = int(rng.integers(max(1, len(src) - len(y) + 1)))
             noise = src[start : start + len(y)]
+            if is_silent(noise):  # a silent stretch of the recording would add nothing: its audible samples instead
+                noise = src[np.abs(src) > 10.0 ** (SILENCE_DBFS / 20.0)]
             params["noise"] = i
         else:
             kind = str(cfg.noise_kinds[int(rng.integers(len(cfg.noise_kinds)))])
