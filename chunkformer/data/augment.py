@@ -104,7 +104,10 @@ def measure_rt60(rir: np.ndarray, rate: int) -> float:
 
 
 def apply_rir(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
-    """FFT convolution, cut to the input length, rescaled to the input's RMS (level stays comparable)."""
+    """FFT convolution, cut to the input length, rescaled to the input's RMS (level stays comparable).
+    A silent impulse response is a ValueError: it would turn the speech into silence under its transcript."""
+    if is_silent(rir):
+        raise ValueError("silent impulse response (all zeros or below -70 dBFS): it would erase the speech")
     y = fftconvolve(x, rir)[: len(x)]
     rx, ry = np.sqrt(np.mean(x**2)), np.sqrt(np.mean(y**2))
     return (y * (rx / ry if ry > 0 else 1.0)).astype(np.float32)
@@ -150,12 +153,15 @@ def make_noise(kind: str, num_samples: int, rate: int, rng: np.random.Generator,
 
 
 def add_noise(x: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """x + noise scaled to exactly ``snr_db`` (signal power over noise power); noise tiled/cropped to len(x)."""
+    """x + noise scaled to exactly ``snr_db`` (signal power over noise power); noise tiled/cropped to len(x).
+    Silent ``x`` is returned as it is; silent noise is a ValueError (no scale gives it an SNR)."""
     if len(noise) == 0:
         raise ValueError("empty noise")
     n = np.resize(noise, len(x)).astype(np.float64)
     px, pn = np.mean(x.astype(np.float64) ** 2), np.mean(n**2)
-    if px == 0 or pn == 0:
+    if pn == 0:
+        raise ValueError("silent noise (all zeros): nothing to add at any SNR")
+    if px == 0:
         return x.astype(np.float32)
     return (x + n * np.sqrt(px / (pn * 10 ** (snr_db / 10)))).astype(np.float32)
 

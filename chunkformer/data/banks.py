@@ -4,8 +4,8 @@ Generated sets (when data.yaml names no ``noise_dir`` / ``rir_dir``) use :mod:`c
 noises of the kinds white, pink, babble (summed utterances of the training set) and mains hum; RIRs with
 RT60 drawn uniformly from a range, each one's measured RT60 listed in ``rirs.tsv``. Every set is seeded
 and carries a ``.done`` marker holding its parameters, so it is regenerated only when they change or a
-file is missing. User folders are read as they are (every audio file, recursively; unreadable files are
-reported and skipped, never silently).
+file is missing. User folders are read as they are (every audio file, recursively; unreadable and digitally silent files
+are reported and skipped, never silently).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from chunkformer.audio import MODEL_RATE, AudioError, read_audio, resample
 from chunkformer.data.augment import make_noise, make_rir, measure_rt60
-from chunkformer.data.pipeline import load_mono
+from chunkformer.data.pipeline import check_audible, load_mono
 from chunkformer.data.sources import AUDIO_EXTS
 from chunkformer.utils.io import JsonRecord
 
@@ -110,19 +110,19 @@ def make_rir_bank(out_dir: Path, num: int, rt60_range: tuple[float, float], seed
 
 
 def list_audio(folder: Path, what: str) -> list[Path]:
-    """Readable audio files under a user folder; unreadable ones are logged with the reason."""
+    """Readable, non-silent audio files under a user folder; the others are logged with the reason."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: {what} folder not found")
     good = []
     for p in sorted(q for q in folder.rglob("*") if q.suffix.lower() in AUDIO_EXTS):
         try:
-            read_audio(p, rate=None)
+            check_audible(read_audio(p, rate=None)[0], p)
             good.append(p)
         except AudioError as e:
             log.warning("skipping %s file: %s", what, e)
     if not good:
-        raise FileNotFoundError(f"{folder}: no readable audio files for the {what} set")
+        raise FileNotFoundError(f"{folder}: no usable audio files for the {what} set (unreadable or silent)")
     return good
 
 

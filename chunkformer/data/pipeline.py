@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from chunkformer.audio import MODEL_RATE, read_audio, resample
-from chunkformer.data.augment import AugmentConfig, augment_waveform, spec_augment
+from chunkformer.audio import MODEL_RATE, AudioError, read_audio, resample
+from chunkformer.data.augment import SILENCE_DBFS, AugmentConfig, augment_waveform, is_silent, spec_augment
 from chunkformer.data.mixing import stable_hash
 from chunkformer.frontend import fbank, num_frames
 from chunkformer.text import normalize_text
@@ -112,9 +112,20 @@ def stored_features(cut: Any) -> torch.Tensor | None:
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
 
+def check_audible(x: np.ndarray, path: str | Path) -> np.ndarray:
+    """``x`` of a noise or RIR file, or :class:`AudioError` naming ``path`` when it is digital silence (stage 0's
+    limit, :data:`~chunkformer.data.augment.SILENCE_DBFS`): silent noise adds nothing at any SNR, and a silent
+    impulse response turns the speech into silence under an unchanged transcript."""
+    if is_silent(x):
+        raise AudioError(f"{path}: digital silence (peak at or below {SILENCE_DBFS:g} dBFS, DC removed); "
+                         "useless as noise or impulse response")
+    return x
+
+
 def load_wave_16k(path: str | Path) -> np.ndarray:
-    """A noise or RIR file as mono float32 at 16 kHz (several channels are averaged: not speech)."""
-    return read_audio(path, rate=MODEL_RATE)[0]
+    """A noise or RIR file as mono float32 at 16 kHz (several channels are averaged: not speech); digital silence
+    is an :class:`AudioError` naming the file (:func:`check_audible`)."""
+    return check_audible(read_audio(path, rate=MODEL_RATE)[0], path)
 
 
 def process_cut(cut: Any, plan: AugPlan | None, rng: np.random.Generator | None

@@ -3,9 +3,17 @@ the chain on real speech): each defect is an error or a warning naming the file,
 
 from __future__ import annotations
 
-import numpy as np
+import logging
+from pathlib import Path
 
-from chunkformer.data.augment import AugmentConfig, augment_waveform
+import numpy as np
+import pytest
+import soundfile as sf
+
+from chunkformer.audio import AudioError
+from chunkformer.data.augment import AugmentConfig, add_noise, apply_rir, augment_waveform
+from chunkformer.data.banks import list_audio
+from chunkformer.data.pipeline import load_wave_16k
 
 from helpers import speech
 
@@ -26,3 +34,30 @@ def test_noise_cropped_from_a_silent_stretch_still_adds_noise_at_the_drawn_snr()
         y, _, p = augment_waveform(x, RATE, cfg, np.random.default_rng(seed), [src], None, {"add_noise"})
         snr = 10 * np.log10(np.sum(x.astype(np.float64) ** 2) / np.sum((y - x).astype(np.float64) ** 2))
         assert abs(snr - p["snr"]) < 0.05, (seed, snr, p)
+
+
+def test_a_silent_noise_or_rir_file_is_skipped_with_a_warning_naming_it(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A silent noise adds nothing whatever the SNR drawn; a silent RIR turns the speech into silence."""
+    sf.write(tmp_path / "ok.wav", noise(1.0), RATE)
+    sf.write(tmp_path / "zeros.wav", np.zeros(RATE, dtype=np.float32), RATE)
+    with caplog.at_level(logging.WARNING, logger="chunkformer.data"):
+        assert list_audio(tmp_path, "noise") == [tmp_path / "ok.wav"]
+    assert "zeros.wav" in caplog.text and "silence" in caplog.text
+    (tmp_path / "ok.wav").unlink()
+    with pytest.raises(FileNotFoundError, match="no usable audio files for the RIR set"):
+        list_audio(tmp_path, "RIR")
+
+
+def test_a_silent_bank_file_listed_by_an_older_plan_is_an_error_naming_it(tmp_path: Path) -> None:
+    sf.write(tmp_path / "zeros.wav", np.zeros(RATE, dtype=np.float32), RATE)
+    with pytest.raises(AudioError, match=r"zeros\.wav: digital silence"):
+        load_wave_16k(tmp_path / "zeros.wav")
+
+
+def test_silent_noise_or_rir_arrays_are_errors_not_clean_or_silent_output() -> None:
+    x = speech(1, 1.0)
+    with pytest.raises(ValueError, match="silent noise"):
+        add_noise(x, np.zeros(800, dtype=np.float32), 10.0)
+    with pytest.raises(ValueError, match="silent impulse response"):
+        apply_rir(x, np.zeros(400, dtype=np.float32))
