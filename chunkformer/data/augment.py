@@ -103,12 +103,20 @@ def measure_rt60(rir: np.ndarray, rate: int) -> float:
     return float(-60.0 / slope)
 
 
+def rir_onset(rir: np.ndarray) -> int:
+    """Index of the direct path: the first sample within 20 dB of the RIR's peak. A measured RIR starts with the
+    sound's travel time (leading near-zeros); the peak itself may be an early reflection a few ms later."""
+    a = np.abs(rir)
+    return int(np.argmax(a >= 0.1 * a.max()))
+
+
 def apply_rir(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
-    """FFT convolution, cut to the input length, rescaled to the input's RMS (level stays comparable).
-    A silent impulse response is a ValueError: it would turn the speech into silence under its transcript."""
+    """FFT convolution from the RIR's direct path (:func:`rir_onset`: the speech is neither delayed nor its end cut
+    off), cut to the input length, rescaled to the input's RMS (level stays comparable). A silent impulse response
+    is a ValueError: it would turn the speech into silence under its transcript."""
     if is_silent(rir):
         raise ValueError("silent impulse response (all zeros or below -70 dBFS): it would erase the speech")
-    y = fftconvolve(x, rir)[: len(x)]
+    y = fftconvolve(x, rir[rir_onset(rir) :])[: len(x)]
     rx, ry = np.sqrt(np.mean(x**2)), np.sqrt(np.mean(y**2))
     return (y * (rx / ry if ry > 0 else 1.0)).astype(np.float32)
 

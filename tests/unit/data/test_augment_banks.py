@@ -61,3 +61,29 @@ def test_silent_noise_or_rir_arrays_are_errors_not_clean_or_silent_output() -> N
         add_noise(x, np.zeros(800, dtype=np.float32), 10.0)
     with pytest.raises(ValueError, match="silent impulse response"):
         apply_rir(x, np.zeros(400, dtype=np.float32))
+
+
+def test_an_rir_with_leading_silence_does_not_delay_or_truncate_the_speech() -> None:
+    """A measured RIR often starts with the sound's travel time (here 0.5 s of zeros): convolving and cutting to the
+    input length shifted the speech by 0.5 s and dropped its last 0.5 s, whose words the transcript still holds."""
+    x = speech(1, 2.0)
+    tail = 0.3 * np.exp(-np.arange(1, 800) / 100.0) * np.random.default_rng(0).standard_normal(799)
+    rir = np.concatenate([[1.0], tail]).astype(np.float32)
+    late = np.concatenate([np.zeros(RATE // 2, dtype=np.float32), rir])
+    assert np.allclose(apply_rir(x, late), apply_rir(x, rir), atol=1e-5)
+    delta = np.zeros(RATE // 2 + 1, dtype=np.float32)
+    delta[-1] = 1.0
+    assert np.allclose(apply_rir(x, delta), x, atol=1e-5)
+
+
+def test_the_bank_rirs_are_applied_from_their_direct_path(tmp_path: Path) -> None:
+    """The same RIR written with 8000 leading zeros, as a stage-2 bank at 8 kHz: read, resampled, aligned."""
+    x = speech(2, 2.0)
+    rir = np.zeros(1200, dtype=np.float32)
+    rir[0], rir[36] = 1.0, 0.4
+    sf.write(tmp_path / "late.wav", np.concatenate([np.zeros(4000, dtype=np.float32), rir[::2]]), 8000,
+             subtype="FLOAT")
+    y, _, p = augment_waveform(x, RATE, AugmentConfig(reverb_prob=1.0), np.random.default_rng(0), None,
+                               [load_wave_16k(tmp_path / "late.wav")], {"add_reverb"})
+    lag = int(np.argmax(np.correlate(y[:RATE], x[:RATE], "full"))) - (RATE - 1)
+    assert p == {"rir": 0} and abs(lag) <= 16  # 1 ms: the resampled pulse rings a few samples before its peak
