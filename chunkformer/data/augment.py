@@ -226,9 +226,13 @@ def alaw_decode(c: np.ndarray) -> np.ndarray:
 def telephone_channel(x: np.ndarray, rate: int, codec: str = "mulaw",
                       rng: np.random.Generator | None = None,  # noqa: ARG001 - see the docstring
                       ) -> tuple[np.ndarray, int]:
-    """Band-limit 300–3400 Hz, resample to 8 kHz, G.711 μ-law or A-law round trip → (y, 8000). Deterministic:
+    """Band-limit 300–3400 Hz, resample to 8 kHz, G.711 μ-law or A-law round trip → (y, 8000). A peak above full
+    scale (speech plus noise, filter overshoot) is rescaled first: the encoder would clip it. Deterministic:
     ``rng`` is unused, kept only while local/make_demo_corpus.py still passes one."""
     y = resample(bandlimit(x, rate), rate, 8000)
+    peak = float(np.abs(y).max()) if len(y) else 0.0
+    if peak > 1.0:
+        y = y / peak
     if codec == "mulaw":
         y = mulaw_decode(mulaw_encode(y))
     elif codec == "alaw":
