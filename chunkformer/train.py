@@ -38,7 +38,7 @@ from chunkformer.training.engine import Trainer
 from chunkformer.training.guard import check_same_run, move_aside, record
 from chunkformer.training.init import initial_model
 from chunkformer.training.validate import ctc_loss
-from chunkformer.utils.cli import error
+from chunkformer.utils.cli import error, one_line
 from chunkformer.utils.logs import setup_logger
 
 log = logging.getLogger("chunkformer.train")
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return train(cfg, save_dir, world)
     except (CheckpointError, ValueError, FileNotFoundError) as e:
-        log.error("%s", e)
+        log.error("%s", one_line(e))
         return 2
     except KeyboardInterrupt:  # Ctrl-C: checkpoints are written atomically, so the last one is whole
         log.error("interrupted; rerun the same command to continue from the last checkpoint in %s", save_dir)

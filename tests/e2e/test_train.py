@@ -264,8 +264,11 @@ def signal_after_first_checkpoint(args: list[str], save: Path, sig: int) -> tupl
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     err = save.parent / f"{save.name}.stderr"
     with open(err, "w") as f:  # a file, not a pipe: progress bars would fill a pipe and stall the run
+        # a background job (CI under nohup ... &) inherits SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt: the child gets the default disposition back, as in a terminal
         proc = subprocess.Popen([sys.executable, "-m", "chunkformer.train", *args], cwd=REPO, env=env,
-                                stdout=subprocess.DEVNULL, stderr=f)
+                                stdout=subprocess.DEVNULL, stderr=f,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.time() + 300
         while not list(save.glob("checkpoint-*.pt")) and proc.poll() is None and time.time() < deadline:
             time.sleep(0.02)
@@ -316,7 +319,7 @@ def test_ctrl_c_is_one_line_and_the_same_command_continues(data: dict[str, Path]
     (data["root"] / "scratch.yaml").write_text(long_run, encoding="utf-8")
     save = tmp_path / "ctrl_c"
     code, err = signal_after_first_checkpoint(scratch_command(data, save), save, signal.SIGINT)
-    assert code == 130 and "Traceback" not in err, err[-2000:]
+    assert code == 130 and "Traceback" not in err, (signal.getsignal(signal.SIGINT), err[-2000:])
     assert "interrupted; rerun the same command to continue from the last checkpoint" in err.strip().splitlines()[-1]
     res = run_cli(scratch_command(data, save))
     assert res.returncode == 0 and "continuing from" in res.stderr and "training finished" in res.stderr
