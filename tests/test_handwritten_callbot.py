@@ -21,6 +21,8 @@ from chunkformer.frontend import fbank
 from chunkformer.model.masked_batch import Context
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # the shipped models end to end on synthesised speech: deselect with -m 'not slow'
 sys.path.insert(0, str(ROOT / "local"))
 from make_demo_corpus import phone_line  # noqa: E402
 from tts import HELDOUT_VARIANTS, VOICES, dither, espeak, voice_name  # noqa: E402

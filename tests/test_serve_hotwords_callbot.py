@@ -26,6 +26,8 @@ from chunkformer.decoding.scoring import compute_wer
 
 from helpers import REPO, encode, post_in_order, serve
 
+pytestmark = pytest.mark.slow  # the shipped models end to end on synthesised speech: deselect with -m 'not slow'
+
 sys.path.insert(0, str(REPO / "local"))
 from make_demo_corpus import phone_line  # noqa: E402
 from tts import HELDOUT_VARIANTS, VOICES, dither, espeak, voice_name  # noqa: E402
