@@ -118,6 +118,7 @@ class _State:
         self.pending = 0
         self.served = 0
         self.failed = 0
+        self.refused = 0  # 503 at the door (busy or draining): never read, so neither served nor failed
         self.draining = False
         self.batcher: DynamicBatcher[Utterance, dict] | None = None
         self.prep: ThreadPoolExecutor | None = None
@@ -151,13 +152,14 @@ class _State:
         stats = b.stats.to_dict() if b is not None else {}
         return {"status": "draining" if self.draining else "ok", **self.info, "pending": self.pending,
                 "queued": b.queued if b is not None else 0, "served": self.served, "failed": self.failed,
+                "refused": self.refused,
                 "batches": stats, "memory_trims": self.trimmer.trims}
 
     async def transcribe(self, request: Request) -> dict:
-        if self.draining:
-            raise HTTPError(503, "the server is shutting down")
-        if self.pending >= self.settings.max_pending:
-            raise HTTPError(503, f"server busy: {self.pending} requests in progress (the limit); retry later")
+        if self.draining or self.pending >= self.settings.max_pending:
+            self.refused += 1
+            raise HTTPError(503, "the server is shutting down" if self.draining else
+                            f"server busy: {self.pending} requests in progress (the limit); retry later")
         self.pending += 1
         try:
             out = await self._transcribe(request)

@@ -166,7 +166,8 @@ def test_bad_request_is_answered_and_the_next_good_one_served(loaded, name):
     assert before.status_code == after.status_code == 200
     assert after.json()["text"] == before.json()["text"] != ""
     assert health.json() | {"batches": None, "memory_trims": None} == {
-        "status": "ok", "model": "fixture", "pending": 0, "queued": 0, "served": 2, "failed": 1, "batches": None,
+        "status": "ok", "model": "fixture", "pending": 0, "queued": 0, "served": 2, "failed": 1, "refused": 0,
+        "batches": None,
         "memory_trims": None}
 
 
@@ -313,7 +314,8 @@ def test_answer_fields_short_audio_and_health(loaded):
     health0, short, good, health1 = serve(loaded, calls, window=0.01, trim_interval=1e-6)
     assert health0.status_code == 200
     assert health0.json() == {"status": "ok", "model": "fixture", "pending": 0, "queued": 0, "served": 0,
-                              "failed": 0, "batches": {"batches": 0, "items": 0, "largest": 0, "busy_s": 0.0,
+                              "failed": 0, "refused": 0,
+                              "batches": {"batches": 0, "items": 0, "largest": 0, "busy_s": 0.0,
                                                        "sizes": {}}, "memory_trims": 0}
     assert short.status_code == 200  # 0.1 s: shorter than the receptive field
     assert short.json() == {"text": "", "confidence": 0.0, "words": [], "duration": 0.1,
@@ -348,10 +350,12 @@ def test_full_server_answers_503_then_serves_again(loaded):
             await asyncio.sleep(0.01)
         refused = await client.post("/transcribe", content=data)
         release.set()
-        return [refused, await first, await client.post("/transcribe", content=data), health]
+        return [refused, await first, await client.post("/transcribe", content=data), health,
+                (await client.get("/health")).json()]
 
-    refused, first, again, health = serve(loaded, calls, max_pending=1, window=0.0)
+    refused, first, again, health, after = serve(loaded, calls, max_pending=1, window=0.0)
     assert health["pending"] == 1
+    assert (after["served"], after["failed"], after["refused"]) == (2, 0, 1)  # the refused one is counted apart
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
     assert refused.json() == {"detail": "server busy: 1 requests in progress (the limit); retry later"}
     assert first.status_code == again.status_code == 200
