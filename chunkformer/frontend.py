@@ -115,10 +115,10 @@ def _fbank_frames(frames: torch.Tensor, window: torch.Tensor, banks: torch.Tenso
 
 
 def load_features(path: str | Path, channel: int | None = None,
-                  on_downmix: Callable[[Path, int], None] | None = None) -> torch.Tensor:
-    """Reads any audio file (rate, format; one ``channel`` or all averaged, see
-    :func:`chunkformer.audio.read_audio`) and returns its (T, 80) fbank at 16 kHz."""
-    x, rate = read_audio(path, rate=MODEL_RATE, channel=channel, on_downmix=on_downmix)
+                  on_downmix: Callable[[Path, int], None] | None = None, whole: bool = False) -> torch.Tensor:
+    """Reads any audio file (rate, format; one ``channel`` or all averaged; ``whole``: a file cut short is an
+    error, see :func:`chunkformer.audio.read_audio`) and returns its (T, 80) fbank at 16 kHz."""
+    x, rate = read_audio(path, rate=MODEL_RATE, channel=channel, on_downmix=on_downmix, whole=whole)
     return fbank(x, rate)
 
 

@@ -36,12 +36,12 @@ from typing import IO
 import torch
 from tqdm import tqdm
 
-from chunkformer.audio import MODEL_RATE, AudioError, decode_audio, read_audio
+from chunkformer.audio import MODEL_RATE, AudioError, decode_audio
 from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
 from chunkformer.decoding import ContextGraph, CTCDecoder, DecodeOptions, FrameTopK, Hypothesis, LMError, Word
 from chunkformer.decoding.fusion import add_lm_arguments, lm_fusion_from_args
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
-from chunkformer.frontend import FRAMES_PER_SECOND, fbank
+from chunkformer.frontend import FRAMES_PER_SECOND, fbank, load_features
 from chunkformer.model import ChunkFormerModel
 from chunkformer.model.masked_batch import Context
 from chunkformer.model.quantize import QuantizationError, quantize_int8
@@ -117,8 +117,7 @@ class Transcriber:
             x, rate = decode_audio(sys.stdin.buffer.read(), "<stdin>", MODEL_RATE, self.channel,
                                    on_downmix=self._downmixed)
             return fbank(x, rate)
-        x, rate = read_audio(path, MODEL_RATE, self.channel, self._downmixed, whole=True)  # a cut file: an error
-        return fbank(x, rate)
+        return load_features(path, self.channel, self._downmixed, whole=True)  # a file cut short: an error
 
     def _frames(self, feats: list[torch.Tensor], hotwords: ContextGraph | None) -> list[FrameTopK]:
         return [self.decoder.opts.frames(lp, hotwords) for lp in self.model.ctc_log_probs(feats, self.ctx)]
