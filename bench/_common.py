@@ -238,6 +238,16 @@ def alternate(fns: dict[str, Callable[[], Any]], reps: int, warmup: int = 1, log
     return Timing(times)
 
 
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Writes ``obj`` as indented JSON to ``path`` (a benchmark's ``--json`` file), creating its folder first:
+    the documented commands write into ``exp/...``, which a fresh clone does not have, and a long run must not
+    end in FileNotFoundError after measuring. Returns the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(obj, indent=1) + "\n")
+    return out
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far (VmHWM), MiB."""
     return _status_kb("VmHWM") / 1024

@@ -104,7 +104,7 @@ def main() -> None:
     result = run(a.size, parse_batch(a.batch), a.reps, a.context, a.seed, a.threads)
     print(json.dumps(result))
     if a.json:
-        a.json.write_text(json.dumps(result, indent=1) + "\n")
+        C.write_json(a.json, result)
 
 
 if __name__ == "__main__":

@@ -208,7 +208,7 @@ def main() -> None:
     result["machine"] = C.machine()
     print(json.dumps(result))
     if a.json:
-        a.json.write_text(json.dumps(result, indent=1) + "\n")
+        C.write_json(a.json, result)
 
 
 if __name__ == "__main__":

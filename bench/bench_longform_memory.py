@@ -205,7 +205,7 @@ def main() -> None:
            "context": a.context, "threads": a.threads, "results": results, "machine": C.machine()}
     print(json.dumps(out))
     if a.json:
-        a.json.write_text(json.dumps(out, indent=1) + "\n")
+        C.write_json(a.json, out)
 
 
 if __name__ == "__main__":

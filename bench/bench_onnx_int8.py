@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import json
 import logging
 import sys
 import tempfile
@@ -250,7 +249,7 @@ def main() -> None:
     result["machine"] = C.machine()
     print(table(result["speed"]))
     if a.json:
-        a.json.write_text(json.dumps(result, indent=1) + "\n")
+        C.write_json(a.json, result)
 
 
 if __name__ == "__main__":

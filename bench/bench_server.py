@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         out["runs"], out["server_exit_codes"] = run_matrix(a, callers, turns, extra, log_dir)
     if a.json:
-        a.json.write_text(json.dumps(out, indent=1) + "\n")
+        C.write_json(a.json, out)
     return 0
 
 

@@ -16,7 +16,6 @@ differs; this says how much there is to gain. Medians of ``--reps`` rounds (alte
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -75,8 +74,8 @@ def main() -> None:
         print(f"batch {b}: steps in turn {r['with_prepare_and_answer']:.2f}x the throughput of batch 1 "
               f"(the model alone: {r['model_only']:.2f}x)")
     if a.json:
-        a.json.write_text(json.dumps({"machine": C.machine(), "turns": n, "audio_s": audio, "ms_per_turn": ms,
-                                      "bounds": bounds, "timing": timing.summary()}, indent=1))
+        C.write_json(a.json, {"machine": C.machine(), "turns": n, "audio_s": audio, "ms_per_turn": ms,
+                              "bounds": bounds, "timing": timing.summary()})
 
 
 if __name__ == "__main__":
