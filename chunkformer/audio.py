@@ -26,6 +26,7 @@ from scipy.signal import resample_poly
 
 MODEL_RATE = 16000
 MAX_RATE = 384000  # the highest rate audio formats use; resampling costs memory in proportion to the rate
+SILENCE_DBFS = -70.0  # digital silence: a peak (DC removed) at or below this level; stage 0 and the noise/RIR banks
 
 
 class AudioError(ValueError):

@@ -19,13 +19,12 @@ import numpy as np
 import torch
 from scipy.signal import butter, fftconvolve, sosfiltfilt
 
-from chunkformer.audio import resample
+from chunkformer.audio import SILENCE_DBFS, resample
 
 NOISE_KINDS = ("white", "pink", "babble", "hum")
 # the waveform augmentations a data.yaml source may name (the chain applies them speed → reverb → noise →
 # telephony, see augment_waveform); telephony last: ``aug: all`` means every one but it
 WAVE_OPS = ("speed_perturb", "add_noise", "add_reverb", "telephony")
-SILENCE_DBFS = -70.0  # digital silence, as stage 0 counts it (ValidationConfig.silence_dbfs): peak, DC removed
 
 
 def is_silent(x: np.ndarray, dbfs: float = SILENCE_DBFS) -> bool:
@@ -115,7 +114,8 @@ def apply_rir(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
     off), cut to the input length, rescaled to the input's RMS (level stays comparable). A silent impulse response
     is a ValueError: it would turn the speech into silence under its transcript."""
     if is_silent(rir):
-        raise ValueError("silent impulse response (all zeros or below -70 dBFS): it would erase the speech")
+        raise ValueError(f"silent impulse response (all zeros or below {SILENCE_DBFS:g} dBFS): it would erase "
+                         "the speech")
     y = fftconvolve(x, rir[rir_onset(rir) :])[: len(x)]
     rx, ry = np.sqrt(np.mean(x**2)), np.sqrt(np.mean(y**2))
     return (y * (rx / ry if ry > 0 else 1.0)).astype(np.float32)

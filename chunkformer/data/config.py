@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from chunkformer.audio import SILENCE_DBFS
 from chunkformer.data.augment import WAVE_OPS, AugmentConfig
 from chunkformer.data.sources import GLOB_PREFIX, source_stamp
 from chunkformer.text.normalize import TextNormConfig
@@ -72,7 +73,7 @@ class ValidationConfig:
 
     max_duration: float = 30.0
     min_duration: float = 0.05
-    silence_dbfs: float = -70.0
+    silence_dbfs: float = SILENCE_DBFS
     ctc_at_max_speed: bool = True
 
 

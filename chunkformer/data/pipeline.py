@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from chunkformer.audio import MODEL_RATE, AudioError, read_audio, resample
-from chunkformer.data.augment import SILENCE_DBFS, AugmentConfig, augment_waveform, is_silent, spec_augment
+from chunkformer.audio import MODEL_RATE, SILENCE_DBFS, AudioError, read_audio, resample
+from chunkformer.data.augment import AugmentConfig, augment_waveform, is_silent, spec_augment
 from chunkformer.data.mixing import stable_hash
 from chunkformer.frontend import fbank, num_frames
 from chunkformer.text import normalize_text
@@ -114,7 +114,7 @@ def stored_features(cut: Any) -> torch.Tensor | None:
 
 def check_audible(x: np.ndarray, path: str | Path) -> np.ndarray:
     """``x`` of a noise or RIR file, or :class:`AudioError` naming ``path`` when it is digital silence (stage 0's
-    limit, :data:`~chunkformer.data.augment.SILENCE_DBFS`): silent noise adds nothing at any SNR, and a silent
+    limit, :data:`~chunkformer.audio.SILENCE_DBFS`): silent noise adds nothing at any SNR, and a silent
     impulse response turns the speech into silence under an unchanged transcript."""
     if is_silent(x):
         raise AudioError(f"{path}: digital silence (peak at or below {SILENCE_DBFS:g} dBFS, DC removed); "

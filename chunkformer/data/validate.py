@@ -29,7 +29,7 @@ import soundfile as sf
 from lhotse import AudioSource, Recording
 from tqdm import tqdm
 
-from chunkformer.audio import MODEL_RATE, TruncatedAudio, check_complete, wav_file_chunk
+from chunkformer.audio import MODEL_RATE, SILENCE_DBFS, TruncatedAudio, check_complete, wav_file_chunk
 from chunkformer.data.sources import SPLIT_RE, Item
 from chunkformer.frontend import num_frames
 from chunkformer.model.ctc import ctc_min_frames
@@ -46,7 +46,7 @@ class Limits:
 
     max_duration: float = 30.0
     min_duration: float = 0.05
-    silence_dbfs: float = -70.0
+    silence_dbfs: float = SILENCE_DBFS
     speed: float = 1.0  # fastest speed perturbation applied to this split (CTC feasibility at that speed)
 
 
