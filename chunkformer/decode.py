@@ -210,6 +210,11 @@ def training_context(exp_dir: Path) -> str:
     return str(Context.DEFAULT)
 
 
+def names(text: str) -> list[str]:
+    """A comma-separated option (``--splits``, ``--methods``) as its non-empty, stripped items."""
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m chunkformer.decode", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -217,10 +222,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--manifest-dir", type=Path, default=Path("data/manifests"))
     p.add_argument("--model", action="append", required=True, metavar="TAG=PATH",
                    help="a model to decode, repeatable; rows of RESULTS.md in this order")
-    p.add_argument("--splits", default="val,test", help="comma-separated eval splits to decode")
+    p.add_argument("--splits", type=names, default="val,test", help="comma-separated eval splits to decode")
     p.add_argument("--results-split", default=None,
                    help="the split tabulated in RESULTS.md (default: test when --splits has it, else the first)")
-    p.add_argument("--methods", default="greedy,beam", help=f"comma-separated, of {', '.join(METHODS)}")
+    p.add_argument("--methods", type=names, default="greedy,beam", help=f"comma-separated, of {', '.join(METHODS)}")
     p.add_argument("--beam", type=int, default=10)
     p.add_argument("--hotwords", metavar="FILE", help="phrases that bias the beam search (one per line, optionally "
                    "<TAB>per-token score)")
@@ -268,20 +273,19 @@ def check_args(a: argparse.Namespace, methods: list[str]) -> str | None:
 
 def check_splits(a: argparse.Namespace) -> str | None:
     """Settles ``--results-split``: one of ``--splits``, or RESULTS.md would silently not be written."""
-    splits = [s.strip() for s in a.splits.split(",") if s.strip()]
     if a.results_split is None:
-        a.results_split = "test" if "test" in splits or not splits else splits[0]
-    if a.results_split not in splits:
-        return f"--results-split {a.results_split} is not among --splits {a.splits}: RESULTS.md would be empty"
+        a.results_split = "test" if "test" in a.splits or not a.splits else a.splits[0]
+    if a.results_split not in a.splits:
+        return (f"--results-split {a.results_split} is not among --splits {','.join(a.splits)}: RESULTS.md would be "
+                "empty")
     return None
 
 
 def check_cuts(a: argparse.Namespace) -> None:
     """ValueError when no split of ``--splits`` has cuts: a run that decodes nothing (a typo in --splits, stage 0
     not run) must not end as if RESULTS.md had been written."""
-    splits = [s.strip() for s in a.splits.split(",") if s.strip()]
-    if not any(domains_of(a.manifest_dir, s) for s in splits):
-        raise ValueError(f"no {'/'.join(splits)} cuts in {a.manifest_dir} (no <domain>_cuts_<split>.jsonl.gz): "
+    if not any(domains_of(a.manifest_dir, s) for s in a.splits):
+        raise ValueError(f"no {'/'.join(a.splits)} cuts in {a.manifest_dir} (no <domain>_cuts_<split>.jsonl.gz): "
                          "run stage 0 first, or check --manifest-dir and --splits")
 
 
@@ -329,7 +333,7 @@ def tune_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], l
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     setup_logger(a.exp_dir / "log" / "decode.log")
-    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    methods = a.methods
     problem = check_args(a, methods)
     if problem:
         return error(problem)
@@ -365,7 +369,7 @@ def decode_splits(a: argparse.Namespace, methods: list[str], loaded: list[tuple[
                   ) -> dict[str, dict[str, dict[str, SetResult]]]:
     """Decodes and scores every set of ``--splits`` with every model; table[method][tag][set] of the results split."""
     table: dict[str, dict[str, dict[str, SetResult]]] = {m: {t: {} for t, _ in loaded} for m in methods}
-    for split in [s.strip() for s in a.splits.split(",") if s.strip()]:
+    for split in a.splits:
         sets = eval_sets(a.manifest_dir, split)
         if not sets:
             log.warning("no %s sets in %s", split, a.manifest_dir)
