@@ -24,6 +24,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from chunkformer.utils.cli import first_line
+
 MODEL_RATE = 16000
 MAX_RATE = 384000  # the highest rate audio formats use; resampling costs memory in proportion to the rate
 SILENCE_DBFS = -70.0  # digital silence: a peak (DC removed) at or below this level; stage 0 and the noise/RIR banks
@@ -226,5 +228,5 @@ def _check_samples(name: str, decoded: int, declared: int) -> None:
 
 def _first_line(e: Exception) -> str:
     """soundfile's reason without its "Error opening <_io.BytesIO object at 0x…>: " prefix."""
-    msg = getattr(e, "error_string", None) or (str(e).splitlines() or [type(e).__name__])[0]
+    msg = getattr(e, "error_string", None) or first_line(e)
     return msg.split(">: ", 1)[-1].strip().rstrip(".")

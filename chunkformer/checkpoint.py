@@ -36,6 +36,7 @@ from chunkformer.model.encoder import EncoderConfig
 from chunkformer.model.masked_batch import Context
 from chunkformer.model.subsampling import conv_out_len
 from chunkformer.tokenizer import Tokenizer
+from chunkformer.utils.cli import first_line
 from chunkformer.utils.io import atomic_write, atomic_write_text
 
 FORMAT_TRAIN = "chunkformer-callbot/train"
@@ -77,17 +78,11 @@ def safe_load(path: str | Path, mmap: bool = False) -> Any:
         raise CheckpointError(f"{path}: not a PyTorch checkpoint (corrupt, truncated or another kind of file)"
                               ) from None
     except (RuntimeError, EOFError, ValueError, OSError) as e:  # EOFError of an empty file has no message
-        reason = "empty file" if path.stat().st_size == 0 else _first_line(e)
+        reason = "empty file" if path.stat().st_size == 0 else first_line(e)
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({reason})") from None
     except Exception:  # the unpickler raises KeyError, IndexError, ... on the bytes of another kind of file
         raise CheckpointError(f"{path}: not a PyTorch checkpoint (corrupt, truncated or another kind of file)"
                               ) from None
-
-
-def _first_line(e: BaseException) -> str:
-    """The first non-blank line of an exception's message, or its type when the message is empty."""
-    lines = [line for line in str(e).splitlines() if line.strip()]
-    return lines[0].strip() if lines else type(e).__name__
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:

@@ -23,6 +23,7 @@ from chunkformer.data.mixing import stable_hash
 from chunkformer.frontend import fbank, num_frames
 from chunkformer.text import normalize_text
 from chunkformer.tokenizer import Tokenizer
+from chunkformer.utils.cli import first_line
 
 
 @dataclass
@@ -66,7 +67,7 @@ def _load_audio(cut: Any) -> np.ndarray:
     except Exception as e:  # lhotse raises many types, with multi-line messages, for a missing or changed file
         src = cut.recording.sources[0]
         gone = src.type == "file" and not Path(src.source).is_file()
-        why = "file not found" if gone else (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        why = "file not found" if gone else first_line(e)[:200]
         raise CutAudioError(f"cut {cut.id}: cannot load {src.source} ({why}); the corpus changed after stage 0: "
                             "rerun local/prepare_manifests.py --force") from None
 

@@ -36,6 +36,7 @@ from chunkformer.model.ctc import ctc_min_frames
 from chunkformer.model.subsampling import RECEPTIVE_FIELD, subsampled_len
 from chunkformer.text import NormalizationReport, NormalizeError, TextNormalizer, normalize_text
 from chunkformer.tokenizer import Tokenizer
+from chunkformer.utils.cli import first_line
 
 SEGMENT_TOLERANCE = 0.025  # seconds a segment may overhang the audio end (header rounding), as lhotse allows
 
@@ -277,7 +278,7 @@ def non_utf8(item: Item) -> str:
 def _unreadable(it: Item, e: Exception) -> Rejection:
     plain_file = not it.command and it.recording is None
     what = "missing audio file" if plain_file and not Path(it.audio).is_file() else "unreadable audio"
-    msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+    msg = first_line(e)[:200]
     if isinstance(e, TruncatedAudio):
         what, msg = "truncated audio", str(e).removeprefix(f"{it.audio}: ")
     return Rejection(it.id, it.audio, what, msg, it.source)

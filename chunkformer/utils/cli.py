@@ -13,6 +13,16 @@ def error(message: object, code: int = USAGE_ERROR) -> int:
     return code
 
 
+def first_line(e: BaseException) -> str:
+    r"""The first non-blank line of an exception's message, stripped, or its type when the message is empty.
+
+    >>> first_line(ValueError("\n  bad header\n  at byte 12")), first_line(EOFError())
+    ('bad header', 'EOFError')
+    """
+    lines = [line for line in str(e).splitlines() if line.strip()]
+    return lines[0].strip() if lines else type(e).__name__
+
+
 def one_line(e: BaseException) -> str:
     r"""The reason of ``e``. An exception re-raised from a DataLoader worker carries torch's "Caught X in
     DataLoader worker process N." and the worker's whole traceback: its reason is the traceback's last line,
