@@ -31,6 +31,18 @@ MAX_RATE = 384000  # the highest rate audio formats use; resampling costs memory
 SILENCE_DBFS = -70.0  # digital silence: a peak (DC removed) at or below this level; stage 0 and the noise/RIR banks
 
 
+def dc_free_peak(x: np.ndarray) -> float:
+    """The largest |sample| of ``x`` after each channel's mean (last axis) is removed: 0 for a constant (DC)
+    signal or an empty one."""
+    x = np.asarray(x, dtype=np.float64)
+    return float(np.abs(x - x.mean(axis=-1, keepdims=True)).max()) if x.size else 0.0
+
+
+def is_silent(x: np.ndarray, dbfs: float = SILENCE_DBFS) -> bool:
+    """True when ``x`` is empty or its peak (DC removed, :func:`dc_free_peak`) is at or below ``dbfs``."""
+    return dc_free_peak(x) <= 10.0 ** (dbfs / 20.0)
+
+
 class AudioError(ValueError):
     """An audio file that cannot be used; the message names the file and the reason."""
 

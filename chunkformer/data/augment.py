@@ -19,20 +19,12 @@ import numpy as np
 import torch
 from scipy.signal import butter, fftconvolve, sosfiltfilt
 
-from chunkformer.audio import SILENCE_DBFS, resample
+from chunkformer.audio import SILENCE_DBFS, is_silent, resample
 
 NOISE_KINDS = ("white", "pink", "babble", "hum")
 # the waveform augmentations a data.yaml source may name (the chain applies them speed → reverb → noise →
 # telephony, see augment_waveform); telephony last: ``aug: all`` means every one but it
 WAVE_OPS = ("speed_perturb", "add_noise", "add_reverb", "telephony")
-
-
-def is_silent(x: np.ndarray, dbfs: float = SILENCE_DBFS) -> bool:
-    """True when ``x`` is empty or its peak (DC removed) is at or below ``dbfs``: nothing to scale to an SNR."""
-    if len(x) == 0:
-        return True
-    x = np.asarray(x, dtype=np.float64)
-    return float(np.abs(x - x.mean()).max()) <= 10.0 ** (dbfs / 20.0)
 
 
 @dataclass

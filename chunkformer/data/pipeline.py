@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from chunkformer.audio import MODEL_RATE, SILENCE_DBFS, AudioError, read_audio, resample
-from chunkformer.data.augment import AugmentConfig, augment_waveform, is_silent, spec_augment
+from chunkformer.audio import MODEL_RATE, SILENCE_DBFS, AudioError, is_silent, read_audio, resample
+from chunkformer.data.augment import AugmentConfig, augment_waveform, spec_augment
 from chunkformer.data.mixing import stable_hash
 from chunkformer.frontend import fbank, num_frames
 from chunkformer.text import normalize_text

@@ -29,7 +29,15 @@ import soundfile as sf
 from lhotse import AudioSource, Recording
 from tqdm import tqdm
 
-from chunkformer.audio import MODEL_RATE, SILENCE_DBFS, TruncatedAudio, check_complete, wav_file_chunk
+from chunkformer.audio import (
+    MODEL_RATE,
+    SILENCE_DBFS,
+    TruncatedAudio,
+    check_complete,
+    dc_free_peak,
+    is_silent,
+    wav_file_chunk,
+)
 from chunkformer.data.sources import SPLIT_RE, Item
 from chunkformer.frontend import num_frames
 from chunkformer.model.ctc import ctc_min_frames
@@ -214,8 +222,8 @@ def check_audio(x: np.ndarray, rate: int, need: int, limits: Limits) -> tuple[st
         return "zero or near-zero duration", f"{dur:.3f} s < {limits.min_duration} s"
     if not np.isfinite(x).all():
         return "NaN/Inf samples", f"{int((~np.isfinite(x)).sum())} non-finite samples"
-    peak = float(np.abs(x - x.mean(axis=-1, keepdims=True)).max())  # a constant (DC) signal is silence too
-    if peak <= 10.0 ** (limits.silence_dbfs / 20.0):
+    if is_silent(x, limits.silence_dbfs):
+        peak = dc_free_peak(x)  # a constant (DC) signal is silence too
         level = "-inf" if peak == 0.0 else f"{20.0 * math.log10(peak):.1f}"
         return "digital silence", f"peak {level} dBFS <= {limits.silence_dbfs} dBFS (DC removed)"
     if dur > limits.max_duration:
