@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -220,6 +221,22 @@ def _dataclass_from(cls: type, d: Any, where: str) -> Any:
     return cls(**conv)
 
 
+def _check_sources(path: Path, split: str, specs: list[SourceSpec]) -> None:
+    """One augmentation plan per domain, and each corpus once per split: a list named twice would put the same
+    utterance ids in two places, and stage 0 would keep only one of them."""
+    augs: dict[str, tuple[str, ...]] = {}
+    domains: dict[str, str] = {}
+    for s in specs:
+        if augs.setdefault(s.domain, s.aug) != s.aug:
+            raise ConfigError(f"{path}: {split} sources of domain {s.domain!r} name different 'aug' lists "
+                              f"({list(augs[s.domain])} vs {list(s.aug)}); the augmentation plan is per domain")
+        key = os.path.normpath(s.path)
+        if key in domains:
+            raise ConfigError(f"{path}: {split} names {key} twice (domains {domains[key]!r} and {s.domain!r}); "
+                              "list each corpus once per split (a copy needs other utterance ids)")
+        domains[key] = s.domain
+
+
 def load_data_config(path: str | Path) -> DataConfig:
     """Parses and checks ``data.yaml``; raises :class:`ConfigError` naming the file and key on bad input."""
     path = Path(path).resolve()
@@ -248,11 +265,7 @@ def load_data_config(path: str | Path) -> DataConfig:
     if any(s.weight is None for s in train) and any(s.weight is not None for s in train):
         raise ConfigError(f"{path}: give 'weight' for every train source or for none (natural proportions)")
     for split, specs in splits.items():
-        seen: dict[str, tuple[str, ...]] = {}
-        for s in specs:
-            if seen.setdefault(s.domain, s.aug) != s.aug:
-                raise ConfigError(f"{path}: {split} sources of domain {s.domain!r} name different 'aug' lists "
-                                  f"({list(seen[s.domain])} vs {list(s.aug)}); the augmentation plan is per domain")
+        _check_sources(path, split, specs)
     mixing = raw.get("mixing") or {}
     if not isinstance(mixing, dict) or set(mixing) - {"epoch_hours"}:
         raise ConfigError(f"{path}: 'mixing' allows only 'epoch_hours'")

@@ -67,7 +67,11 @@ def test_data_yaml_resolves_paths_and_rejects_bad_keys(tmp_path: Path) -> None:
     for bad, msg in [("train:\n  - {path: x, domain: t, aug: [echo]}\n", "unknown augmentation"),
                      ("train:\n  - {path: x, domain: t, weight: 1}\n  - {path: y, domain: c}\n", "every train source"),
                      ("val:\n  - {path: x, domain: t, aug: [add_noise]}\n", "never augmented"),
-                     ("train:\n  - {path: x}\n", "'domain'"), ("trian: []\n", "unknown top-level")]:
+                     ("train:\n  - {path: x}\n", "'domain'"), ("trian: []\n", "unknown top-level"),
+                     # one corpus under two domains: stage 0 would keep its ids in one and empty the other
+                     ("train:\n  - {path: a/l.tsv, domain: t, aug: none}\n"
+                      "  - {path: b/../a/l.tsv, domain: p, aug: all}\n",
+                      "names .*l.tsv twice \\(domains 't' and 'p'\\)")]:
         y.write_text(bad, encoding="utf-8")
         with pytest.raises(ConfigError, match=msg):
             load_data_config(y)
