@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import functools
 import json
 import sys
 import time
@@ -50,7 +51,7 @@ from chunkformer.frontend import load_features  # noqa: E402
 from chunkformer.model.asr_model import ChunkFormerModel, ModelConfig  # noqa: E402
 from chunkformer.model.encoder import EncoderConfig  # noqa: E402
 from chunkformer.model.masked_batch import Context  # noqa: E402
-from chunkformer.model.quantize import has_vnni, quantize_int8  # noqa: E402
+from chunkformer.model.quantize import BACKENDS, cpu_flags, default_backend, has_vnni, quantize_int8  # noqa: E402
 from chunkformer.text import normalize_text  # noqa: E402
 from chunkformer.transcribe import Transcriber  # noqa: E402
 
@@ -112,30 +113,35 @@ def agreement(ref: list[torch.Tensor], got: list[torch.Tensor]) -> dict[str, flo
             "argmax_agree_pct": 100.0 * same / frames, "greedy_identical_utts": f"{same_utt}/{len(ref)}"}
 
 
-def speed(spec: str, feats: list[torch.Tensor], threads: list[int], reps: int, ctx: Context) -> dict:
+def speed(spec: str, feats: list[torch.Tensor], threads: list[int], reps: int, ctx: Context,
+          backends: list[str]) -> dict:
+    """fp32 against an int8 copy per backend, alternating, per thread count; the first backend's figures are
+    also under the plain ``int8``/``speedup`` keys."""
     fp32, desc = build(spec)
-    int8 = quantize_int8(copy.deepcopy(fp32))
+    sides = {"fp32": fp32, **{f"int8-{b}": quantize_int8(copy.deepcopy(fp32), backend=b) for b in backends}}
     audio_s = sum(f.size(0) for f in feats) / C.FRAMES_PER_SECOND
-    out: dict = {"model": desc, "audio_s": round(audio_s, 1), "utterances": len(feats), "by_threads": {}}
+    out: dict = {"model": desc, "audio_s": round(audio_s, 1), "utterances": len(feats), "backends": backends,
+                 "by_threads": {}}
     print(f"[{spec}] {desc}; batch {len(feats)} utterances, {audio_s:.1f} s", flush=True)
+    runs = {name: functools.partial(m.ctc_log_probs, feats, ctx) for name, m in sides.items()}
     for n in threads:
         torch.set_num_threads(n)
-
-        def run_fp32(m: ChunkFormerModel = fp32) -> list[torch.Tensor]:
-            return m.ctc_log_probs(feats, ctx)
-
-        def run_int8(m: ChunkFormerModel = int8) -> list[torch.Tensor]:
-            return m.ctc_log_probs(feats, ctx)
-
         if "agreement" not in out:
-            out["agreement"] = agreement(run_fp32(), run_int8())
-            print(f"[{spec}] agreement: {out['agreement']}", flush=True)
-        t = C.alternate({"fp32": run_fp32, "int8": run_int8}, reps, warmup=1)
-        f, q = t.median("fp32"), t.median("int8")
-        out["by_threads"][n] = {"timing": t.summary(), "fp32_audio_s_per_s": round(audio_s / f, 2),
-                                "int8_audio_s_per_s": round(audio_s / q, 2), "speedup": round(f / q, 3)}
-        print(f"[{spec}] {n} thread(s): fp32 {audio_s / f:.1f} audio-s/s (median {f:.3f} s), int8 "
-              f"{audio_s / q:.1f} audio-s/s (median {q:.3f} s): int8/fp32 = {f / q:.2f}x", flush=True)
+            ref = runs["fp32"]()
+            out["agreements"] = {b: agreement(ref, runs[f"int8-{b}"]()) for b in backends}
+            out["agreement"] = out["agreements"][backends[0]]
+            print(f"[{spec}] agreement: {out['agreements']}", flush=True)
+        t = C.alternate(runs, reps, warmup=1)
+        f = t.median("fp32")
+        row: dict = {"timing": t.summary(), "fp32_audio_s_per_s": round(audio_s / f, 2)}
+        for i, b in enumerate(backends):
+            q = t.median(f"int8-{b}")
+            row[f"int8_{b}_audio_s_per_s"], row[f"speedup_{b}"] = round(audio_s / q, 2), round(f / q, 3)
+            if i == 0:
+                row["int8_audio_s_per_s"], row["speedup"] = row[f"int8_{b}_audio_s_per_s"], row[f"speedup_{b}"]
+            print(f"[{spec}] {n} thread(s): fp32 {audio_s / f:.1f} audio-s/s (median {f:.3f} s), int8 {b} "
+                  f"{audio_s / q:.1f} audio-s/s (median {q:.3f} s): int8/fp32 = {f / q:.2f}x", flush=True)
+        out["by_threads"][n] = row
     return out
 
 
@@ -144,11 +150,11 @@ def read_list(tsv: Path) -> list[tuple[str, str]]:
         return [(str(tsv.parent / r["wav"]), r["txt"]) for r in csv.DictReader(f, delimiter="\t")]
 
 
-def wer(spec: str, corpus: Path, ctx: Context, threads: int) -> dict:
+def wer(spec: str, corpus: Path, ctx: Context, threads: int, backend: str) -> dict:
     torch.set_num_threads(threads)
     loaded = load_model(spec)
-    models = {"fp32": loaded.model.eval(), "int8": quantize_int8(copy.deepcopy(loaded.model))}
-    out: dict = {}
+    models = {"fp32": loaded.model.eval(), "int8": quantize_int8(copy.deepcopy(loaded.model), backend=backend)}
+    out: dict = {"backend": backend}
     for name, rel in WER_SETS.items():
         tsv = corpus / rel / "list.tsv"
         if not tsv.is_file():
@@ -192,18 +198,27 @@ def main() -> None:
     add_speed_args(ap, "both sides")
     ap.add_argument("--wer", help="model folder: greedy WER fp32 vs int8 on the demo corpus test sets")
     ap.add_argument("--wer-threads", type=int, default=2)
+    ap.add_argument("--backends", default=default_backend(),
+                    help=f"int8 kernel libraries, comma-separated, each timed against fp32 in the same rounds "
+                         f"(of {','.join(BACKENDS)}; default this CPU's, %(default)s); the first one for --wer")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     a = ap.parse_args()
     ctx = Context.parse(a.context)
     C.setup_torch(int(a.threads.split(",")[0]))
-    result: dict = {"benchmark": "int8", "vnni": has_vnni(), "context": str(ctx), "reps": a.reps}
+    result: dict = {"benchmark": "int8", "vnni": has_vnni(), "amx_int8": "amx_int8" in cpu_flags(),
+                    "context": str(ctx), "reps": a.reps}
+    backends = [b for b in a.backends.split(",") if b]
+    if not backends or set(backends) - set(BACKENDS):
+        ap.error(f"--backends: choose from {','.join(BACKENDS)}")
     models = [m for m in a.models.split(",") if m and m != "none"]
     if models:
         feats, what = batch_features(a)
         result["batch"] = what
-        result["speed"] = [speed(m, feats, [int(n) for n in a.threads.split(",")], a.reps, ctx) for m in models]
+        result["speed"] = [speed(m, feats, [int(n) for n in a.threads.split(",")], a.reps, ctx, backends)
+                           for m in models]
     if a.wer:
-        result["wer"] = {"model": a.wer, "threads": a.wer_threads, "sets": wer(a.wer, a.corpus, ctx, a.wer_threads)}
+        result["wer"] = {"model": a.wer, "threads": a.wer_threads,
+                         "sets": wer(a.wer, a.corpus, ctx, a.wer_threads, backends[0])}
     result["engine"] = torch.backends.quantized.engine
     result["machine"] = C.machine()
     print(json.dumps(result))

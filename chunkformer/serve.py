@@ -37,7 +37,7 @@ from chunkformer.decoding import LMError
 from chunkformer.decoding.fusion import add_lm_arguments, lm_fusion_from_args
 from chunkformer.decoding.hotwords import DEFAULT_SCORE
 from chunkformer.model.masked_batch import Context
-from chunkformer.model.quantize import QuantizationError, quantize_int8
+from chunkformer.model.quantize import QuantizationError, int8_backend, quantize_int8
 from chunkformer.serving.app import ServerSettings, create_app
 from chunkformer.serving.memory import DEFAULT_ARENAS, limit_arenas
 from chunkformer.serving.recognizer import Recognizer
@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, QuantizationError, LMError, ValueError, FileNotFoundError) as e:
         return error(e)
     rec.warm_up()
-    info = {"model": str(a.model), "int8": a.int8, "context": str(ctx), "threads": torch.get_num_threads(),
+    info = {"model": str(a.model), "int8": a.int8, "int8_backend": int8_backend(model), "context": str(ctx),
+            "threads": torch.get_num_threads(),
             "batching": not a.no_batching, "beam": a.beam, "hotword_score": a.hotword_score,
             "lm": None if (lm := rec.decoder.opts.lm) is None else {
                 "path": str(a.lm), "weight": lm.weight, "bonus": lm.word_bonus, "search": rec.decoder.lm_search_name}}
@@ -129,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     config = uvicorn.Config(app, host=a.host, port=a.port, access_log=a.access_log, log_level="info",
                             timeout_graceful_shutdown=a.shutdown_timeout, lifespan="on")
     server = DrainingServer(config, app.state.serving)
-    log.info("serving %s (%s, %d threads, batching %s) on http://%s:%d", a.model, "int8" if a.int8 else "fp32",
+    log.info("serving %s (%s, %d threads, batching %s) on http://%s:%d", a.model,
+             f"int8, {int8_backend(model)}" if a.int8 else "fp32",
              torch.get_num_threads(), "off" if a.no_batching else f"{settings.window * 1000:g} ms window",
              a.host, a.port)
     for sig in (signal.SIGINT, signal.SIGTERM):  # uvicorn re-raises the stop signal after draining: exit 0 instead

@@ -17,6 +17,14 @@ A batch whose lengths change the chunk size chosen by ``effective_context`` chan
 unquantised parts, which int8 rounding can amplify: then a few frames differ (measured in
 docs/SERVING.md). Per-row scaling costs two cheap elementwise passes per product.
 
+Two kernel libraries (``backend``): fbgemm (torch's ``x86``/``fbgemm`` engine) and oneDNN (``onednn``).
+:func:`default_backend` takes oneDNN on CPUs with AMX-INT8 tiles, whose int8 products oneDNN runs on them and
+fbgemm does not (measured on an Intel Xeon with AMX, the large model at 2 threads: 1.86× float32 with oneDNN,
+1.60× with fbgemm, same run; docs/BENCHMARKS.md), and fbgemm everywhere else (AMD Zen 4, AVX-512 VNNI: 1.80–1.88×).
+oneDNN's product has no fixed-grid entry point: it measures its input's range itself, so the rows scaled into
+[-1, 1] go to it with two pinned rows of +1 and -1, which make that range [-1, 1] in every batch (and
+keeps a frame's result independent of its neighbours).
+
 ``reduce_range`` (7-bit activations, torch's default for fbgemm) avoids the int16 saturation of AVX2's
 u8×s8 multiply-add; CPUs with VNNI accumulate in int32 and get the full 8 bits (:func:`has_vnni`), which
 halves the quantisation step (measured on the demo model: 99.7 % of frames with the float argmax instead of
@@ -56,24 +64,37 @@ class QuantizationError(RuntimeError):
     """int8 inference is not available here (no fbgemm/x86 quantised engine); the message says why."""
 
 
-def select_engine() -> str:
-    """Sets torch's quantised engine to x86 (fbgemm + oneDNN) or fbgemm; raises if this build has neither."""
+BACKENDS = ("fbgemm", "onednn")  # the kernel libraries of the int8 products (module docstring)
+
+
+def select_engine(backend: str = "fbgemm") -> str:
+    """Sets torch's quantised engine for ``backend`` (fbgemm: ``x86`` or ``fbgemm``; ``onednn``) and returns its
+    name; raises if this build has none of them."""
     engines = torch.backends.quantized.supported_engines
-    for name in ("x86", "fbgemm"):
+    for name in ("x86", "fbgemm") if backend == "fbgemm" else (backend,):
         if name in engines:
             torch.backends.quantized.engine = name
             return name
-    raise QuantizationError(f"int8 needs torch's fbgemm/x86 quantised engine; this build has only {engines}")
+    raise QuantizationError(f"int8 with {backend} needs torch's quantised engine for it; this build has {engines}")
 
 
 @lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (``/proc/cpuinfo``; empty where it cannot be read)."""
+    try:
+        return frozenset(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return frozenset()
+
+
 def has_vnni() -> bool:
     """True when the CPU has AVX-512 VNNI or AVX-VNNI (int8 products accumulate in int32, no saturation)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_vnni" in flags or "avx_vnni" in flags
+    return bool({"avx512_vnni", "avx_vnni"} & cpu_flags())
+
+
+def default_backend(flags: frozenset[str] | None = None) -> str:
+    """``"onednn"`` on a CPU with AMX-INT8 (``flags``: default this CPU's), else ``"fbgemm"`` (module docstring)."""
+    return "onednn" if "amx_int8" in (cpu_flags() if flags is None else flags) else "fbgemm"
 
 
 class Int8Linear(nn.Module):
@@ -84,23 +105,43 @@ class Int8Linear(nn.Module):
     """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, per_row: bool = True,
-                 reduce_range: bool | None = None) -> None:
+                 reduce_range: bool | None = None, backend: str | None = None) -> None:
         super().__init__()
         w = weight.detach().float().contiguous()
         self.in_features, self.out_features = w.shape[1], w.shape[0]
         self.per_row = per_row
+        self.backend = default_backend() if backend is None else backend
+        if self.backend not in BACKENDS:
+            raise ValueError(f"int8 backend must be one of {BACKENDS}, not {self.backend!r}")
         self.reduce_range = not has_vnni() if reduce_range is None else reduce_range
         scale = (w.abs().amax(1).clamp_min(_TINY) / 127.0).double()
         with warnings.catch_warnings():  # the quantised-tensor API warns that it is deprecated (see module doc)
             warnings.simplefilter("ignore")
             wq = torch.quantize_per_channel(w, scale, torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8)
             b = bias.detach().float().contiguous() if bias is not None else None
-            self._packed = torch.ops.quantized.linear_prepack(wq, None if per_row else b)
+            engine = torch.backends.quantized.engine
+            select_engine(self.backend)  # the packed weights belong to the engine current at packing
+            try:
+                self._packed = torch.ops.quantized.linear_prepack(wq, None if per_row else b)
+            finally:
+                torch.backends.quantized.engine = engine
         self.register_buffer("bias", b if per_row else None)
+        pin = torch.tensor([[1.0], [-1.0]]).expand(2, self.in_features).contiguous()
+        self.register_buffer("_pin", pin if self.backend == "onednn" else None, persistent=False)
 
     @classmethod
-    def from_linear(cls, lin: nn.Linear, per_row: bool = True) -> Int8Linear:
-        return cls(lin.weight, lin.bias, per_row)
+    def from_linear(cls, lin: nn.Linear, per_row: bool = True, backend: str | None = None) -> Int8Linear:
+        return cls(lin.weight, lin.bias, per_row, backend=backend)
+
+    def _scaled_product(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """The int8 product of the rows ``x / m`` (each in [-1, 1]), on the fixed activation grid."""
+        if self._pin is None:
+            return torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
+                x / m, *_ACT_GRID[self.reduce_range], self._packed)
+        rows = x.new_empty(x.shape[0] + 2, self.in_features)
+        torch.div(x, m, out=rows[:-2])
+        rows[-2:] = self._pin  # oneDNN measures the range itself: the pinned rows make it [-1, 1]
+        return torch.ops.quantized.linear_dynamic(rows, self._packed, self.reduce_range)[:-2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
@@ -109,19 +150,18 @@ class Int8Linear(nn.Module):
             y = torch.ops.quantized.linear_dynamic(x, self._packed, self.reduce_range)
             return y.view(*lead, self.out_features)
         m = x.abs().amax(1, keepdim=True).clamp_min_(_TINY)
-        y = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(x / m, *_ACT_GRID[self.reduce_range],
-                                                                             self._packed)
+        y = self._scaled_product(x, m)
         # in place: a fresh (rows, out) result would page-fault on every call (measured ~6x the pass itself)
         y = torch.addcmul(self.bias, y, m, out=y) if self.bias is not None else y.mul_(m)
         return y.view(*lead, self.out_features)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, per_row={self.per_row}, "
-                f"reduce_range={self.reduce_range}")
+                f"reduce_range={self.reduce_range}, backend={self.backend}")
 
 
-def _conv1x1(conv: nn.Conv1d, per_row: bool) -> Int8Linear:
-    return Int8Linear(conv.weight.squeeze(-1), conv.bias, per_row)
+def _conv1x1(conv: nn.Conv1d, per_row: bool, backend: str) -> Int8Linear:
+    return Int8Linear(conv.weight.squeeze(-1), conv.bias, per_row, backend=backend)
 
 
 class Int8Pointwise2d(nn.Module):
@@ -129,9 +169,9 @@ class Int8Pointwise2d(nn.Module):
     position (a row per position, so per-row scaling keeps positions independent). Returns a channels-last view:
     the depthwise convolution after it reads that layout without a copy."""
 
-    def __init__(self, conv: nn.Conv2d, per_row: bool) -> None:
+    def __init__(self, conv: nn.Conv2d, per_row: bool, backend: str | None = None) -> None:
         super().__init__()
-        self.lin = Int8Linear(conv.weight.flatten(1), conv.bias, per_row)
+        self.lin = Int8Linear(conv.weight.flatten(1), conv.bias, per_row, backend=backend)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, f = x.shape
@@ -139,35 +179,45 @@ class Int8Pointwise2d(nn.Module):
         return y.view(n, t, f, -1).permute(0, 3, 1, 2)
 
 
-def quantize_int8(model: ChunkFormerModel, per_row: bool = True) -> ChunkFormerModel:
+def quantize_int8(model: ChunkFormerModel, per_row: bool = True, backend: str | None = None) -> ChunkFormerModel:
     """Turns ``model`` (in place) into an int8 inference model and returns it; see the module docstring.
+    ``backend``: ``"fbgemm"`` or ``"onednn"``; default :func:`default_backend`.
 
     Inference only: the int8 products have no gradient, and the model's state dict is no longer a checkpoint
     (save or export the float model).
     """
     if is_int8(model):
         return model
-    select_engine()
+    backend = default_backend() if backend is None else backend
+    select_engine(backend)
     model.eval()
     enc = model.encoder
-    enc.embed.out = Int8Linear.from_linear(enc.embed.out, per_row)
+
+    def lin(m: nn.Linear) -> Int8Linear:
+        return Int8Linear.from_linear(m, per_row, backend)
+
+    enc.embed.out = lin(enc.embed.out)
     for i in (3, 6):  # the subsampling's two pointwise convolutions (module docstring of subsampling.py)
-        enc.embed.conv[i] = Int8Pointwise2d(enc.embed.conv[i], per_row)
+        enc.embed.conv[i] = Int8Pointwise2d(enc.embed.conv[i], per_row, backend)
     for layer in enc.encoders:
         for ff in (layer.feed_forward, layer.feed_forward_macaron):
-            ff.w_1 = Int8Linear.from_linear(ff.w_1, per_row)
-            ff.w_2 = Int8Linear.from_linear(ff.w_2, per_row)
+            ff.w_1, ff.w_2 = lin(ff.w_1), lin(ff.w_2)
         att = layer.self_attn
         with torch.no_grad():
-            att.qkv_int8 = Int8Linear(*att.fused_qkv(), per_row=per_row)
-        att.linear_out = Int8Linear.from_linear(att.linear_out, per_row)
+            att.qkv_int8 = Int8Linear(*att.fused_qkv(), per_row=per_row, backend=backend)
+        att.linear_out = lin(att.linear_out)
         conv = layer.conv_module
-        conv.pointwise1_int8 = _conv1x1(conv.pointwise_conv1, per_row)
-        conv.pointwise2_int8 = _conv1x1(conv.pointwise_conv2, per_row)
-    model.ctc.ctc_lo = Int8Linear.from_linear(model.ctc.ctc_lo, per_row)
+        conv.pointwise1_int8 = _conv1x1(conv.pointwise_conv1, per_row, backend)
+        conv.pointwise2_int8 = _conv1x1(conv.pointwise_conv2, per_row, backend)
+    model.ctc.ctc_lo = lin(model.ctc.ctc_lo)
     return model
 
 
 def is_int8(model: nn.Module) -> bool:
     """True when :func:`quantize_int8` has been applied to ``model``."""
     return any(isinstance(m, Int8Linear) for m in model.modules())
+
+
+def int8_backend(model: nn.Module) -> str | None:
+    """The backend of ``model``'s int8 products (``"fbgemm"`` or ``"onednn"``), None for a float model."""
+    return next((m.backend for m in model.modules() if isinstance(m, Int8Linear)), None)

@@ -12,7 +12,15 @@ from chunkformer.audio import resample
 from chunkformer.checkpoint import load_model
 from chunkformer.frontend import fbank
 from chunkformer.model.masked_batch import Context
-from chunkformer.model.quantize import Int8Linear, Int8Pointwise2d, is_int8, quantize_int8
+from chunkformer.model.quantize import (
+    BACKENDS,
+    Int8Linear,
+    Int8Pointwise2d,
+    default_backend,
+    int8_backend,
+    is_int8,
+    quantize_int8,
+)
 
 from helpers import REPO, speech
 
@@ -21,10 +29,11 @@ DEMO = REPO / "egs" / "callbot" / "demo" / "pretrained"
 FIXED = Context(16, 8, 16)
 
 
-def test_int8_linear_is_close_and_row_independent():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_int8_linear_is_close_and_row_independent(backend):
     torch.manual_seed(0)
     lin = torch.nn.Linear(96, 40)
-    q = Int8Linear.from_linear(lin)
+    q = Int8Linear.from_linear(lin, backend=backend)
     x = torch.randn(3, 7, 96) * torch.tensor([0.01, 1.0, 300.0]).view(3, 1, 1)  # rows of very different scale
     with torch.no_grad():
         ref, y = lin(x), q(x)
@@ -32,19 +41,44 @@ def test_int8_linear_is_close_and_row_independent():
         rel = (y - ref).norm(dim=-1) / ref.norm(dim=-1)  # per-row scales: small relative error at any magnitude
         assert rel.max() < 0.03, rel.max()
         assert torch.equal(q(x[0]), y[0])  # the same bits alone as next to a 30 000 times louder row
-        per_tensor = Int8Linear.from_linear(lin, per_row=False)
+        per_tensor = Int8Linear.from_linear(lin, per_row=False, backend=backend)
         assert not torch.equal(per_tensor(x[0]), per_tensor(x)[0])  # what per-row scaling avoids
 
 
-def test_every_large_product_is_int8(official_model_dir):
-    int8 = quantize_int8(load_model(official_model_dir).model)
+def test_onednn_sees_the_same_range_alone_and_in_a_batch():
+    """oneDNN's product measures its input's range: a row whose values are all positive would be quantised on
+    [0, 1] alone and on [-1, 1] next to a row with a negative peak, but for the pinned rows."""
+    torch.manual_seed(2)
+    lin = torch.nn.Linear(64, 32)
+    q = Int8Linear.from_linear(lin, backend="onednn")
+    x = torch.stack([torch.rand(64) + 0.1, -torch.rand(64) - 0.1])
+    with torch.no_grad():
+        assert torch.equal(q(x[:1]), q(x)[:1])
+        assert torch.equal(q(x[1:]), q(x)[1:])
+        fb = Int8Linear.from_linear(lin, backend="fbgemm")
+        rel = (q(x) - fb(x)).norm(dim=-1) / fb(x).norm(dim=-1)
+        assert rel.max() < 0.02, rel  # the same grids, other kernels
+
+
+def test_onednn_is_the_default_only_where_the_cpu_has_amx_int8():
+    assert default_backend(frozenset({"avx512_vnni", "amx_tile", "amx_int8"})) == "onednn"
+    assert default_backend(frozenset({"avx2", "avx512_vnni", "amx_bf16"})) == "fbgemm"
+    assert default_backend() in BACKENDS
+    with pytest.raises(ValueError, match="backend"):
+        Int8Linear(torch.ones(4, 4), None, backend="qnnpack")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_large_product_is_int8(official_model_dir, backend):
+    int8 = quantize_int8(load_model(official_model_dir).model, backend=backend)
     assert is_int8(int8) and not is_int8(load_model(official_model_dir).model)
+    assert int8_backend(int8) == backend and int8_backend(load_model(official_model_dir).model) is None
     layer = int8.encoder.encoders[0]
     for m in (layer.feed_forward.w_1, layer.feed_forward.w_2, layer.feed_forward_macaron.w_1,
               layer.feed_forward_macaron.w_2, layer.self_attn.linear_out, layer.self_attn.qkv_int8,
               layer.conv_module.pointwise1_int8, layer.conv_module.pointwise2_int8, int8.encoder.embed.out,
               int8.encoder.embed.conv[3].lin, int8.encoder.embed.conv[6].lin, int8.ctc.ctc_lo):
-        assert isinstance(m, Int8Linear)
+        assert isinstance(m, Int8Linear) and m.backend == backend
     assert quantize_int8(int8) is int8  # idempotent
     assert int8.device == torch.device("cpu")
 
@@ -94,9 +128,10 @@ def vietnamese() -> list[torch.Tensor]:
 
 
 @pytest.mark.skipif(not DEMO.is_dir(), reason="no demo checkpoint")
-def test_int8_keeps_the_demo_models_decisions(vietnamese):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_int8_keeps_the_demo_models_decisions(vietnamese, backend):
     fp32 = load_model(DEMO).model
-    int8 = quantize_int8(load_model(DEMO).model)
+    int8 = quantize_int8(load_model(DEMO).model, backend=backend)
     ctx = Context.DEFAULT
     a, b = fp32.ctc_log_probs(vietnamese, ctx), int8.ctc_log_probs(vietnamese, ctx)
     assert [x.shape for x in a] == [x.shape for x in b]
@@ -108,11 +143,12 @@ def test_int8_keeps_the_demo_models_decisions(vietnamese):
     assert diff < 0.3, diff
 
 
-def test_a_frames_quantisation_ignores_its_batch_neighbours(official_model_dir):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_frames_quantisation_ignores_its_batch_neighbours(official_model_dir, backend):
     feats = [fbank(speech(seed, sec)) for seed, sec in ((71, 3.3), (72, 6.1), (73, 1.2))]
     loud = fbank(speech(74, 4.0) * 30.0)  # a neighbour 30 dB louder
     for per_row, bound in ((True, 1e-3), (False, None)):
-        model = quantize_int8(load_model(official_model_dir).model, per_row=per_row)
+        model = quantize_int8(load_model(official_model_dir).model, per_row=per_row, backend=backend)
         together = model.ctc_log_probs([*feats, loud], FIXED)
         diff = max(float((model.ctc_log_probs([f], FIXED)[0] - together[i]).abs().max())
                    for i, f in enumerate(feats))
