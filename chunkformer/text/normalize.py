@@ -11,13 +11,18 @@
                              (also ``-`` or ``.``; ``20/11`` without a year; month 4 is ``tư``;
                              no second ``ngày`` when the text already says it)
    ``9h30``, ``14:05``       ``chín giờ ba mươi``, ``mười bốn giờ không năm`` (minutes as read on a
-                             clock: below 10 as ``không`` + digit; ``:00`` and ``9h`` say only ``giờ``)
+                             clock: below 10 as ``không`` + digit; ``:00`` and ``9h`` say only ``giờ``;
+                             ``7g30`` too, but ``g`` only with minutes: ``4G`` is the network)
    ``15%``                   ``mười lăm phần trăm``
-   ``500.000 đồng``          ``năm trăm nghìn đồng`` (also ``đ``, ``vnđ``, ``vnd``); ``50k`` → ``năm
-                             mươi nghìn``; ``5tr`` → ``năm triệu``; ``1,5 triệu`` → ``một phẩy năm triệu``
+   ``500.000 đồng``          ``năm trăm nghìn đồng`` (also ``đ``, ``vnđ``, ``vnd``; money has no fraction,
+                             so ``99,000đ`` and ``1 500 000 đ`` group thousands); ``50k`` → ``năm
+                             mươi nghìn``; ``5tr`` → ``năm triệu``; ``1,5 triệu`` and ``1.5 triệu`` →
+                             ``một phẩy năm triệu``; ``1tr5`` → ``một triệu năm`` (one glued digit)
    ``0912 345 678``          digit by digit (groups of a number starting with 0, ≥ 9 digits)
    ``1,5``                   ``một phẩy năm`` (Vietnamese decimal comma; the fraction is read as a
-                             number after its leading zeros: ``0,05`` → ``không phẩy không năm``)
+                             number after its leading zeros: ``0,05`` → ``không phẩy không năm``);
+                             a ``.`` is a decimal point before one digit (``10.5``) or in ``0.25``, and
+                             before 1-2 digits next to a unit (``0.5%``); ``12.30`` (a time?) is left
    ``500.000``               ``năm trăm nghìn`` (``.`` groups thousands)
    ``0912345678``, ``123456789``  digit by digit: ``min_digit_string`` (7) digits or more, or a leading 0
    ``mã OTP là 123456``      digit by digit: 3+ digits within 3 words after a ``digits_after`` word
@@ -46,7 +51,7 @@ from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
-from chunkformer.text.numbers import THOUSAND_WORDS, ZERO_TENS_WORDS, digits_to_words, number_to_words
+from chunkformer.text.numbers import DIGITS, THOUSAND_WORDS, ZERO_TENS_WORDS, digits_to_words, number_to_words
 from chunkformer.text.tones import TONE_STYLES, split_tone, syllable_tones, to_vocab_spelling
 
 # A "*" matches anything inside the brackets; exact tags are looked up first (case-insensitive).
@@ -166,18 +171,26 @@ _TAG = re.compile(r"\[[^\[\]]*\]|<[^<>]*>|\([^()]*\)")
 
 # ---------------------------------------------------------------------------------------------- numbers
 _INT = r"(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)"       # 500.000 or 500000
-_DEC = rf"{_INT}(?:,[0-9]+)?"                 # 1,5
+# 1,5 and, as typed in English style, 2.5 (a "." before 1-2 digits cannot group thousands: 2.5 triệu, 0.5%)
+_DEC = rf"{_INT}(?:,[0-9]+|\.[0-9]{{1,2}}(?![0-9]))?"
+# an amount of money has no fraction: 99,000đ and 1 500 000 đ group thousands with "," or a space
+_MONEY = rf"(?:[0-9]{{1,3}}(?:,[0-9]{{3}})+(?![0-9])|[0-9]{{1,3}}(?: [0-9]{{3}})+(?![0-9])|{_DEC})"
 _DATE = re.compile(r"(?<![\w/.,-])([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})(?![\w/-]|[.,][0-9])")
 _DAY_MONTH = re.compile(r"(?<![\w/.,-])([0-9]{1,2})/([0-9]{1,2})(?![\w/]|[.,][0-9])")
-_TIME_H = re.compile(r"(?<![\w:.,])([0-9]{1,2})[hH]([0-9]{2})?(?!\w)")
+# 9h, 9h30 and 7g30 ("g" = giờ; only with minutes: 4G is the mobile network)
+_TIME_H = re.compile(r"(?<![\w:.,])([0-9]{1,2})(?:[hH]|[gG](?=[0-9]{2}))([0-9]{2})?(?!\w)")
 _TIME_COLON = re.compile(r"(?<![\w:.,])([0-9]{1,2}):([0-9]{2})(?![\w:]|[.,][0-9])")
 _PERCENT = re.compile(rf"(?<![\w.,])({_DEC})\s?%")
-_CURRENCY = re.compile(rf"(?<![\w.,])({_DEC})\s?(vnđ|vnd|đồng|đ)(?!\w)", re.IGNORECASE)
-_SCALED = re.compile(rf"(?<![\w.,])({_DEC})\s?(k|tr|nghìn|ngàn|triệu|tỷ|tỉ)(?!\w)", re.IGNORECASE)
+_CURRENCY = re.compile(rf"(?<![\w.,])({_MONEY})\s?(vnđ|vnd|đồng|đ)(?!\w)", re.IGNORECASE)
+# 1tr5 / 3tr2: one digit glued after the unit is said after it ("một triệu năm", i.e. 1.5 million)
+_SCALED = re.compile(rf"(?<![\w.,])({_DEC})\s?(k|tr|nghìn|ngàn|triệu|tỷ|tỉ)([0-9](?![0-9]))?(?!\w)", re.IGNORECASE)
 _PHONE = re.compile(r"(?<![\w.,])0[0-9]{2,4}(?:[ .-][0-9]{2,4}){1,3}(?![\w]|[.,][0-9])")
-_DECIMAL = re.compile(rf"(?<![\w.,])({_INT}),([0-9]+)(?![0-9,])")
+# without a unit a "." decimal is taken only where no clock reading fits: one digit (10.5) or 0.xx (0.25);
+# 12.30 stays two numbers (a time "12 giờ 30" or a decimal: the transcript does not say)
+_DECIMAL = re.compile(rf"(?<![\w.,])(?:{_INT},[0-9]+(?![0-9,])|(?:[0-9]+\.[0-9]|0\.[0-9]{{2}})(?![0-9]|[.,][0-9]))")
 _GROUPED = re.compile(r"(?<![0-9.,])[0-9]{1,3}(?:\.[0-9]{3})+(?![0-9]|[.,][0-9])")
 _DIGITS = re.compile(r"[0-9]+")
+_DOT_DEC = re.compile(r"[0-9]+\.[0-9]{1,2}")
 _WORDS = re.compile(r"\w+")
 
 
@@ -194,9 +207,15 @@ class _Speller:
             return digits_to_words(s)
         return number_to_words(int(s), self.cfg.thousand_word, self.cfg.zero_tens)
 
+    def money(self, s: str) -> str:
+        """An amount before đồng: '99,000' and '1 500 000' group thousands; else as :meth:`dec`."""
+        if re.fullmatch(r"[0-9]{1,3}(?:[, ][0-9]{3})+", s):
+            return self.int(re.sub("[, ]", "", s))
+        return self.dec(s)
+
     def dec(self, s: str) -> str:
-        """'1,5' → 'một phẩy năm'; the fraction's leading zeros are read, then the rest as a number."""
-        whole, _, frac = s.partition(",")
+        """'1,5' (or '1.5') → 'một phẩy năm'; the fraction's leading zeros are read, then the rest as a number."""
+        whole, _, frac = s.partition(",") if "," in s or not _DOT_DEC.fullmatch(s) else s.partition(".")
         words = self.int(whole) if not whole.startswith("0") else self.int(whole.lstrip("0") or "0")
         if not frac:
             return words
@@ -229,7 +248,8 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
         unit = m.group(2).lower()
         unit = {"k": cfg.thousand_word, "tr": "triệu", "tỉ": "tỷ", "nghìn": cfg.thousand_word,
                 "ngàn": cfg.thousand_word}.get(unit, unit)
-        return f"{sp.dec(m.group(1))} {unit}"
+        tail = f" {DIGITS[int(m.group(3))]}" if m.group(3) else ""
+        return f"{sp.dec(m.group(1))} {unit}{tail}"
 
     def phone(m: re.Match) -> str | None:
         digits = re.sub(r"\D", "", m.group())
@@ -244,7 +264,7 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
 
     return [("date", _DATE, date), ("date", _DAY_MONTH, date), ("time", _TIME_H, clock),
             ("time", _TIME_COLON, clock), ("percent", _PERCENT, lambda m: f"{sp.dec(m.group(1))} phần trăm"),
-            ("amount", _CURRENCY, lambda m: f"{sp.dec(m.group(1))} đồng"), ("amount", _SCALED, scaled),
+            ("amount", _CURRENCY, lambda m: f"{sp.money(m.group(1))} đồng"), ("amount", _SCALED, scaled),
             ("digits", _PHONE, phone), ("decimal", _DECIMAL, lambda m: sp.dec(m.group())),
             ("number", _GROUPED, lambda m: sp.int(m.group())), ("number", _DIGITS, plain)]
 
