@@ -18,7 +18,9 @@
                              so ``99,000đ`` and ``1 500 000 đ`` group thousands); ``50k`` → ``năm
                              mươi nghìn``; ``5tr`` → ``năm triệu``; ``1,5 triệu`` and ``1.5 triệu`` →
                              ``một phẩy năm triệu``; ``1tr5`` → ``một triệu năm`` (one glued digit)
-   ``0912 345 678``          digit by digit (groups of a number starting with 0, ≥ 9 digits)
+   ``0912 345 678``          digit by digit (groups of a number starting with 0, ≥ 9 digits; also the
+                             hotlines ``1900 1234``, ``1800.5858``, 8 digits or more)
+   ``+84 912 345 678``       ``cộng tám tư chín một hai…`` (country code as said, then digit by digit)
    ``1,5``                   ``một phẩy năm`` (Vietnamese decimal comma; the fraction is read as a
                              number after its leading zeros: ``0,05`` → ``không phẩy không năm``);
                              a ``.`` is a decimal point before one digit (``10.5``) or in ``0.25``, and
@@ -184,7 +186,10 @@ _PERCENT = re.compile(rf"(?<![\w.,])({_DEC})\s?%")
 _CURRENCY = re.compile(rf"(?<![\w.,])({_MONEY})\s?(vnđ|vnd|đồng|đ)(?!\w)", re.IGNORECASE)
 # 1tr5 / 3tr2: one digit glued after the unit is said after it ("một triệu năm", i.e. 1.5 million)
 _SCALED = re.compile(rf"(?<![\w.,])({_DEC})\s?(k|tr|nghìn|ngàn|triệu|tỷ|tỉ)([0-9](?![0-9]))?(?!\w)", re.IGNORECASE)
-_PHONE = re.compile(r"(?<![\w.,])0[0-9]{2,4}(?:[ .-][0-9]{2,4}){1,3}(?![\w]|[.,][0-9])")
+# a phone number starts with 0, or is a 1800 (free) / 1900 (paid) hotline: 1900 1234, 1800.5858
+_PHONE = re.compile(r"(?<![\w.,])(?:0[0-9]{2,4}|1[89]00)(?:[ .-][0-9]{2,4}){1,3}(?![\w]|[.,][0-9])")
+# +84 (Viet Nam's country code, said "cộng tám tư") and the number without its leading 0: 9 or 10 digits
+_INTL = re.compile(r"(?<![\w+])\(?\+84\)?[ .-]?([0-9]{2,4}(?:[ .-]?[0-9]{2,4}){1,4})(?![\w]|[.,][0-9])")
 # without a unit a "." decimal is taken only where no clock reading fits: one digit (10.5) or 0.xx (0.25);
 # 12.30 stays two numbers (a time "12 giờ 30" or a decimal: the transcript does not say)
 _DECIMAL = re.compile(rf"(?<![\w.,])(?:{_INT},[0-9]+(?![0-9,])|(?:[0-9]+\.[0-9]|0\.[0-9]{{2}})(?![0-9]|[.,][0-9]))")
@@ -253,7 +258,11 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
 
     def phone(m: re.Match) -> str | None:
         digits = re.sub(r"\D", "", m.group())
-        return digits_to_words(digits) if len(digits) >= 9 else None
+        return digits_to_words(digits) if len(digits) >= (9 if digits[0] == "0" else 8) else None
+
+    def intl(m: re.Match) -> str | None:
+        digits = re.sub(r"\D", "", m.group(1))
+        return f"cộng tám tư {digits_to_words(digits)}" if 9 <= len(digits) <= 10 else None
 
     def plain(m: re.Match) -> tuple[str, str]:
         s = m.group()
@@ -265,7 +274,7 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
     return [("date", _DATE, date), ("date", _DAY_MONTH, date), ("time", _TIME_H, clock),
             ("time", _TIME_COLON, clock), ("percent", _PERCENT, lambda m: f"{sp.dec(m.group(1))} phần trăm"),
             ("amount", _CURRENCY, lambda m: f"{sp.money(m.group(1))} đồng"), ("amount", _SCALED, scaled),
-            ("digits", _PHONE, phone), ("decimal", _DECIMAL, lambda m: sp.dec(m.group())),
+            ("digits", _INTL, intl), ("digits", _PHONE, phone), ("decimal", _DECIMAL, lambda m: sp.dec(m.group())),
             ("number", _GROUPED, lambda m: sp.int(m.group())), ("number", _DIGITS, plain)]
 
 

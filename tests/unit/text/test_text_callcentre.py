@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chunkformer.text import NormalizeError, TextNormalizer
+from chunkformer.text import NormalizeError, TextNormalizer, digits_to_words
 
 
 @pytest.mark.parametrize("text,norm", [
@@ -50,3 +50,22 @@ def test_4g_is_not_a_time() -> None:
     with pytest.raises(NormalizeError) as e:
         TextNormalizer()("sóng 4G yếu quá")
     assert e.value.word == "g"
+
+
+MOBILE = digits_to_words("912345678")
+
+
+@pytest.mark.parametrize("text,norm", [
+    # +84 was read as numbers ("tám mươi tư chín trăm mười hai…")
+    ("số của em +84 912 345 678", f"số của em cộng tám tư {MOBILE}"),
+    ("(+84) 912345678", f"cộng tám tư {MOBILE}"),
+    ("+84912345678", f"cộng tám tư {MOBILE}"),
+    # 1900 / 1800 hotlines were read as numbers ("một nghìn chín trăm một nghìn hai trăm…")
+    ("gọi tổng đài 1900 1234 nhé", "gọi tổng đài một chín không không một hai ba bốn nhé"),
+    ("miễn phí 1800 5858", "miễn phí một tám không không năm tám năm tám"),
+    ("gọi 1900.1234 hoặc 1900-1234", "gọi " + digits_to_words("19001234") + " hoặc " + digits_to_words("19001234")),
+    ("gọi 1900 545 415", "gọi " + digits_to_words("1900545415")),
+    ("năm 1900 có 1800 người", "năm một nghìn chín trăm có một nghìn tám trăm người"),
+])
+def test_country_code_and_hotlines(text: str, norm: str) -> None:
+    assert TextNormalizer()(text).text == norm
