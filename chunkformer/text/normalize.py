@@ -9,7 +9,16 @@
    ========================  ==================================================================
    ``20/11/2024``            ``ngày hai mươi tháng mười một năm hai nghìn không trăm hai mươi tư``
                              (also ``-`` or ``.``; ``20/11`` without a year; month 4 is ``tư``;
-                             no second ``ngày`` when the text already says it)
+                             no second ``ngày`` when the text already says it); ``15-12`` is a date
+                             only where it cannot be a range: after ``ngày``/``mùng`` or day > month;
+                             ``1/2`` is read as a date (far likelier in a call than a half)
+   ``ngõ 34/2``, ``24/7``    ``ba mươi tư trên hai``: a house number (after ``số``, ``nhà``, ``ngõ``,
+                             ``ngách``, ``hẻm``, ``kiệt``, ``phòng``, or from 100/ up) and 24/7 say
+                             ``trên``; ``50/50`` is left as two numbers
+   ``5-10%``, ``8h-17h``     ``năm đến mười phần trăm``, ``tám giờ đến mười bảy giờ``: a dash between
+                             numbers is a range, said ``đến``; two consecutive digits are said side by
+                             side (``2-3 ngày`` → ``hai ba ngày``) unless after ``từ``; not after a
+                             ``digits_after`` word (``mã 123-456`` is a code)
    ``9h30``, ``14:05``       ``chín giờ ba mươi``, ``mười bốn giờ không năm`` (minutes as read on a
                              clock: below 10 as ``không`` + digit; ``:00`` and ``9h`` say only ``giờ``;
                              ``7g30`` too, but ``g`` only with minutes: ``4G`` is the network)
@@ -51,6 +60,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any, NamedTuple
 
 from chunkformer.text.numbers import DIGITS, THOUSAND_WORDS, ZERO_TENS_WORDS, digits_to_words, number_to_words
@@ -178,7 +188,17 @@ _DEC = rf"{_INT}(?:,[0-9]+|\.[0-9]{{1,2}}(?![0-9]))?"
 # an amount of money has no fraction: 99,000đ and 1 500 000 đ group thousands with "," or a space
 _MONEY = rf"(?:[0-9]{{1,3}}(?:,[0-9]{{3}})+(?![0-9])|[0-9]{{1,3}}(?: [0-9]{{3}})+(?![0-9])|{_DEC})"
 _DATE = re.compile(r"(?<![\w/.,-])([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})(?![\w/-]|[.,][0-9])")
-_DAY_MONTH = re.compile(r"(?<![\w/.,-])([0-9]{1,2})/([0-9]{1,2})(?![\w/]|[.,][0-9])")
+# d/m and d-m without a year; a "-" is a date only where it cannot be a range (see _date)
+_DAY_MONTH = re.compile(r"(?<![\w/.,-])([0-9]{1,2})([/-])([0-9]{1,2})(?![\w/-]|[.,][0-9])")
+# a slash in a house number (ngõ 34/2, 123/45) and in 24/7 is said "trên" (see _slash); 50/50 is left
+_SLASH = re.compile(r"(?<![\w/.,-])([0-9]+)/([0-9]+)(?![\w/]|[.,][0-9])")
+# 5-10%, 7-10 ngày, 8h-17h, 1.200.000 - 1.500.000 đồng: the dash is said "đến"; the right number is only looked
+# at (the rules after this one read it, with its unit)
+_RANGE = re.compile(rf"(?<![\w.,/-])([0-9]{{1,2}}[hH:][0-9]{{2}}|{_DEC})(\s?(?:%|[hH]|[kK]|tr|triệu|nghìn|ngàn|tỷ|tỉ"
+                    rf"|đồng|đ))?\s?[-–—]\s?(?=({_DEC})(?![0-9]|[.,/-][0-9]))", re.IGNORECASE)
+_DAY_WORDS = ("ngày", "mùng", "mồng")
+# the words before a house number: "nhà số 12/5" is an address, not the 12th of May
+_ADDRESS_WORDS = ("số", "nhà", "ngõ", "ngách", "hẻm", "kiệt", "phòng")
 # 9h, 9h30 and 7g30 ("g" = giờ; only with minutes: 4G is the mobile network)
 _TIME_H = re.compile(r"(?<![\w:.,])([0-9]{1,2})(?:[hH]|[gG](?=[0-9]{2}))([0-9]{2})?(?!\w)")
 _TIME_COLON = re.compile(r"(?<![\w:.,])([0-9]{1,2}):([0-9]{2})(?![\w:]|[.,][0-9])")
@@ -232,14 +252,6 @@ class _Speller:
 
 def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Pattern, Callable]]:
     """(kind, pattern, match → words, (kind, words) or None to leave it) in the order they apply."""
-    def date(m: re.Match) -> str | None:
-        d, mo = int(m.group(1)), int(m.group(3) if m.re is _DATE else m.group(2))
-        if not (1 <= d <= 31 and 1 <= mo <= 12):
-            return None
-        said = "ngày " if not _before(m).endswith(("ngày", "mùng", "mồng")) else ""
-        year = f" năm {sp.int(m.group(4))}" if m.re is _DATE else ""
-        return f"{said}{sp.int(str(d))} tháng {'tư' if mo == 4 else sp.int(str(mo))}{year}"
-
     def clock(m: re.Match) -> str | None:
         h, mins = int(m.group(1)), m.group(2)
         if h > 24 or (mins is not None and int(mins) > 59):
@@ -264,6 +276,16 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
         digits = re.sub(r"\D", "", m.group(1))
         return f"cộng tám tư {digits_to_words(digits)}" if 9 <= len(digits) <= 10 else None
 
+    def num_range(m: re.Match) -> str | None:
+        if _after_code_word(_before(m), cfg.digits_after):
+            return None  # mã 123-456: a code, read digit by digit
+        left, a, b = m.group(1) + (m.group(2) or ""), m.group(1), m.group(3)
+        # two consecutive digits are said side by side ("hai ba ngày", "ba bốn giờ"), except after "từ"
+        if a.isdigit() and b.isdigit() and int(a) < 9 and int(b) == int(a) + 1 and not m.group(2) \
+                and not _before(m).endswith("từ"):
+            return left
+        return f"{left} đến"
+
     def plain(m: re.Match) -> tuple[str, str]:
         s = m.group()
         code = len(s) >= 3 and _after_code_word(_before(m), cfg.digits_after)
@@ -271,11 +293,39 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
             return "digits", digits_to_words(s)
         return "number", sp.int(s)
 
-    return [("date", _DATE, date), ("date", _DAY_MONTH, date), ("time", _TIME_H, clock),
-            ("time", _TIME_COLON, clock), ("percent", _PERCENT, lambda m: f"{sp.dec(m.group(1))} phần trăm"),
+    date = partial(_date, sp)
+    # phone numbers before ranges (0912-345-678 has dashes), ranges before the rules that read their numbers
+    return [("date", _DATE, date), ("number", _SLASH, partial(_slash, sp)), ("date", _DAY_MONTH, date),
+            ("digits", _INTL, intl), ("digits", _PHONE, phone), ("range", _RANGE, num_range),
+            ("time", _TIME_H, clock), ("time", _TIME_COLON, clock),
+            ("percent", _PERCENT, lambda m: f"{sp.dec(m.group(1))} phần trăm"),
             ("amount", _CURRENCY, lambda m: f"{sp.money(m.group(1))} đồng"), ("amount", _SCALED, scaled),
-            ("digits", _INTL, intl), ("digits", _PHONE, phone), ("decimal", _DECIMAL, lambda m: sp.dec(m.group())),
+            ("decimal", _DECIMAL, lambda m: sp.dec(m.group())),
             ("number", _GROUPED, lambda m: sp.int(m.group())), ("number", _DIGITS, plain)]
+
+
+def _date(sp: _Speller, m: re.Match) -> str | None:
+    """d/m/yyyy (also - and .) and d/m; d-m only where a range cannot be meant (after ngày/mùng, or d > m:
+    15-12). _SLASH has taken the d/m that are house numbers or 24/7."""
+    d, mo, before = int(m.group(1)), int(m.group(3)), _before(m)
+    if not (1 <= d <= 31 and 1 <= mo <= 12):
+        return None
+    day_word = before.endswith(_DAY_WORDS)
+    if m.re is _DAY_MONTH and not day_word and m.group(2) == "-" and d <= mo:
+        return None
+    year = f" năm {sp.int(m.group(4))}" if m.re is _DATE else ""
+    return f"{'' if day_word else 'ngày '}{sp.int(str(d))} tháng {'tư' if mo == 4 else sp.int(str(mo))}{year}"
+
+
+def _slash(sp: _Speller, m: re.Match) -> str | None:
+    """'a trên b' for a house number (after số/ngõ/…, or 100/… and above) and for 24/7 (round the clock), not
+    after ngày/mùng; anything else is left: a date (15/12, the likelier reading of 1/2 in a call) or 50/50."""
+    a, b, before = m.group(1), m.group(2), _before(m)
+    if before.endswith(_DAY_WORDS):
+        return None
+    if before.endswith(_ADDRESS_WORDS) or (a, b) == ("24", "7") or int(a) >= 100:
+        return f"{sp.int(a)} trên {sp.int(b)}"
+    return None
 
 
 def _before(m: re.Match) -> str:

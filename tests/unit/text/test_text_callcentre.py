@@ -69,3 +69,48 @@ MOBILE = digits_to_words("912345678")
 ])
 def test_country_code_and_hotlines(text: str, norm: str) -> None:
     assert TextNormalizer()(text).text == norm
+
+
+@pytest.mark.parametrize("text,norm", [
+    # the dash between numbers was dropped: "năm mười phần trăm" sounds like 50 %
+    ("giảm 5-10% cho khách hàng", "giảm năm đến mười phần trăm cho khách hàng"),
+    ("từ 7-10 ngày làm việc", "từ bảy đến mười ngày làm việc"),
+    ("từ 8h-17h", "từ tám giờ đến mười bảy giờ"),
+    ("8h30-9h", "tám giờ ba mươi đến chín giờ"),
+    ("8:30 - 17:00", "tám giờ ba mươi đến mười bảy giờ"),
+    ("chi phí 1.200.000 - 1.500.000 đồng", "chi phí một triệu hai trăm nghìn đến một triệu năm trăm nghìn đồng"),
+    ("20% - 30%", "hai mươi phần trăm đến ba mươi phần trăm"),
+    ("2tr-3tr", "hai triệu đến ba triệu"),
+    ("10-15 phút", "mười đến mười lăm phút"),
+    ("từ 2-3 ngày", "từ hai đến ba ngày"),
+    # consecutive digits are said side by side (unchanged)
+    ("khoảng 2-3 ngày là có", "khoảng hai ba ngày là có"),
+    ("khoảng 3-4h chiều", "khoảng ba bốn giờ chiều"),
+    # dashes that are not ranges (unchanged)
+    ("mã 123-456", "mã một hai ba bốn năm sáu"),
+    ("gọi 0912-345-678", "gọi " + digits_to_words("0912345678")),
+    ("hẹn 15-12-2026", "hẹn ngày mười lăm tháng mười hai năm hai nghìn không trăm hai mươi sáu"),
+    ("căn hộ A1-05", "căn hộ a một không năm"),
+    ("dạ -- để em kiểm tra", "dạ để em kiểm tra"),
+])
+def test_ranges_are_said_with_den(text: str, norm: str) -> None:
+    assert TextNormalizer()(text).text == norm
+
+
+@pytest.mark.parametrize("text,norm", [
+    # d-m dates: were two bare numbers
+    ("hẹn ngày 5-12", "hẹn ngày năm tháng mười hai"),
+    ("hẹn 15-12 nhé", "hẹn ngày mười lăm tháng mười hai nhé"),
+    # a slash in a house number or 24/7: was dropped ("ba mươi tư hai") or read as a date
+    ("ngõ 34/2 Hoàng Hoa Thám", "ngõ ba mươi tư trên hai hoàng hoa thám"),
+    ("nhà số 12/5", "nhà số mười hai trên năm"),
+    ("123/45 Nguyễn Trãi", "một trăm hai mươi ba trên bốn mươi lăm nguyễn trãi"),
+    ("hỗ trợ 24/7", "hỗ trợ hai mươi tư trên bảy"),
+    # dates and the rest (unchanged)
+    ("ngày 24/7", "ngày hai mươi tư tháng bảy"),
+    ("hạn thanh toán là 15/12", "hạn thanh toán là ngày mười lăm tháng mười hai"),
+    ("trả 1/2 thôi", "trả ngày một tháng hai thôi"),
+    ("chia 50/50", "chia năm mươi năm mươi"),
+])
+def test_dash_dates_and_house_number_slashes(text: str, norm: str) -> None:
+    assert TextNormalizer()(text).text == norm
