@@ -36,7 +36,8 @@
                              before 1-2 digits next to a unit (``0.5%``); ``12.30`` (a time?) is left
    ``500.000``               ``năm trăm nghìn`` (``.`` groups thousands)
    ``0912345678``, ``123456789``  digit by digit: ``min_digit_string`` (7) digits or more, or a leading 0
-   ``mã OTP là 123456``      digit by digit: 3+ digits within 3 words after a ``digits_after`` word
+   ``mã OTP là 123456``      digit by digit: 3+ digits within 3 words after a ``digits_after`` word,
+                             or glued after letters (``ABC12345``, ``DH123456``)
    ``42``                    ``bốn mươi hai``
    ========================  ==================================================================
 
@@ -288,7 +289,9 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
 
     def plain(m: re.Match) -> tuple[str, str]:
         s = m.group()
-        code = len(s) >= 3 and _after_code_word(_before(m), cfg.digits_after)
+        # 3+ digits glued after letters are a code too (ABC12345, DH123456: an order or contract id)
+        glued = m.start() > 0 and m.string[m.start() - 1].isalpha()
+        code = len(s) >= 3 and (glued or _after_code_word(_before(m), cfg.digits_after))
         if code or len(s) >= cfg.min_digit_string or (len(s) > 1 and s.startswith("0")):
             return "digits", digits_to_words(s)
         return "number", sp.int(s)

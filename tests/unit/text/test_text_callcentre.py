@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chunkformer.text import NormalizeError, TextNormalizer, digits_to_words
+from chunkformer.text import NormalizeError, TextNormalizer, TextNormConfig, digits_to_words
 
 
 @pytest.mark.parametrize("text,norm", [
@@ -114,3 +114,16 @@ def test_ranges_are_said_with_den(text: str, norm: str) -> None:
 ])
 def test_dash_dates_and_house_number_slashes(text: str, norm: str) -> None:
     assert TextNormalizer()(text).text == norm
+
+
+@pytest.mark.parametrize("text,norm", [
+    # digits glued after letters are an id: they were read as a number ("mười hai nghìn ba trăm…")
+    ("số hợp đồng ABC12345", "số hợp đồng abc một hai ba bốn năm"),
+    ("đơn hàng DH123456", "đơn hàng dh một hai ba bốn năm sáu"),
+    # short ones are still numbers (unchanged)
+    ("iPhone15", "iphone mười lăm"),
+    ("căn 12A", "căn mười hai a"),
+])
+def test_digits_glued_after_letters_are_a_code(text: str, norm: str) -> None:
+    cfg = TextNormConfig(unknown_latin="keep")
+    assert TextNormalizer(cfg)(text).text == norm
