@@ -17,8 +17,9 @@
                              ``trên``; ``50/50`` is left as two numbers
    ``5-10%``, ``8h-17h``     ``năm đến mười phần trăm``, ``tám giờ đến mười bảy giờ``: a dash between
                              numbers is a range, said ``đến``; two consecutive digits are said side by
-                             side (``2-3 ngày`` → ``hai ba ngày``) unless after ``từ``; not after a
-                             ``digits_after`` word (``mã 123-456`` is a code)
+                             side (``2-3 ngày`` → ``hai ba ngày``) unless after ``từ``; also
+                             ``thứ 2 - thứ 6``; not after a ``digits_after`` word (``mã 123-456`` is a
+                             code), nor bare ``a-b`` with a ≥ b (a score: ``1-0`` → ``một không``)
    ``9h30``, ``14:05``       ``chín giờ ba mươi``, ``mười bốn giờ không năm`` (minutes as read on a
                              clock: below 10 as ``không`` + digit; ``:00`` and ``9h`` say only ``giờ``;
                              ``7g30`` too, but ``g`` only with minutes: ``4G`` is the network)
@@ -29,7 +30,8 @@
                              ``một phẩy năm triệu``; ``1tr5`` → ``một triệu năm`` (one glued digit)
    ``0912 345 678``          digit by digit (groups of a number starting with 0, ≥ 9 digits; also the
                              hotlines ``1900 1234``, ``1800.5858``, 8 digits or more)
-   ``+84 912 345 678``       ``cộng tám tư chín một hai…`` (country code as said, then digit by digit)
+   ``+84 912 345 678``       ``cộng tám tư chín một hai…`` (country code as said, then digit by digit;
+                             ``+84`` alone → ``cộng tám tư``)
    ``1,5``                   ``một phẩy năm`` (Vietnamese decimal comma; the fraction is read as a
                              number after its leading zeros: ``0,05`` → ``không phẩy không năm``);
                              a ``.`` is a decimal point before one digit (``10.5``) or in ``0.25``, and
@@ -196,7 +198,7 @@ _SLASH = re.compile(r"(?<![\w/.,-])([0-9]+)/([0-9]+)(?![\w/]|[.,][0-9])")
 # 5-10%, 7-10 ngày, 8h-17h, 1.200.000 - 1.500.000 đồng: the dash is said "đến"; the right number is only looked
 # at (the rules after this one read it, with its unit)
 _RANGE = re.compile(rf"(?<![\w.,/-])([0-9]{{1,2}}[hH:][0-9]{{2}}|{_DEC})(\s?(?:%|[hH]|[kK]|tr|triệu|nghìn|ngàn|tỷ|tỉ"
-                    rf"|đồng|đ))?\s?[-–—]\s?(?=({_DEC})(?![0-9]|[.,/-][0-9]))", re.IGNORECASE)
+                    rf"|đồng|đ))?\s?[-–—]\s?(?=(?:thứ\s?)?({_DEC})(?![0-9]|[.,/-][0-9]))", re.IGNORECASE)
 _DAY_WORDS = ("ngày", "mùng", "mồng")
 # the words before a house number: "nhà số 12/5" is an address, not the 12th of May
 _ADDRESS_WORDS = ("số", "nhà", "ngõ", "ngách", "hẻm", "kiệt", "phòng")
@@ -210,13 +212,14 @@ _SCALED = re.compile(rf"(?<![\w.,])({_DEC})\s?(k|tr|nghìn|ngàn|triệu|tỷ|t�
 # a phone number starts with 0, or is a 1800 (free) / 1900 (paid) hotline: 1900 1234, 1800.5858
 _PHONE = re.compile(r"(?<![\w.,])(?:0[0-9]{2,4}|1[89]00)(?:[ .-][0-9]{2,4}){1,3}(?![\w]|[.,][0-9])")
 # +84 (Viet Nam's country code, said "cộng tám tư") and the number without its leading 0: 9 or 10 digits
-_INTL = re.compile(r"(?<![\w+])\(?\+84\)?[ .-]?([0-9]{2,4}(?:[ .-]?[0-9]{2,4}){1,4})(?![\w]|[.,][0-9])")
+_INTL = re.compile(r"(?<![\w+])\(?\+84\)?(?:[ .-]?([0-9]{2,4}(?:[ .-]?[0-9]{2,4}){1,4}))?(?![\w]|[.,][0-9])")
 # without a unit a "." decimal is taken only where no clock reading fits: one digit (10.5) or 0.xx (0.25);
 # 12.30 stays two numbers (a time "12 giờ 30" or a decimal: the transcript does not say)
 _DECIMAL = re.compile(rf"(?<![\w.,])(?:{_INT},[0-9]+(?![0-9,])|(?:[0-9]+\.[0-9]|0\.[0-9]{{2}})(?![0-9]|[.,][0-9]))")
 _GROUPED = re.compile(r"(?<![0-9.,])[0-9]{1,3}(?:\.[0-9]{3})+(?![0-9]|[.,][0-9])")
 _DIGITS = re.compile(r"[0-9]+")
 _DOT_DEC = re.compile(r"[0-9]+\.[0-9]{1,2}")
+_INT_ONLY = re.compile(_INT)
 _WORDS = re.compile(r"\w+")
 
 
@@ -273,19 +276,11 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
         digits = re.sub(r"\D", "", m.group())
         return digits_to_words(digits) if len(digits) >= (9 if digits[0] == "0" else 8) else None
 
-    def intl(m: re.Match) -> str | None:
-        digits = re.sub(r"\D", "", m.group(1))
-        return f"cộng tám tư {digits_to_words(digits)}" if 9 <= len(digits) <= 10 else None
-
-    def num_range(m: re.Match) -> str | None:
-        if _after_code_word(_before(m), cfg.digits_after):
-            return None  # mã 123-456: a code, read digit by digit
-        left, a, b = m.group(1) + (m.group(2) or ""), m.group(1), m.group(3)
-        # two consecutive digits are said side by side ("hai ba ngày", "ba bốn giờ"), except after "từ"
-        if a.isdigit() and b.isdigit() and int(a) < 9 and int(b) == int(a) + 1 and not m.group(2) \
-                and not _before(m).endswith("từ"):
-            return left
-        return f"{left} đến"
+    def intl(m: re.Match) -> str:
+        digits = re.sub(r"\D", "", m.group(1) or "")
+        if 9 <= len(digits) <= 10:
+            return f"cộng tám tư {digits_to_words(digits)}"
+        return f"cộng tám tư {m.group(1) or ''}"  # "mã vùng +84": what follows is left to the other rules
 
     def plain(m: re.Match) -> tuple[str, str]:
         s = m.group()
@@ -299,7 +294,7 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
     date = partial(_date, sp)
     # phone numbers before ranges (0912-345-678 has dashes), ranges before the rules that read their numbers
     return [("date", _DATE, date), ("number", _SLASH, partial(_slash, sp)), ("date", _DAY_MONTH, date),
-            ("digits", _INTL, intl), ("digits", _PHONE, phone), ("range", _RANGE, num_range),
+            ("digits", _INTL, intl), ("digits", _PHONE, phone), ("range", _RANGE, partial(_range, cfg)),
             ("time", _TIME_H, clock), ("time", _TIME_COLON, clock),
             ("percent", _PERCENT, lambda m: f"{sp.dec(m.group(1))} phần trăm"),
             ("amount", _CURRENCY, lambda m: f"{sp.money(m.group(1))} đồng"), ("amount", _SCALED, scaled),
@@ -318,6 +313,21 @@ def _date(sp: _Speller, m: re.Match) -> str | None:
         return None
     year = f" năm {sp.int(m.group(4))}" if m.re is _DATE else ""
     return f"{'' if day_word else 'ngày '}{sp.int(str(d))} tháng {'tư' if mo == 4 else sp.int(str(mo))}{year}"
+
+
+def _range(cfg: TextNormConfig, m: re.Match) -> str | None:
+    """'a đến' for the range a-b of _RANGE (b is read by the rules after); two consecutive digits are said side
+    by side ("hai ba ngày", "ba bốn giờ") except after "từ"; plain a-b with a >= b (a score, 1-0) is no range."""
+    before = _before(m)
+    if _after_code_word(before, cfg.digits_after):
+        return None  # mã 123-456: a code, read digit by digit
+    left, a, b = m.group(1) + (m.group(2) or ""), m.group(1), m.group(3)
+    plain = _INT_ONLY.fullmatch(a) is not None and not m.group(2)
+    if plain and _INT_ONLY.fullmatch(b) and int(a.replace(".", "")) >= int(b.replace(".", "")):
+        return left
+    if plain and a.isdigit() and b.isdigit() and int(a) < 9 and int(b) == int(a) + 1 and not before.endswith("từ"):
+        return left
+    return f"{left} đến"
 
 
 def _slash(sp: _Speller, m: re.Match) -> str | None:

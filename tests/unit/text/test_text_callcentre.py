@@ -66,6 +66,7 @@ MOBILE = digits_to_words("912345678")
     ("gọi 1900.1234 hoặc 1900-1234", "gọi " + digits_to_words("19001234") + " hoặc " + digits_to_words("19001234")),
     ("gọi 1900 545 415", "gọi " + digits_to_words("1900545415")),
     ("năm 1900 có 1800 người", "năm một nghìn chín trăm có một nghìn tám trăm người"),
+    ("mã vùng +84", "mã vùng cộng tám tư"),  # the "+" was dropped: "tám mươi tư"
 ])
 def test_country_code_and_hotlines(text: str, norm: str) -> None:
     assert TextNormalizer()(text).text == norm
@@ -83,6 +84,9 @@ def test_country_code_and_hotlines(text: str, norm: str) -> None:
     ("2tr-3tr", "hai triệu đến ba triệu"),
     ("10-15 phút", "mười đến mười lăm phút"),
     ("từ 2-3 ngày", "từ hai đến ba ngày"),
+    ("thứ 2 - thứ 6", "thứ hai đến thứ sáu"),
+    ("ca 22h-6h", "ca hai mươi hai giờ đến sáu giờ"),
+    ("1.000-2.000", "một nghìn đến hai nghìn"),
     # consecutive digits are said side by side (unchanged)
     ("khoảng 2-3 ngày là có", "khoảng hai ba ngày là có"),
     ("khoảng 3-4h chiều", "khoảng ba bốn giờ chiều"),
@@ -92,6 +96,7 @@ def test_country_code_and_hotlines(text: str, norm: str) -> None:
     ("hẹn 15-12-2026", "hẹn ngày mười lăm tháng mười hai năm hai nghìn không trăm hai mươi sáu"),
     ("căn hộ A1-05", "căn hộ a một không năm"),
     ("dạ -- để em kiểm tra", "dạ để em kiểm tra"),
+    ("thắng 1-0", "thắng một không"),  # a >= b: not a range
 ])
 def test_ranges_are_said_with_den(text: str, norm: str) -> None:
     assert TextNormalizer()(text).text == norm
