@@ -392,7 +392,7 @@ class TextNormalizer:
         self.cfg = config or TextNormConfig()
         self.vocab = vocab
         self.spell = {k.lower(): v for k, v in self.cfg.spell_out.items()}
-        self.exact_tags = {k.lower(): v for k, v in self.cfg.tags.items() if "*" not in k}
+        self.exact_tags = {_tag_key(k): v for k, v in self.cfg.tags.items() if "*" not in k}
         self.wild_tags = [(re.compile(".*".join(map(re.escape, k.lower().split("*")))), v)
                           for k, v in self.cfg.tags.items() if "*" in k]
         self.rules = _number_rules(_Speller(self.cfg), self.cfg)
@@ -412,7 +412,7 @@ class TextNormalizer:
 
     def _tags(self, t: str, changes: list[Change]) -> str:
         def repl(m: re.Match) -> str:
-            tag = m.group().lower()
+            tag = _tag_key(m.group())
             new = self.exact_tags.get(tag)
             if new is None:
                 new = next((v for p, v in self.wild_tags if p.fullmatch(tag)), None)
@@ -449,6 +449,11 @@ class TextNormalizer:
         if new != w:
             changes.append(Change("tone", w, new))
         return new
+
+
+def _tag_key(tag: str) -> str:
+    """Lower case, spaces inside the brackets collapsed: "( Cười )" is the tag "(cười)", not the word "cười"."""
+    return (tag[0] + " ".join(tag[1:-1].split()) + tag[-1]).lower()
 
 
 def _apply(pattern: re.Pattern, fn: Callable, kind: str, t: str, changes: list[Change]) -> str:

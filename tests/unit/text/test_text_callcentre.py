@@ -132,3 +132,10 @@ def test_dash_dates_and_house_number_slashes(text: str, norm: str) -> None:
 def test_digits_glued_after_letters_are_a_code(text: str, norm: str) -> None:
     cfg = TextNormConfig(unknown_latin="keep")
     assert TextNormalizer(cfg)(text).text == norm
+
+
+def test_spaces_inside_a_tag() -> None:
+    """'( cười )' was not the tag '(cười)': its word was kept as if said."""
+    assert TextNormalizer()("( cười ) dạ vâng (  Ho ) ạ").text == "dạ vâng ạ"
+    cfg = TextNormConfig.from_mapping({"tags": {"(cười lớn)": "", "( Nhạc )": ""}})
+    assert TextNormalizer(cfg)("(cười  lớn) dạ (nhạc)").text == "dạ"
