@@ -40,7 +40,8 @@
    ``0912345678``, ``123456789``  digit by digit: ``min_digit_string`` (7) digits or more, or a leading 0
    ``mã OTP là 123456``      digit by digit: 3+ digits within 3 words after a ``digits_after`` word,
                              or glued after letters (``ABC12345``, ``DH123456``)
-   ``42``                    ``bốn mươi hai``
+   ``42``                    ``bốn mươi hai``; after ``thứ``, 1 and 4 are ``nhất`` and ``tư`` (``lần thứ
+                             1`` → ``lần thứ nhất``, ``thứ 4`` → ``thứ tư``), ``tháng 4`` → ``tháng tư``
    ========================  ==================================================================
 
 4. lower case, punctuation removed (as :func:`chunkformer.text.normalize_text`), quotes around words dropped;
@@ -200,6 +201,9 @@ _SLASH = re.compile(r"(?<![\w/.,-])([0-9]+)/([0-9]+)(?![\w/]|[.,][0-9])")
 _RANGE = re.compile(rf"(?<![\w.,/-])([0-9]{{1,2}}[hH:][0-9]{{2}}|{_DEC})(\s?(?:%|[hH]|[kK]|tr|triệu|nghìn|ngàn|tỷ|tỉ"
                     rf"|đồng|đ))?\s?[-–—]\s?(?=(?:thứ\s?)?({_DEC})(?![0-9]|[.,/-][0-9]))", re.IGNORECASE)
 _DAY_WORDS = ("ngày", "mùng", "mồng")
+# ordinals and months that are not the cardinal: thứ 1 = "thứ nhất", thứ 4 = "thứ tư" (Wednesday, the 4th),
+# tháng 4 = "tháng tư"; nobody says "thứ bốn" or "tháng bốn" ("thứ 14" is the plain "thứ mười bốn")
+_SAID_AFTER = {("thứ", "1"): "nhất", ("thứ", "4"): "tư", ("tháng", "4"): "tư"}
 # the words before a house number: "nhà số 12/5" is an address, not the 12th of May
 _ADDRESS_WORDS = ("số", "nhà", "ngõ", "ngách", "hẻm", "kiệt", "phòng")
 # 9h, 9h30 and 7g30 ("g" = giờ; only with minutes: 4G is the mobile network)
@@ -289,7 +293,8 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
         code = len(s) >= 3 and (glued or _after_code_word(_before(m), cfg.digits_after))
         if code or len(s) >= cfg.min_digit_string or (len(s) > 1 and s.startswith("0")):
             return "digits", digits_to_words(s)
-        return "number", sp.int(s)
+        said = _SAID_AFTER.get((_before(m).rpartition(" ")[2], s))
+        return ("number", said) if said else ("number", sp.int(s))
 
     date = partial(_date, sp)
     # phone numbers before ranges (0912-345-678 has dashes), ranges before the rules that read their numbers

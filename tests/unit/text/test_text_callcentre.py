@@ -139,3 +139,19 @@ def test_spaces_inside_a_tag() -> None:
     assert TextNormalizer()("( cười ) dạ vâng (  Ho ) ạ").text == "dạ vâng ạ"
     cfg = TextNormConfig.from_mapping({"tags": {"(cười lớn)": "", "( Nhạc )": ""}})
     assert TextNormalizer(cfg)("(cười  lớn) dạ (nhạc)").text == "dạ"
+
+
+@pytest.mark.parametrize("text,norm", [
+    # were "thứ bốn", "lần thứ một", "tháng bốn": forms nobody says
+    ("thứ 4 tuần sau", "thứ tư tuần sau"),
+    ("THỨ 4", "thứ tư"),
+    ("đây là lần thứ 1 em gọi", "đây là lần thứ nhất em gọi"),
+    ("cuối tháng 4 nhé", "cuối tháng tư nhé"),
+    # the plain cardinal (unchanged)
+    ("thứ 2 tuần sau", "thứ hai tuần sau"),
+    ("thứ 14", "thứ mười bốn"),
+    ("tầng 4", "tầng bốn"),
+    ("tháng 1", "tháng một"),
+])
+def test_ordinals_thu_nhat_thu_tu_and_thang_tu(text: str, norm: str) -> None:
+    assert TextNormalizer()(text).text == norm
