@@ -15,6 +15,8 @@
    ``ngõ 34/2``, ``24/7``    ``ba mươi tư trên hai``: a house number (after ``số``, ``nhà``, ``ngõ``,
                              ``ngách``, ``hẻm``, ``kiệt``, ``phòng``, or from 100/ up) and 24/7 say
                              ``trên``; ``50/50`` is left as two numbers
+   ``15 triệu/tháng``        ``mười lăm triệu một tháng``: ``/`` after a number or amount and before a
+                             period (tháng, năm, ngày, tuần, giờ, phút, lần, người…) is ``một`` (per)
    ``5-10%``, ``8h-17h``     ``năm đến mười phần trăm``, ``tám giờ đến mười bảy giờ``: a dash between
                              numbers is a range, said ``đến``; two consecutive digits are said side by
                              side (``2-3 ngày`` → ``hai ba ngày``) unless after ``từ``; also
@@ -200,6 +202,9 @@ _SLASH = re.compile(r"(?<![\w/.,-])([0-9]+)/([0-9]+)(?![\w/]|[.,][0-9])")
 # at (the rules after this one read it, with its unit)
 _RANGE = re.compile(rf"(?<![\w.,/-])([0-9]{{1,2}}[hH:][0-9]{{2}}|{_DEC})(\s?(?:%|[hH]|[kK]|tr|triệu|nghìn|ngàn|tỷ|tỉ"
                     rf"|đồng|đ))?\s?[-–—]\s?(?=(?:thứ\s?)?({_DEC})(?![0-9]|[.,/-][0-9]))", re.IGNORECASE)
+# "/" = per after a number or an amount: 15 triệu/tháng, 1.000đ/phút, 1,5%/năm are said "… một tháng"
+_PER = re.compile(r"\s?/\s?(?=(?:tháng|năm|ngày|tuần|giờ|phút|giây|lần|người|kỳ|quý)(?!\w))", re.IGNORECASE)
+_PER_AFTER = re.compile(r"(?:[0-9%]|(?<![^\W\d_])(?:đ|đồng|vnđ|vnd|k|tr|triệu|nghìn|ngàn|tỷ|tỉ|lần))$", re.IGNORECASE)
 _DAY_WORDS = ("ngày", "mùng", "mồng")
 # ordinals and months that are not the cardinal: thứ 1 = "thứ nhất", thứ 4 = "thứ tư" (Wednesday, the 4th),
 # tháng 4 = "tháng tư"; nobody says "thứ bốn" or "tháng bốn" ("thứ 14" is the plain "thứ mười bốn")
@@ -298,7 +303,8 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
 
     date = partial(_date, sp)
     # phone numbers before ranges (0912-345-678 has dashes), ranges before the rules that read their numbers
-    return [("date", _DATE, date), ("number", _SLASH, partial(_slash, sp)), ("date", _DAY_MONTH, date),
+    return [("per", _PER, lambda m: "một" if _PER_AFTER.search(m.string, 0, m.start()) else None),
+            ("date", _DATE, date), ("number", _SLASH, partial(_slash, sp)), ("date", _DAY_MONTH, date),
             ("digits", _INTL, intl), ("digits", _PHONE, phone), ("range", _RANGE, partial(_range, cfg)),
             ("time", _TIME_H, clock), ("time", _TIME_COLON, clock),
             ("percent", _PERCENT, lambda m: f"{sp.dec(m.group(1))} phần trăm"),

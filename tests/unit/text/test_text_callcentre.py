@@ -155,3 +155,18 @@ def test_spaces_inside_a_tag() -> None:
 ])
 def test_ordinals_thu_nhat_thu_tu_and_thang_tu(text: str, norm: str) -> None:
     assert TextNormalizer()(text).text == norm
+
+
+@pytest.mark.parametrize("text,norm", [
+    # "/" = per was dropped ("mười lăm triệu tháng")
+    ("lương 15 triệu/tháng", "lương mười lăm triệu một tháng"),
+    ("phí duy trì 20.000 VND/tháng", "phí duy trì hai mươi nghìn đồng một tháng"),
+    ("cước 1.000đ/phút", "cước một nghìn đồng một phút"),
+    ("lãi suất 1,5%/năm", "lãi suất một phẩy năm phần trăm một năm"),
+    ("100k / ngày", "một trăm nghìn một ngày"),
+    ("3 lần/tuần", "ba lần một tuần"),
+    # a slash between words is not "per" (unchanged)
+    ("anh/chị cho em xin ngày/tháng/năm sinh", "anh chị cho em xin ngày tháng năm sinh"),
+])
+def test_slash_per_period_is_mot(text: str, norm: str) -> None:
+    assert TextNormalizer()(text).text == norm
