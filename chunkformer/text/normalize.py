@@ -2,7 +2,7 @@
 
 :class:`TextNormalizer` turns a written transcript into the syllables a speaker said, in this order:
 
-1. Unicode NFC;
+1. Unicode NFC; the look-alike eth ``Ð``/``ð`` becomes ``Đ``/``đ``;
 2. tags (``[noise]``, ``<unk>``, ``(laugh)``…) removed or mapped (``TextNormConfig.tags``);
 3. digits to words (``numbers: true``), most specific form first:
 
@@ -186,6 +186,9 @@ def _merged(defaults: dict[str, str], given: Any, key: str) -> dict[str, str]:
 
 
 _TAG = re.compile(r"\[[^\[\]]*\]|<[^<>]*>|\([^()]*\)")
+# Icelandic eth (Ð ð), typed or converted from legacy encodings, looks exactly like the Vietnamese Đ đ: it made
+# "Ðà Nẵng" an unknown Latin word whose error showed a word that looks right
+_LOOKALIKE = str.maketrans({"\u00d0": "Đ", "\u00f0": "đ"})
 
 # ---------------------------------------------------------------------------------------------- numbers
 _INT = r"(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)"       # 500.000 or 500000
@@ -411,7 +414,7 @@ class TextNormalizer:
     def __call__(self, text: str) -> Normalized:
         """Raises :class:`NormalizeError` on an unknown Latin word when ``unknown_latin`` is ``reject``."""
         changes: list[Change] = []
-        t = self._tags(unicodedata.normalize("NFC", text), changes)
+        t = self._tags(unicodedata.normalize("NFC", text).translate(_LOOKALIKE), changes)
         if self.cfg.numbers:
             for kind, pattern, fn in self.rules:
                 t = _apply(pattern, fn, kind, t, changes)

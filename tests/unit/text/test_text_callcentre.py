@@ -170,3 +170,8 @@ def test_ordinals_thu_nhat_thu_tu_and_thang_tu(text: str, norm: str) -> None:
 ])
 def test_slash_per_period_is_mot(text: str, norm: str) -> None:
     assert TextNormalizer()(text).text == norm
+
+
+def test_eth_lookalike_is_d_stroke() -> None:
+    """'Ðà Nẵng' typed with the Icelandic eth (U+00D0) was rejected as the unknown Latin word 'Ðà'."""
+    assert TextNormalizer()("\u00d0à Nẵng, 500.000 \u00f0").text == "đà nẵng năm trăm nghìn đồng"
