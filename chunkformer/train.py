@@ -168,7 +168,7 @@ def train(cfg: TrainConfig, save_dir: Path, world: World) -> int:
         max_duration = smallest(probed, world)
     data = TrainData(t.manifest_dir, loaded.tokenizer,
                      LoaderConfig(max_duration=max_duration, batch_size=None if max_duration else t.batch_size,
-                                  num_workers=t.num_workers, seed=t.seed), world.rank, world.size)
+                                  num_workers=t.num_workers, seed=t.seed), world.rank, world.size, t.data_config)
     val_sets = eval_sets(t.manifest_dir, "val")
     if not val_sets:
         log.warning("no validation sets in %s: early stopping and best.pt are disabled", t.manifest_dir)

@@ -37,6 +37,7 @@ from chunkformer.data.manifests import (
     domains_of,
     features_current,
     marker_path,
+    plan_inputs,
 )
 from chunkformer.data.mixing import normalized_weights
 from chunkformer.utils.cli import error
@@ -129,7 +130,8 @@ def make_plan(cfg: DataConfig, a: argparse.Namespace) -> tuple[TrainPlan, int, l
         domains={d: DomainPlan(ops[d], "specaugment" in augs[d], len(durs[d]), round(sum(durs[d]) / 3600, 4),
                                round(weights[d], 4)) for d in durs},
         augment={k: v for k, v in asdict(acfg).items() if k != "extra"},  # "extra" is not a from_dict key
-        noises=[str(f.resolve()) for f in noises], rirs=[str(f.resolve()) for f in rirs])
+        noises=[str(f.resolve()) for f in noises], rirs=[str(f.resolve()) for f in rirs],
+        inputs=plan_inputs(mdir, cfg.plan_fingerprint()))
     redone = [n for n, f in [("train cuts", rebuilt), ("noises", new_noise), ("RIRs", new_rir)] if f]
     return plan, len(cuts), redone
 

@@ -93,10 +93,19 @@ class TrainPlan(JsonRecord):
     augment: dict[str, Any]           # chunkformer.data.augment.AugmentConfig fields
     noises: list[str] = field(default_factory=list)
     rirs: list[str] = field(default_factory=list)
+    inputs: str = ""                  # plan_inputs() at stage 2 ("": a plan older than the field, origin unknown)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainPlan:
         return cls(**{**data, "domains": {d: DomainPlan(**v) for d, v in data["domains"].items()}})
+
+
+def plan_inputs(manifest_dir: Path, data_fingerprint: str) -> str:
+    """What a train plan is built from: the data.yaml settings stage 2 reads (``DataConfig.plan_fingerprint``) and
+    the vocabulary of the stage-0 train manifests (their marker). Stage 2 records it in the plan and the trainer
+    recomputes it, so a data.yaml or vocab changed after stage 2 is refused instead of trained on silently."""
+    done = Stage0Done.read(marker_path(manifest_dir, "stage0-train"))
+    return f"{data_fingerprint}-{done.vocab if done else 'no-stage0'}"
 
 
 def cuts_path(d: Path, domain: str, split: str) -> Path:

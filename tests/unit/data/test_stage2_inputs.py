@@ -1,0 +1,50 @@
+"""Stage 2 against what it was built from: a data.yaml edited after stage 2 is refused by the trainer's data
+module (not trained on with the old mix), and train audio that is also in val/test is reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chunkformer.data.datamodule import LoaderConfig, TrainData
+from chunkformer.tokenizer import Tokenizer
+
+from helpers import VOCAB, load_script, sentence, speech, write_wav
+
+YAML = """train:
+  - {{path: tel/*.wav, domain: telephony, weight: {w}, aug: [specaugment]}}
+  - {{path: read/*.wav, domain: reading, weight: 0.2, aug: [specaugment]}}
+val:
+  - {{path: {val}, domain: telephony}}
+"""
+
+
+def corpus(root: Path, weight: float = 0.8, val: str = "val/*.wav") -> Path:
+    """Three 1.5 s items per folder (tel, read, val) and a data.yaml over them."""
+    for folder, seed in (("tel", 10), ("read", 20), ("val", 30)):
+        for i in range(3):
+            if not (root / folder / f"{folder}{i}.wav").exists():
+                write_wav(root / folder / f"{folder}{i}.wav", speech(seed + i, 1.5))
+                (root / folder / f"{folder}{i}.txt").write_text(sentence(seed + i), encoding="utf-8")
+    path = root / "data.yaml"
+    path.write_text(YAML.format(w=weight, val=val), encoding="utf-8")
+    return path
+
+
+def stages_0_2(yaml: Path, mdir: Path) -> None:
+    assert load_script("prepare_manifests").main(["--data-config", str(yaml), "--vocab", str(VOCAB),
+                                                  "--out-dir", str(mdir), "--num-jobs", "1"]) == 0
+    assert load_script("build_train_cuts").main(["--data-config", str(yaml), "--manifest-dir", str(mdir)]) == 0
+
+
+def test_a_data_yaml_edited_after_stage_2_is_refused_until_stage_2_reruns(tmp_path: Path) -> None:
+    yaml, mdir = corpus(tmp_path), tmp_path / "manifests"
+    stages_0_2(yaml, mdir)
+    tok, loader = Tokenizer.from_file(VOCAB), LoaderConfig(max_duration=10.0, num_workers=0)
+    assert TrainData(mdir, tok, loader, data_config=yaml).weights == pytest.approx({"telephony": 0.8, "reading": 0.2})
+    corpus(tmp_path, weight=0.2)  # the user halves telephony's share, then runs stage 3 alone
+    with pytest.raises(ValueError, match=r"train_plan.json was not built from .*data.yaml as it is now.*stages 0-2"):
+        TrainData(mdir, tok, loader, data_config=yaml)
+    stages_0_2(yaml, mdir)
+    assert TrainData(mdir, tok, loader, data_config=yaml).weights == pytest.approx({"telephony": 0.5, "reading": 0.5})
