@@ -38,6 +38,7 @@ from chunkformer.data.manifests import (
     features_current,
     marker_path,
     plan_inputs,
+    shared_audio,
 )
 from chunkformer.data.mixing import normalized_weights
 from chunkformer.utils.cli import error
@@ -114,6 +115,7 @@ def make_plan(cfg: DataConfig, a: argparse.Namespace) -> tuple[TrainPlan, int, l
                           "run stage 0 (local/prepare_manifests.py) first")
     acfg = AugmentConfig.from_dict(cfg.augment)
     rebuilt, cuts = build_cuts(train_sources(cfg, mdir), mdir)
+    report_leaks(cfg, mdir, cuts)
     durs: dict[str, list[float]] = {}
     for c in cuts:
         durs.setdefault(c.custom["domain"], []).append(c.duration)
@@ -134,6 +136,20 @@ def make_plan(cfg: DataConfig, a: argparse.Namespace) -> tuple[TrainPlan, int, l
         inputs=plan_inputs(mdir, cfg.plan_fingerprint()))
     redone = [n for n, f in [("train cuts", rebuilt), ("noises", new_noise), ("RIRs", new_rir)] if f]
     return plan, len(cuts), redone
+
+
+def report_leaks(cfg: DataConfig, mdir: Path, cuts: list[Any]) -> None:
+    """Warns when val/test cuts play audio that train cuts play too (the same recordings in two splits): their WER
+    would flatter the model and early stopping would choose on training data. Reported, not refused: the user
+    decides which split loses the items."""
+    for split in ("val", "test"):
+        for dom in domains_of(mdir, split):
+            pairs = shared_audio(cuts, load_manifest(cuts_path(mdir, dom, split)))
+            if pairs:
+                shown = ", ".join(f"{o} = train {t}" for t, o in pairs[:3])
+                log.warning("%s/%s: %d cut(s) hold audio that is also in train (%s%s); its WER will be optimistic: "
+                            "remove them from one split in %s", split, dom, len(pairs), shown,
+                            ", ..." if len(pairs) > 3 else "", cfg.path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,28 @@ def features_current(manifest_dir: Path, domain: str, split: str) -> Path | None
         return cuts_path(fb, domain, split)
     log.warning("%s: stage-1 features are stale or incomplete; computing fbank on the fly", src)
     return None
+
+
+def _audio_place(cut: Any) -> tuple[str, str]:
+    """(audio file or command, channel) a cut reads; a file path resolved, so two spellings of one file meet."""
+    src = cut.recording.sources[0]
+    where = str(Path(src.source).resolve()) if src.type == "file" else str(src.source)
+    return where, str(cut.channel)
+
+
+def shared_audio(train: Iterable[Any], other: Iterable[Any]) -> list[tuple[str, str]]:
+    """(train cut id, other cut id) for every cut of ``other`` that plays audio a train cut plays too: the same
+    file and channel with overlapping times (the same recordings listed in train and in val/test make their WER
+    optimistic and early stopping pick on training data). A copy of a file under another path is not detected."""
+    spans: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+    for c in train:
+        spans.setdefault(_audio_place(c), []).append((c.start, c.end, c.id))
+    pairs = []
+    for c in other:
+        hit = next((i for s, e, i in spans.get(_audio_place(c), []) if s < c.end and c.start < e), None)
+        if hit is not None:
+            pairs.append((hit, c.id))
+    return pairs
 
 
 def build_manifests(kept: list[Kept], domain: str) -> tuple[RecordingSet, SupervisionSet, CutSet]:

@@ -48,3 +48,15 @@ def test_a_data_yaml_edited_after_stage_2_is_refused_until_stage_2_reruns(tmp_pa
         TrainData(mdir, tok, loader, data_config=yaml)
     stages_0_2(yaml, mdir)
     assert TrainData(mdir, tok, loader, data_config=yaml).weights == pytest.approx({"telephony": 0.5, "reading": 0.5})
+
+
+def test_train_audio_listed_in_val_too_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    yaml, mdir = corpus(tmp_path, val="glob:tel/tel1.wav"), tmp_path / "manifests"
+    with caplog.at_level("WARNING"):
+        stages_0_2(yaml, mdir)
+    leaks = [r.getMessage() for r in caplog.records if "also in train" in r.getMessage()]
+    assert len(leaks) == 1 and "val/telephony: 1 cut(s)" in leaks[0] and "tel1 = train tel1" in leaks[0], leaks
+    caplog.clear()
+    yaml.write_text(YAML.format(w=0.8, val="val/*.wav"), encoding="utf-8")
+    stages_0_2(yaml, mdir)
+    assert not [r for r in caplog.records if "also in train" in r.getMessage()]
