@@ -148,8 +148,9 @@ class TrainData:
 
     def num_buckets(self, n_cuts: int) -> int:
         """The configured bucket count, fewer for a tiny epoch: lhotse's bucket estimate fails (an
-        AssertionError) with fewer cuts than buckets; two cuts per bucket at least keep the buckets meaningful."""
-        n = max(1, min(self.loader.num_buckets, n_cuts // 2))
+        AssertionError) with fewer cuts than buckets; two cuts per bucket at least keep the buckets meaningful.
+        Never below 2: lhotse asserts ``num_buckets > 1`` too (an epoch of 2-3 cuts gets 2 buckets, which works)."""
+        n = max(2, min(self.loader.num_buckets, n_cuts // 2))
         if n < self.loader.num_buckets and not self._bucket_note:
             log.warning("only %d cuts per epoch: %d length buckets instead of %d", n_cuts, n, self.loader.num_buckets)
             self._bucket_note = True

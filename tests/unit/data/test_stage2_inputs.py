@@ -60,3 +60,15 @@ def test_train_audio_listed_in_val_too_is_reported(tmp_path: Path, caplog: pytes
     yaml.write_text(YAML.format(w=0.8, val="val/*.wav"), encoding="utf-8")
     stages_0_2(yaml, mdir)
     assert not [r for r in caplog.records if "also in train" in r.getMessage()]
+
+
+def test_a_corpus_of_three_training_files_trains(tmp_path: Path) -> None:
+    """An epoch of 2-3 cuts (a first try on a handful of files) once asked lhotse for 1 bucket: AssertionError."""
+    yaml, mdir = corpus(tmp_path), tmp_path / "manifests"
+    yaml.write_text(YAML.format(w=0.8, val="val/*.wav").replace("  - {path: read/*.wav, domain: reading, weight: "
+                                                                "0.2, aug: [specaugment]}\n", ""), encoding="utf-8")
+    stages_0_2(yaml, mdir)
+    data = TrainData(mdir, Tokenizer.from_file(VOCAB), LoaderConfig(max_duration=10.0, num_workers=0),
+                     data_config=yaml)
+    assert len(data.epoch_cuts(0)) == 3
+    assert sorted(c for b in data.batches(0) for c in b.cut_ids) == ["tel0", "tel1", "tel2"]
