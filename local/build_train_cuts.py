@@ -106,6 +106,19 @@ def rir_files(cfg: DataConfig, acfg: Any, bank_dir: Path, seed: int) -> tuple[bo
     return True, banks.make_rir_bank(out, cfg.bank.num_rirs, rng, seed)
 
 
+def check_epoch_hours(cfg: DataConfig, durs: dict[str, list[float]], weights: dict[str, float]) -> None:
+    """Refuses an ``epoch_hours`` whose share for some domain is shorter than that domain's longest cut: an epoch
+    takes the cuts whose stream start falls in its window, so such a window can hold none, and epochs then come
+    out empty (or without the domain). A window as long as the longest cut always holds a start."""
+    if cfg.epoch_hours is None:
+        return
+    need = max(max(durs[d]) / weights[d] for d in durs)  # seconds of epoch giving each domain its longest cut
+    if cfg.epoch_hours * 3600 < need:
+        raise ConfigError(f"{cfg.path}: mixing.epoch_hours {cfg.epoch_hours} is too short: some epochs would hold "
+                          f"no cut of a domain (or none at all); use at least {need / 3600:.4g} or null (all the "
+                          "training audio)")
+
+
 def make_plan(cfg: DataConfig, a: argparse.Namespace) -> tuple[TrainPlan, int, list[str]]:
     """The train plan, the number of training cuts, and what was (re)built for it."""
     mdir = a.manifest_dir
@@ -120,6 +133,7 @@ def make_plan(cfg: DataConfig, a: argparse.Namespace) -> tuple[TrainPlan, int, l
     for c in cuts:
         durs.setdefault(c.custom["domain"], []).append(c.duration)
     weights = normalized_weights(durs, cfg.domain_weights())
+    check_epoch_hours(cfg, durs, weights)
     bank_dir = a.bank_dir or (Path(cfg.bank.dir) if cfg.bank.dir else mdir.resolve().parent / "augment")
     augs = cfg.domain_aug("train")
     ops = {d: sorted(set(aug) & set(WAVE_OPS)) for d, aug in augs.items()}

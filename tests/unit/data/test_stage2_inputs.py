@@ -72,3 +72,21 @@ def test_a_corpus_of_three_training_files_trains(tmp_path: Path) -> None:
                      data_config=yaml)
     assert len(data.epoch_cuts(0)) == 3
     assert sorted(c for b in data.batches(0) for c in b.cut_ids) == ["tel0", "tel1", "tel2"]
+
+
+def test_an_epoch_hours_too_short_for_a_domain_is_refused_in_one_line(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    """0.0001 h gives reading 0.07 s per epoch, less than one 1.5 s cut: most epochs would hold no cut at all."""
+    yaml, mdir = corpus(tmp_path), tmp_path / "manifests"
+    yaml.write_text(yaml.read_text(encoding="utf-8") + "mixing: {epoch_hours: 0.0001}\n", encoding="utf-8")
+    assert load_script("prepare_manifests").main(["--data-config", str(yaml), "--vocab", str(VOCAB),
+                                                  "--out-dir", str(mdir), "--num-jobs", "1"]) == 0
+    capsys.readouterr()
+    assert load_script("build_train_cuts").main(["--data-config", str(yaml), "--manifest-dir", str(mdir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mixing.epoch_hours 0.0001 is too short" in err[0] and "at least 0.002" in err[0], err
+    yaml.write_text(yaml.read_text(encoding="utf-8").replace("0.0001", "0.0021"), encoding="utf-8")
+    stages_0_2(yaml, mdir)
+    data = TrainData(mdir, Tokenizer.from_file(VOCAB), LoaderConfig(max_duration=10.0, num_workers=0),
+                     data_config=yaml)
+    assert all({c.custom["domain"] for c in data.epoch_cuts(e)} == {"telephony", "reading"} for e in range(20))
