@@ -35,7 +35,7 @@ from chunkformer.training import state as ckpt_state
 from chunkformer.training.config import TrainConfig
 from chunkformer.training.distributed import World, barrier, cpu_threads, setup, smallest, teardown
 from chunkformer.training.engine import Trainer
-from chunkformer.training.guard import check_same_run, move_aside, record
+from chunkformer.training.guard import check_same_run, check_same_world, move_aside, record
 from chunkformer.training.init import initial_model
 from chunkformer.training.validate import ctc_loss
 from chunkformer.utils.cli import error, one_line
@@ -154,6 +154,8 @@ def train(cfg: TrainConfig, save_dir: Path, world: World) -> int:
         log.info("stage 3: already done (%s: epoch %d of %d, step %d%s), nothing to do", save_dir, start["epoch"],
                  t.epochs, start["step"], ", stopped early" if start.get("early_stop", {}).get("stopped") else "")
         return 0
+    if found is not None:  # continuing (not a finished run, which another process count may still report)
+        check_same_world(save_dir, start, world.size)
     if world.main:
         record(save_dir, cfg)
     if world.device.type == "cpu":
@@ -168,7 +170,7 @@ def train(cfg: TrainConfig, save_dir: Path, world: World) -> int:
         max_duration = smallest(probed, world)
     data = TrainData(t.manifest_dir, loaded.tokenizer,
                      LoaderConfig(max_duration=max_duration, batch_size=None if max_duration else t.batch_size,
-                                  num_workers=t.num_workers, seed=t.seed), world.rank, world.size)
+                                  num_workers=t.num_workers, seed=t.seed), world.rank, world.size, t.data_config)
     val_sets = eval_sets(t.manifest_dir, "val")
     if not val_sets:
         log.warning("no validation sets in %s: early stopping and best.pt are disabled", t.manifest_dir)

@@ -37,6 +37,8 @@ from chunkformer.data.manifests import (
     domains_of,
     features_current,
     marker_path,
+    plan_inputs,
+    shared_audio,
 )
 from chunkformer.data.mixing import normalized_weights
 from chunkformer.utils.cli import error
@@ -104,6 +106,19 @@ def rir_files(cfg: DataConfig, acfg: Any, bank_dir: Path, seed: int) -> tuple[bo
     return True, banks.make_rir_bank(out, cfg.bank.num_rirs, rng, seed)
 
 
+def check_epoch_hours(cfg: DataConfig, durs: dict[str, list[float]], weights: dict[str, float]) -> None:
+    """Refuses an ``epoch_hours`` whose share for some domain is shorter than that domain's longest cut: an epoch
+    takes the cuts whose stream start falls in its window, so such a window can hold none, and epochs then come
+    out empty (or without the domain). A window as long as the longest cut always holds a start."""
+    if cfg.epoch_hours is None:
+        return
+    need = max(max(durs[d]) / weights[d] for d in durs)  # seconds of epoch giving each domain its longest cut
+    if cfg.epoch_hours * 3600 < need:
+        raise ConfigError(f"{cfg.path}: mixing.epoch_hours {cfg.epoch_hours} is too short: some epochs would hold "
+                          f"no cut of a domain (or none at all); use at least {need / 3600:.4g} or null (all the "
+                          "training audio)")
+
+
 def make_plan(cfg: DataConfig, a: argparse.Namespace) -> tuple[TrainPlan, int, list[str]]:
     """The train plan, the number of training cuts, and what was (re)built for it."""
     mdir = a.manifest_dir
@@ -113,10 +128,12 @@ def make_plan(cfg: DataConfig, a: argparse.Namespace) -> tuple[TrainPlan, int, l
                           "run stage 0 (local/prepare_manifests.py) first")
     acfg = AugmentConfig.from_dict(cfg.augment)
     rebuilt, cuts = build_cuts(train_sources(cfg, mdir), mdir)
+    report_leaks(cfg, mdir, cuts)
     durs: dict[str, list[float]] = {}
     for c in cuts:
         durs.setdefault(c.custom["domain"], []).append(c.duration)
     weights = normalized_weights(durs, cfg.domain_weights())
+    check_epoch_hours(cfg, durs, weights)
     bank_dir = a.bank_dir or (Path(cfg.bank.dir) if cfg.bank.dir else mdir.resolve().parent / "augment")
     augs = cfg.domain_aug("train")
     ops = {d: sorted(set(aug) & set(WAVE_OPS)) for d, aug in augs.items()}
@@ -129,9 +146,24 @@ def make_plan(cfg: DataConfig, a: argparse.Namespace) -> tuple[TrainPlan, int, l
         domains={d: DomainPlan(ops[d], "specaugment" in augs[d], len(durs[d]), round(sum(durs[d]) / 3600, 4),
                                round(weights[d], 4)) for d in durs},
         augment={k: v for k, v in asdict(acfg).items() if k != "extra"},  # "extra" is not a from_dict key
-        noises=[str(f.resolve()) for f in noises], rirs=[str(f.resolve()) for f in rirs])
+        noises=[str(f.resolve()) for f in noises], rirs=[str(f.resolve()) for f in rirs],
+        inputs=plan_inputs(mdir, cfg.plan_fingerprint()))
     redone = [n for n, f in [("train cuts", rebuilt), ("noises", new_noise), ("RIRs", new_rir)] if f]
     return plan, len(cuts), redone
+
+
+def report_leaks(cfg: DataConfig, mdir: Path, cuts: list[Any]) -> None:
+    """Warns when val/test cuts play audio that train cuts play too (the same recordings in two splits): their WER
+    would flatter the model and early stopping would choose on training data. Reported, not refused: the user
+    decides which split loses the items."""
+    for split in ("val", "test"):
+        for dom in domains_of(mdir, split):
+            pairs = shared_audio(cuts, load_manifest(cuts_path(mdir, dom, split)))
+            if pairs:
+                shown = ", ".join(f"{o} = train {t}" for t, o in pairs[:3])
+                log.warning("%s/%s: %d cut(s) hold audio that is also in train (%s%s); its WER will be optimistic: "
+                            "remove them from one split in %s", split, dom, len(pairs), shown,
+                            ", ..." if len(pairs) > 3 else "", cfg.path)
 
 
 def main(argv: list[str] | None = None) -> int:

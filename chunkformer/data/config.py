@@ -137,6 +137,15 @@ class DataConfig:
                    "speed": self.augment.get("speed_factors"), "stamps": [source_stamp(s.path) for s in sources]}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+    def plan_fingerprint(self) -> str:
+        """Hash of everything stage 2's plan takes from data.yaml (the train sources with their stage-0 settings,
+        weights, augmentation, epoch size, noise/RIR settings): recorded in ``train_plan.json`` so the trainer can
+        tell a data.yaml edited after stage 2 from the one the plan was built from."""
+        payload = {"train": self.fingerprint("train"), "weights": self.domain_weights(),
+                   "aug": self.domain_aug("train"), "epoch_hours": self.epoch_hours, "noise_dir": self.noise_dir,
+                   "rir_dir": self.rir_dir, "bank": asdict(self.bank), "augment": self.augment}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
 
 def _resolve(base: Path, p: str) -> str:
     """``p`` made absolute against ``base``; an explicit ``glob:`` prefix is kept in front.

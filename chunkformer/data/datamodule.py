@@ -24,7 +24,16 @@ from lhotse.dataset import DynamicBucketingSampler
 from lhotse.utils import fastcopy
 
 from chunkformer.data.augment import AugmentConfig
-from chunkformer.data.manifests import TRAIN_CUTS, TRAIN_PLAN, TrainPlan, cuts_path, domains_of, features_current
+from chunkformer.data.config import load_data_config
+from chunkformer.data.manifests import (
+    TRAIN_CUTS,
+    TRAIN_PLAN,
+    TrainPlan,
+    cuts_path,
+    domains_of,
+    features_current,
+    plan_inputs,
+)
 from chunkformer.data.mixing import epoch_picks, normalized_weights, shares
 from chunkformer.data.pipeline import AugPlan, Batch, CutBatches, cut_domain, load_wave_16k, worker_init
 from chunkformer.frontend import FRAME_SHIFT
@@ -43,15 +52,24 @@ class LoaderConfig:
     seed: int = 42
 
 
-def load_plan(manifest_dir: Path) -> TrainPlan:
+def load_plan(manifest_dir: Path, data_config: str | Path | None = None) -> TrainPlan:
+    """The stage-2 plan; with ``data_config``, only when it was built from that data.yaml (as it is now) and the
+    current stage-0 vocabulary: a data.yaml edited after stage 2 would otherwise train on the old mix silently."""
     path = Path(manifest_dir) / TRAIN_PLAN
     if not path.is_file() or not (Path(manifest_dir) / TRAIN_CUTS).is_file():
         raise FileNotFoundError(f"{manifest_dir}: no training cuts/plan ({TRAIN_CUTS}, {TRAIN_PLAN}); "
                                 "run stage 2 (local/build_train_cuts.py) first")
     try:
-        return TrainPlan.from_json(path.read_text(encoding="utf-8"))
+        plan = TrainPlan.from_json(path.read_text(encoding="utf-8"))
     except (ValueError, TypeError, KeyError) as e:
         raise ValueError(f"{path}: not a stage-2 train plan ({e}); rerun stage 2") from None
+    if data_config is not None:
+        cfg = load_data_config(data_config)
+        if plan.inputs != plan_inputs(Path(manifest_dir), cfg.plan_fingerprint()):
+            raise ValueError(f"{path} was not built from {cfg.path} as it is now (or from other stage-0 "
+                             "manifests); rerun stages 0-2 (run.sh --stage 0 --stop-stage 2: unchanged work is "
+                             "skipped)")
+    return plan
 
 
 def aug_plan(plan: TrainPlan) -> AugPlan:
@@ -87,11 +105,11 @@ class TrainData:
     """Epoch-wise training batches; see the module docstring."""
 
     def __init__(self, manifest_dir: str | Path, tokenizer: Tokenizer, loader: LoaderConfig,
-                 rank: int = 0, world_size: int = 1) -> None:
+                 rank: int = 0, world_size: int = 1, data_config: str | Path | None = None) -> None:
         if loader.max_duration is None and not loader.batch_size:
             raise ValueError("LoaderConfig: set max_duration (seconds) or batch_size (utterances)")
         self.dir = Path(manifest_dir)
-        self.plan = load_plan(self.dir)
+        self.plan = load_plan(self.dir, data_config)
         self.tokenizer, self.loader, self.rank, self.world_size = tokenizer, loader, rank, world_size
         self.pools: dict[str, list[Any]] = {}
         for cut in load_manifest(self.dir / TRAIN_CUTS):
@@ -130,8 +148,9 @@ class TrainData:
 
     def num_buckets(self, n_cuts: int) -> int:
         """The configured bucket count, fewer for a tiny epoch: lhotse's bucket estimate fails (an
-        AssertionError) with fewer cuts than buckets; two cuts per bucket at least keep the buckets meaningful."""
-        n = max(1, min(self.loader.num_buckets, n_cuts // 2))
+        AssertionError) with fewer cuts than buckets; two cuts per bucket at least keep the buckets meaningful.
+        Never below 2: lhotse asserts ``num_buckets > 1`` too (an epoch of 2-3 cuts gets 2 buckets, which works)."""
+        n = max(2, min(self.loader.num_buckets, n_cuts // 2))
         if n < self.loader.num_buckets and not self._bucket_note:
             log.warning("only %d cuts per epoch: %d length buckets instead of %d", n_cuts, n, self.loader.num_buckets)
             self._bucket_note = True

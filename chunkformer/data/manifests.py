@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,10 +94,19 @@ class TrainPlan(JsonRecord):
     augment: dict[str, Any]           # chunkformer.data.augment.AugmentConfig fields
     noises: list[str] = field(default_factory=list)
     rirs: list[str] = field(default_factory=list)
+    inputs: str = ""                  # plan_inputs() at stage 2 ("": a plan older than the field, origin unknown)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainPlan:
         return cls(**{**data, "domains": {d: DomainPlan(**v) for d, v in data["domains"].items()}})
+
+
+def plan_inputs(manifest_dir: Path, data_fingerprint: str) -> str:
+    """What a train plan is built from: the data.yaml settings stage 2 reads (``DataConfig.plan_fingerprint``) and
+    the vocabulary of the stage-0 train manifests (their marker). Stage 2 records it in the plan and the trainer
+    recomputes it, so a data.yaml or vocab changed after stage 2 is refused instead of trained on silently."""
+    done = Stage0Done.read(marker_path(manifest_dir, "stage0-train"))
+    return f"{data_fingerprint}-{done.vocab if done else 'no-stage0'}"
 
 
 def cuts_path(d: Path, domain: str, split: str) -> Path:
@@ -154,6 +164,28 @@ def features_current(manifest_dir: Path, domain: str, split: str) -> Path | None
         return cuts_path(fb, domain, split)
     log.warning("%s: stage-1 features are stale or incomplete; computing fbank on the fly", src)
     return None
+
+
+def _audio_place(cut: Any) -> tuple[str, str]:
+    """(audio file or command, channel) a cut reads; a file path resolved, so two spellings of one file meet."""
+    src = cut.recording.sources[0]
+    where = str(Path(src.source).resolve()) if src.type == "file" else str(src.source)
+    return where, str(cut.channel)
+
+
+def shared_audio(train: Iterable[Any], other: Iterable[Any]) -> list[tuple[str, str]]:
+    """(train cut id, other cut id) for every cut of ``other`` that plays audio a train cut plays too: the same
+    file and channel with overlapping times (the same recordings listed in train and in val/test make their WER
+    optimistic and early stopping pick on training data). A copy of a file under another path is not detected."""
+    spans: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+    for c in train:
+        spans.setdefault(_audio_place(c), []).append((c.start, c.end, c.id))
+    pairs = []
+    for c in other:
+        hit = next((i for s, e, i in spans.get(_audio_place(c), []) if s < c.end and c.start < e), None)
+        if hit is not None:
+            pairs.append((hit, c.id))
+    return pairs
 
 
 def build_manifests(kept: list[Kept], domain: str) -> tuple[RecordingSet, SupervisionSet, CutSet]:

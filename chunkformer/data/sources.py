@@ -386,6 +386,22 @@ def is_glob(path: str) -> bool:
     return any(ch in path for ch in "*?[") and not Path(path).exists()
 
 
+def _with_transcripts(files: list[Path]) -> list[Path]:
+    """``files`` plus the sibling transcripts a glob source reads (``<stem>.txt``, ``<stem>_ch<k>.txt``), which the
+    pattern itself rarely matches: an edited transcript must redo stage 0 like an edited audio file. One listing
+    per folder, not one per file."""
+    stems: dict[Path, set[str]] = {}
+    for f in files:
+        stems.setdefault(f.parent, set()).add(f.stem)
+    found = set(files)
+    for folder, names in stems.items():
+        for t in folder.glob("*.txt"):
+            m = SPLIT_RE.match(t.stem)
+            if t.stem in names or (m is not None and m.group(1) in names):
+                found.add(t)
+    return list(found)
+
+
 def source_stamp(path: str) -> list[tuple[str, int, int]]:
     """(name, size, mtime) of what a source's listing is read from: the file itself, every file under a folder,
     recursively (a folder of audio files with sibling transcripts is read recursively; for a Kaldi or TSV folder
@@ -398,7 +414,7 @@ def source_stamp(path: str) -> list[tuple[str, int, int]]:
     """
     p = Path(path)
     if is_glob(path):
-        files = [Path(q) for q in glob.glob(glob_pattern(path), recursive=True)]
+        files = _with_transcripts([Path(q) for q in glob.glob(glob_pattern(path), recursive=True)])
     elif p.is_dir():
         files = list(p.rglob("*"))
     else:

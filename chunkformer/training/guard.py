@@ -96,6 +96,19 @@ def check_same_run(save_dir: Path, cfg: TrainConfig) -> None:
                          f"--new-run to move the old run into {save_dir}/previous-<time>/ and start over")
 
 
+def check_same_world(save_dir: Path, checkpoint: dict[str, Any], world_size: int) -> None:
+    """Raises :class:`RunChanged` when the checkpoint to continue was written by another number of processes
+    (one saved RNG state per rank): each rank's batches, the steps per epoch and so the lr schedule depend on it,
+    so the continued run would repeat or skip data and bend the schedule. A checkpoint without per-rank states
+    (older format) is let through; the trainer warns that dropout will not repeat exactly."""
+    ranks = len(checkpoint.get("rng_ranks") or [])
+    if ranks and ranks != world_size:
+        raise RunChanged(f"{save_dir} holds a run trained with {ranks} process(es) but this command starts "
+                         f"{world_size}; continue it with {ranks} (run.sh --nproc {ranks}, torchrun "
+                         f"--nproc_per_node {ranks}), or use another --save-dir, or pass --new-run to move the old "
+                         f"run into {save_dir}/previous-<time>/ and start over")
+
+
 def record(save_dir: Path, cfg: TrainConfig) -> None:
     """Writes the merged config and the input digests of the run in ``save_dir``."""
     atomic_write_text(save_dir / "config.yaml", cfg.to_yaml())

@@ -442,3 +442,25 @@ def test_ddp_kill_and_resume_through_run_sh_is_bit_identical(data: dict[str, Pat
     log = (killed / "train.log").read_text(encoding="utf-8")
     assert "continuing from" in log and "already done" not in log
     assert_same_weights(killed / "epoch-2.pt", ref / "epoch-2.pt")
+
+
+def test_continuing_a_ddp_run_with_another_process_count_is_refused(data: dict[str, Path], tmp_path: Path) -> None:
+    """Each rank's batches, the steps per epoch and the lr schedule depend on the process count: a 2-rank run
+    continued by 1 process would repeat or skip data, so that is refused in one line; a finished run still says
+    "already done" whatever the count. (decay: constant, so that --epochs 2 continues the same run.)"""
+    model_yaml = tmp_path / "constant.yaml"
+    model_yaml.write_text(MODEL_YAML.replace("decay: cosine", "decay: constant"), encoding="utf-8")
+    save = tmp_path / "ddp"
+    args = [*command(data, save, "--model-config", str(model_yaml)), "--epochs", "1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "chunkformer.train", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = run_cli(args)
+    assert res.returncode == 0 and "already done" in res.stderr, res.stderr[-2000:]
+    res = run_cli([*args, "--epochs", "2"])
+    last = res.stderr.strip().splitlines()[-1]
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert "holds a run trained with 2 process(es) but this command starts 1" in last and "--nproc 2" in last, last
+    assert not (save / "epoch-2.pt").exists()
