@@ -69,9 +69,9 @@ class BothRanks:
     (the duck type of :class:`TrainData` that the trainer uses)."""
 
     def __init__(self, manifest_dir: str | Path, tokenizer: Tokenizer, loader: LoaderConfig, rank: int = 0,
-                 world_size: int = 1) -> None:
+                 world_size: int = 1, data_config: str | Path | None = None) -> None:
         assert (rank, world_size) == (0, 1), "the reference is one process"
-        self.ranks = [TrainData(manifest_dir, tokenizer, loader, r, 2) for r in (0, 1)]
+        self.ranks = [TrainData(manifest_dir, tokenizer, loader, r, 2, data_config) for r in (0, 1)]
 
     def num_batches(self, epoch: int) -> int:
         return 2 * self.ranks[0].num_batches(epoch)
