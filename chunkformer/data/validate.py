@@ -116,8 +116,8 @@ def normalize_item(item: Item, normalizer: TextNormalizer,
     except NormalizeError as e:
         if report is not None:
             report.reject(e)
-        return item, Rejection(item.id, item.audio, "unknown Latin word",
-                               f"{e.word!r} in {item.text[:120]!r}; add it to text.spell_out in data.yaml", item.source)
+        return item, Rejection(item.id, item.audio, e.kind, f"{e.word!r} in {item.text[:120]!r}; {e.advice}",
+                               item.source)
     if report is not None:
         report.add(item.id, item.text, res)
     if not res.text:

@@ -3,7 +3,9 @@
 :class:`TextNormalizer` turns a written transcript into the syllables a speaker said, in this order:
 
 1. Unicode NFC; the look-alike eth ``Ð``/``ð`` becomes ``Đ``/``đ``;
-2. tags (``[noise]``, ``<unk>``, ``(laugh)``…) removed or mapped (``TextNormConfig.tags``);
+2. tags (``[noise]``, ``<unk>``, ``(laugh)``…) removed or mapped (``TextNormConfig.tags``); a bracketed note
+   without digits that no tag matches (``(tiếng ồn)``) is a :class:`NormalizeError` (``unknown_latin: reject``)
+   or kept as words (``keep``), never silently said;
 3. digits to words (``numbers: true``), most specific form first:
 
    ========================  ==================================================================
@@ -85,13 +87,24 @@ DEFAULT_DIGITS_AFTER = ("mã", "otp", "pin", "code", "stk", "sđt", "số tài k
 UNKNOWN_LATIN = ("reject", "keep")
 
 
-class NormalizeError(ValueError):
-    """A transcript that cannot be normalised; ``word`` is the offending word as written."""
+UNKNOWN_WORD, UNKNOWN_NOTE = "unknown Latin word", "unknown transcriber's note"
 
-    def __init__(self, word: str, text: str) -> None:
-        self.word, self.text = word, text
-        super().__init__(f"unknown Latin word {word!r}: not a Vietnamese syllable, not in text.spell_out "
-                         f"nor the vocabulary (in {text[:120]!r})")
+
+class NormalizeError(ValueError):
+    """A transcript that cannot be normalised; ``word`` is the offending word or note as written, ``kind``
+    :data:`UNKNOWN_WORD` or :data:`UNKNOWN_NOTE` (a bracketed note without digits that ``text.tags`` does not
+    know: "(tiếng ồn)" said as words would be a wrong target) and ``advice`` the data.yaml entry that resolves it."""
+
+    def __init__(self, word: str, text: str, kind: str = UNKNOWN_WORD) -> None:
+        self.word, self.text, self.kind = word, text, kind
+        if kind == UNKNOWN_NOTE:
+            what = "not in text.tags"
+            self.advice = (f"add it to text.tags in data.yaml ('{word}': '' drops it, '(*)': '' drops every (...) "
+                           f"note, '{word}': '{word[1:-1]}' keeps its words)")
+        else:
+            what = "not a Vietnamese syllable, not in text.spell_out nor the vocabulary"
+            self.advice = "add it to text.spell_out in data.yaml"
+        super().__init__(f"{kind} {word!r}: {what} (in {text[:120]!r})")
 
 
 class Change(NamedTuple):
@@ -412,9 +425,10 @@ class TextNormalizer:
         self.rules = _number_rules(_Speller(self.cfg), self.cfg)
 
     def __call__(self, text: str) -> Normalized:
-        """Raises :class:`NormalizeError` on an unknown Latin word when ``unknown_latin`` is ``reject``."""
+        """Raises :class:`NormalizeError` on an unknown Latin word or transcriber's note when ``unknown_latin`` is
+        ``reject``."""
         changes: list[Change] = []
-        t = self._tags(unicodedata.normalize("NFC", text).translate(_LOOKALIKE), changes)
+        t = self._tags(unicodedata.normalize("NFC", text).translate(_LOOKALIKE), text, changes)
         if self.cfg.numbers:
             for kind, pattern, fn in self.rules:
                 t = _apply(pattern, fn, kind, t, changes)
@@ -424,13 +438,15 @@ class TextNormalizer:
             words += self._word(w, text, changes)
         return Normalized(" ".join(words), changes)
 
-    def _tags(self, t: str, changes: list[Change]) -> str:
+    def _tags(self, t: str, text: str, changes: list[Change]) -> str:
         def repl(m: re.Match) -> str:
             tag = _tag_key(m.group())
             new = self.exact_tags.get(tag)
             if new is None:
                 new = next((v for p, v in self.wild_tags if p.fullmatch(tag)), None)
             if new is None:
+                if self.cfg.unknown_latin == "reject" and not any(c.isdigit() for c in tag):  # (028): a number
+                    raise NormalizeError(m.group(), text, UNKNOWN_NOTE)
                 return m.group()
             changes.append(Change("tag", m.group(), new))
             return f" {new} "
@@ -518,11 +534,12 @@ class NormalizationReport:
     counts: Counter = field(default_factory=Counter)
     examples: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     unknown_words: Counter = field(default_factory=Counter)
+    unknown_notes: Counter = field(default_factory=Counter)
 
     def reject(self, error: NormalizeError) -> None:
         """Counts an item rejected by normalisation."""
         self.items += 1
-        self.unknown_words[error.word] += 1
+        (self.unknown_notes if error.kind == UNKNOWN_NOTE else self.unknown_words)[error.word] += 1
 
     def add(self, item_id: str, before: str, result: Normalized) -> None:
         """Counts a normalised item and keeps the first examples of each kind of change."""
@@ -539,4 +556,6 @@ class NormalizationReport:
         return {"items": self.items, "items_changed": self.items_changed,
                 "rejected_unknown_latin": sum(self.unknown_words.values()),
                 "changes": dict(self.counts.most_common()), "examples": self.examples,
-                "unknown_latin_words": dict(self.unknown_words.most_common())}
+                "unknown_latin_words": dict(self.unknown_words.most_common()),
+                "rejected_unknown_notes": sum(self.unknown_notes.values()),
+                "unknown_notes": dict(self.unknown_notes.most_common())}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chunkformer.text import NormalizeError, TextNormalizer, TextNormConfig, digits_to_words
+from chunkformer.text.normalize import UNKNOWN_NOTE
 
 
 @pytest.mark.parametrize("text,norm", [
@@ -139,6 +140,19 @@ def test_spaces_inside_a_tag() -> None:
     assert TextNormalizer()("( cười ) dạ vâng (  Ho ) ạ").text == "dạ vâng ạ"
     cfg = TextNormConfig.from_mapping({"tags": {"(cười lớn)": "", "( Nhạc )": ""}})
     assert TextNormalizer(cfg)("(cười  lớn) dạ (nhạc)").text == "dạ"
+
+
+def test_an_unknown_note_is_rejected_not_said() -> None:
+    """'(tiếng ồn)' was kept as the words 'tiếng ồn', a training target nobody said."""
+    with pytest.raises(NormalizeError, match=r"unknown transcriber's note '\(tiếng ồn\)'") as e:
+        TextNormalizer()("(tiếng ồn) dạ em nghe")
+    assert e.value.kind == UNKNOWN_NOTE and "text.tags" in e.value.advice
+    keep = TextNormConfig(unknown_latin="keep")  # scoring and hotwords keep it, as before
+    assert TextNormalizer(keep)("(tiếng ồn) dạ").text == "tiếng ồn dạ"
+    for tags in ({"(tiếng ồn)": ""}, {"(*)": ""}):
+        assert TextNormalizer(TextNormConfig.from_mapping({"tags": tags}))("(tiếng ồn) dạ").text == "dạ"
+    # digits in brackets are a number (an area code), not a note
+    assert TextNormalizer()("gọi (028) 3822 1234").text.startswith("gọi không hai tám")
 
 
 @pytest.mark.parametrize("text,norm", [

@@ -22,6 +22,7 @@ from chunkformer.text import (
     scoring_text,
     to_vocab_spelling,
 )
+from chunkformer.text.normalize import UNKNOWN_NOTE
 
 from helpers import REPO, load_script, speech
 
@@ -161,11 +162,11 @@ def test_tags_removed_mapped_and_configurable() -> None:
     assert TextNormalizer()("[noise] xin <unk> chào (laugh) [music] <sil> (Cough) bạn").text == "xin chào bạn"
     cfg = TextNormConfig.from_mapping({"tags": {"(laugh)": "cười", "[music]": "nhạc"}})
     assert TextNormalizer(cfg)("(laugh) [music] [noise] vâng").text == "cười nhạc vâng"
-    # a null value removes a default: <sil> is then text, and "sil" is not a Vietnamese syllable
+    # a null value removes a default: <sil> is then a note no tag knows, named as such
     cfg = TextNormConfig.from_mapping({"tags": {"<*>": None}})
     with pytest.raises(NormalizeError) as e:
         TextNormalizer(cfg)("<sil> vâng")
-    assert e.value.word == "sil"
+    assert (e.value.word, e.value.kind) == ("<sil>", UNKNOWN_NOTE)
     with pytest.raises(ValueError, match="not tags"):
         TextNormConfig.from_mapping({"tags": {"noise": ""}})
 
@@ -243,7 +244,8 @@ def _wav(path: Path, seed: int, seconds: float) -> None:
 @pytest.fixture()
 def corpus(tmp_path: Path) -> Path:
     """A val set (TSV list) of real wav files with raw call transcripts; returns data.yaml."""
-    rows = {"call": CALL, "momo": "Anh cài app Momo giúp em", "tone": "Hoà bình 15%", "tags": "[noise] <unk>"}
+    rows = {"call": CALL, "momo": "Anh cài app Momo giúp em", "tone": "Hoà bình 15%", "tags": "[noise] <unk>",
+            "note": "(tiếng ồn) dạ em nghe"}
     for seed, key in enumerate(rows):
         _wav(tmp_path / "audio" / f"{key}.wav", seed, 5.0)
     lines = "".join(f"{k}\taudio/{k}.wav\t{t}\n" for k, t in rows.items())
@@ -267,15 +269,18 @@ def test_stage0_normalises_reports_and_rejects_unknown_latin(corpus: Path, capsy
         rej = {r["id"]: r["reason"] for r in csv.DictReader(f, delimiter="\t")}
     assert rej["momo"].startswith("unknown Latin word: 'Momo'") and "spell_out" in rej["momo"]
     assert rej["tags"].startswith("empty transcript") and "[noise] <unk>" in rej["tags"]
+    # a transcriber's note no tag knows is not said: rejected, naming it and the text.tags entry that drops it
+    assert rej["note"].startswith("unknown transcriber's note: '(tiếng ồn)'") and "text.tags" in rej["note"]
     report = json.loads((mdir / "normalized-val.json").read_text(encoding="utf-8"))
-    assert report["items"] == 4 and report["rejected_unknown_latin"] == 1
+    assert report["items"] == 5 and report["rejected_unknown_latin"] == 1
+    assert report["unknown_notes"] == {"(tiếng ồn)": 1} and report["rejected_unknown_notes"] == 1
     assert report["unknown_latin_words"] == {"Momo": 1}
     assert {"amount": 1, "time": 1, "digits": 1, "spell_out": 1, "percent": 1, "tone": 1}.items() <= \
         report["changes"].items() and report["changes"]["tag"] == 3
     ex = {k: [(e["before"], e["after"]) for e in v] for k, v in report["examples"].items()}
     assert ("9h30", "chín giờ ba mươi") in ex["time"] and ("500.000 đồng", "năm trăm nghìn đồng") in ex["amount"]
     assert ("hoà", "hòa") in ex["tone"] and report["examples"]["time"][0]["transcript"] == CALL
-    assert "normalized 3 of 4 transcripts" in capsys.readouterr().out
+    assert "normalized 3 of 5 transcripts" in capsys.readouterr().out
     # a change of the text: section redoes stage 0 with it
     corpus.write_text(corpus.read_text(encoding="utf-8") + "text:\n  thousand_word: ngàn\n", encoding="utf-8")
     assert stage0.main(args) == 0
