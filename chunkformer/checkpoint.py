@@ -34,6 +34,7 @@ from chunkformer.model.asr_model import ChunkFormerModel, ModelConfig
 from chunkformer.model.cmvn import cmvn_json, read_cmvn_json
 from chunkformer.model.encoder import EncoderConfig
 from chunkformer.model.masked_batch import Context
+from chunkformer.model.quantize import BACKENDS
 from chunkformer.model.subsampling import conv_out_len
 from chunkformer.tokenizer import Tokenizer
 from chunkformer.utils.cli import first_line
@@ -224,13 +225,24 @@ def folder_weights(folder: Path) -> Path | None:
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """The model options of every inference entry point (transcribe, serve): ``--model``, ``--vocab``, ``--cmvn``
-    (for :func:`load_model`), ``--context`` (``Context.parse``), ``--int8`` and ``--threads``."""
+    (for :func:`load_model`), ``--context`` (``Context.parse``), ``--int8``, ``--int8-backend`` and ``--threads``."""
     p.add_argument("--model", required=True, help="official model folder, bare state-dict .pt, or our checkpoint")
     p.add_argument("--vocab", help="vocab.txt (default: beside the model)")
     p.add_argument("--cmvn", help="global_cmvn JSON (default: beside the model or inside the checkpoint)")
     p.add_argument("--context", default=str(Context.DEFAULT), help="left,chunk,right in 80 ms frames")
     p.add_argument("--int8", action="store_true", help="int8 matrix products (chunkformer.model.quantize, CPU)")
+    p.add_argument("--int8-backend", choices=("auto", *BACKENDS), default="auto",
+                   help="int8 kernels: auto = onednn on CPUs with AMX-INT8 (faster for batches of many turns), else "
+                        "fbgemm; fbgemm is faster one short turn at a time there (docs/BENCHMARKS.md)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads for the model (0: torch default)")
+
+
+def int8_backend_arg(a: argparse.Namespace) -> str | None:
+    """The ``backend`` for :func:`chunkformer.model.quantize.quantize_int8` from ``--int8-backend`` (None: auto);
+    ValueError when it is given without ``--int8`` (it would silently do nothing)."""
+    if a.int8_backend != "auto" and not a.int8:
+        raise ValueError("--int8-backend needs --int8")
+    return None if a.int8_backend == "auto" else a.int8_backend
 
 
 def load_model(path: str | Path, vocab: str | Path | None = None, cmvn: str | Path | None = None,

@@ -32,7 +32,7 @@ from types import FrameType
 import torch
 import uvicorn
 
-from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
+from chunkformer.checkpoint import CheckpointError, add_model_arguments, int8_backend_arg, load_model
 from chunkformer.decoding import LMError
 from chunkformer.decoding.fusion import add_lm_arguments, lm_fusion_from_args
 from chunkformer.decoding.hotwords import DEFAULT_SCORE
@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = load_model(a.model, vocab=a.vocab, cmvn=a.cmvn)
         ctx = Context.parse(a.context)
-        model = quantize_int8(loaded.model) if a.int8 else loaded.model
+        backend = int8_backend_arg(a)
+        model = quantize_int8(loaded.model, backend=backend) if a.int8 else loaded.model
         rec = Recognizer(model, loaded.tokenizer, ctx, a.beam, a.hotword_score, lm_fusion_from_args(a))
     except (CheckpointError, QuantizationError, LMError, ValueError, FileNotFoundError) as e:
         return error(e)

@@ -37,7 +37,7 @@ import torch
 from tqdm import tqdm
 
 from chunkformer.audio import MODEL_RATE, AudioError, decode_audio
-from chunkformer.checkpoint import CheckpointError, add_model_arguments, load_model
+from chunkformer.checkpoint import CheckpointError, add_model_arguments, int8_backend_arg, load_model
 from chunkformer.decoding import ContextGraph, CTCDecoder, DecodeOptions, FrameTopK, Hypothesis, LMError, Word
 from chunkformer.decoding.fusion import add_lm_arguments, lm_fusion_from_args
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
@@ -229,10 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         check_lengths(a)
         loaded = load_model(a.model, vocab=a.vocab, cmvn=a.cmvn)
         ctx = Context.parse(a.context)
+        backend = int8_backend_arg(a)
         if a.int8:
             if a.device != "cpu":
                 raise ValueError(f"--int8 runs on the CPU only; pass --device cpu (got {a.device})")
-            quantize_int8(loaded.model)
+            quantize_int8(loaded.model, backend=backend)
         options = decode_options(a, loaded.tokenizer)
     except (CheckpointError, QuantizationError, LMError, ValueError, FileNotFoundError) as e:
         return error(e)

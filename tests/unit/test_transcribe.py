@@ -17,6 +17,8 @@ from chunkformer.audio import resample
 from chunkformer.checkpoint import load_model
 from chunkformer.decoding import DecodeOptions, LMFusion, Word, build_hotwords, load_lm
 from chunkformer.decoding.ctc_search import collapse
+from chunkformer.model.masked_batch import Context
+from chunkformer.model.quantize import BACKENDS, quantize_int8
 from chunkformer.transcribe import Transcriber, main, split_at_pauses
 
 from conftest import OFFICIAL
@@ -135,6 +137,20 @@ def test_truncated_files_are_reported_like_the_server_does(tmp_path, official_mo
     assert f"error: {paths[1]}: truncated WAV: its data chunk holds {len(wav) - 44} of the 115200000" in cap.err
     assert re.search(rf"error: {re.escape(paths[2])}: truncated: \d+ of the {len(x)} samples", cap.err), cap.err
     assert "3 of 4 files could not be transcribed" in cap.err
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_int8_backend_option_gives_that_backends_transcript(official_model_dir, capsys, backend):
+    wav = str(OFFICIAL / "A.wav")
+    assert main(["--model", str(official_model_dir), "--int8", "--int8-backend", backend, wav]) == 0
+    loaded = load_model(official_model_dir)
+    quantize_int8(loaded.model, backend=backend)
+    tr = Transcriber(loaded.model, loaded.tokenizer, Context.DEFAULT)
+    text = next(iter(tr.transcribe([wav], progress=False))).text
+    assert capsys.readouterr().out == f"{wav}\t{text}\n"
+    # without --int8 the option would do nothing: one line, exit 2
+    assert main(["--model", str(official_model_dir), "--int8-backend", backend, wav]) == 2
+    assert "--int8-backend needs --int8" in capsys.readouterr().err
 
 
 def test_missing_model_is_one_line_error(tmp_path, capsys):
