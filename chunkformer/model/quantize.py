@@ -19,8 +19,10 @@ docs/SERVING.md). Per-row scaling costs two cheap elementwise passes per product
 
 Two kernel libraries (``backend``): fbgemm (torch's ``x86``/``fbgemm`` engine) and oneDNN (``onednn``).
 :func:`default_backend` takes oneDNN on CPUs with AMX-INT8 tiles, whose int8 products oneDNN runs on them and
-fbgemm does not (measured on an Intel Xeon with AMX, the large model at 2 threads: 1.86× float32 with oneDNN,
-1.60× with fbgemm, same run; docs/BENCHMARKS.md), and fbgemm everywhere else (AMD Zen 4, AVX-512 VNNI: 1.80–1.88×).
+fbgemm does not (measured on an Intel Xeon with AMX, the large model at 2 threads on a batch of 24 turns: 1.83×
+float32 with oneDNN, 1.57× with fbgemm, same run; docs/BENCHMARKS.md), and fbgemm everywhere else (AMD Zen 4,
+AVX-512 VNNI: 1.80–1.88×). oneDNN's gain needs many rows per product: one short turn per call is faster with
+fbgemm even there (1.55× against 1.46×), hence ``backend`` (``--int8-backend``) to override the default.
 oneDNN's product has no fixed-grid entry point: it measures its input's range itself, so the rows scaled into
 [-1, 1] go to it with two pinned rows of +1 and -1, which make that range [-1, 1] in every batch (and
 keeps a frame's result independent of its neighbours).
