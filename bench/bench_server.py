@@ -8,9 +8,12 @@ turns in turn (callers start at different turns). **saturation**: the next turn 
 For each server (``batching``, then ``--no-batching``), mode and N in ``--callers``, callers run for ``--seconds``
 and the requests still in flight are awaited. Reported per run: throughput in audio-seconds per wall-second,
 latency p50/p95/p99 (seconds from sending to the answer), requests, errors (by status or exception), and the
-server's mean batch size over the run (from ``/health``). **soak** (``--soak SECONDS``): one batching server under
-saturation (or paced: ``--soak-pause``) from the first N of ``--callers``; the server's RSS (psutil) every
-``--sample`` seconds, and its growth (also from ``--soak-warmup`` seconds on).
+server's mean batch size over the run (from ``/health``). ``--hotwords FILE`` (one phrase per line, ``#``
+comments: e.g. the demo catalogue of ``local/callbot_catalogue.py``): a ``--hotword-share`` of the requests
+(seeded per caller) carry the whole list as a multipart form field, as a call-bot would send its catalogue;
+those requests are decoded by the hotword beam search, the others stay greedy. **soak** (``--soak SECONDS``): one
+batching server under saturation (or paced: ``--soak-pause``) from the first N of ``--callers``; the server's RSS
+(psutil) every ``--sample`` seconds, and its growth (also from ``--soak-warmup`` seconds on).
 
 Each server is a fresh process on 127.0.0.1 (a free port, ``--threads`` torch threads), stopped with SIGTERM (its
 exit code is reported). Turns: the ``*.wav`` files of ``--audio DIR``, else 1.5–5 s slices of the fixture
@@ -21,6 +24,8 @@ utterances ``tests/fixtures/official/{A,B}.wav``. Run from the repository root (
     .venv/bin/python bench/bench_server.py --model egs/callbot/demo/pretrained --callers 1,8,32,64 --seconds 60
     .venv/bin/python bench/bench_server.py --soak 1800 --callers 32 --json soak.json
     .venv/bin/python bench/bench_server.py --soak 600 --soak-pause 2 --callers 32 --json soak.json   # paced
+    .venv/bin/python bench/bench_server.py --model egs/callbot/demo/finetuned --audio /tmp/turns --callers 32 \
+        --hotwords exp/catalogue.txt --hotword-share 0.5                 # half the turns with the catalogue
 """
 
 from __future__ import annotations
@@ -160,13 +165,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Hotwords:
+    """What a share of the requests carries: the phrases, joined as the server's ``hotwords`` field."""
+
+    field: str
+    share: float
+
+    @classmethod
+    def read(cls, path: Path, share: float) -> Hotwords:
+        lines = (ln.strip() for ln in path.read_text(encoding="utf-8").splitlines())
+        phrases = [ln for ln in lines if ln and not ln.startswith("#")]
+        if not phrases:
+            raise SystemExit(f"{path}: no phrase")
+        return cls(",".join(phrases), share)
+
+
+async def send(client: httpx.AsyncClient, url: str, turn: Turn, hotwords: str | None) -> httpx.Response:
+    """One turn: the raw body, or with a hotword list the multipart form (a catalogue is too long for a URL)."""
+    if hotwords is None:
+        return await client.post(f"{url}/transcribe", content=turn.data)
+    return await client.post(f"{url}/transcribe", files={"file": (turn.name, turn.data)}, data={"hotwords": hotwords})
+
+
 async def caller(client: httpx.AsyncClient, url: str, turns: list[Turn], first: int, deadline: float,
-                 pause: float, out: list[tuple[float, float, str]], jitter: float = 0.0, seed: int = 0) -> None:
+                 pause: float, out: list[tuple[float, float, str]], jitter: float = 0.0, seed: int = 0,
+                 hotwords: Hotwords | None = None) -> None:
     """Replays ``turns`` from index ``first`` until ``deadline`` (monotonic seconds), one request at a time,
     sleeping ``pause`` seconds between turns; appends (latency s, audio s, outcome) per request to ``out``.
     ``jitter`` > 0: the caller starts after U(0, pause) seconds and each pause is ``pause``·U(1 − jitter,
-    1 + jitter) (seeded), so that callers do not arrive in lockstep."""
+    1 + jitter) (seeded), so that callers do not arrive in lockstep. ``hotwords``: that share of the requests
+    carries the list (drawn from the caller's own seeded stream)."""
     rng = random.Random(seed)
+    pick = random.Random(seed + 1_000_003)
     if pause > 0 and jitter > 0:
         await asyncio.sleep(rng.uniform(0.0, pause))
     i = first
@@ -174,8 +205,9 @@ async def caller(client: httpx.AsyncClient, url: str, turns: list[Turn], first: 
         turn = turns[i % len(turns)]
         i += 1
         t0 = time.monotonic()
+        biased = hotwords is not None and pick.random() < hotwords.share
         try:
-            r = await client.post(f"{url}/transcribe", content=turn.data)
+            r = await send(client, url, turn, hotwords.field if biased else None)
             outcome = "ok" if r.status_code == 200 else str(r.status_code)
         except httpx.HTTPError as e:
             outcome = type(e).__name__
@@ -187,8 +219,8 @@ async def caller(client: httpx.AsyncClient, url: str, turns: list[Turn], first: 
             await asyncio.sleep(wait)
 
 
-async def load(url: str, turns: list[Turn], callers: int, seconds: float, pause: float, jitter: float = 0.0
-               ) -> tuple[list[tuple[float, float, str]], float]:
+async def load(url: str, turns: list[Turn], callers: int, seconds: float, pause: float, jitter: float = 0.0,
+               hotwords: Hotwords | None = None) -> tuple[list[tuple[float, float, str]], float]:
     """``callers`` callers for ``seconds`` → (per-request records, wall seconds until the last answer)."""
     out: list[tuple[float, float, str]] = []
     limits = httpx.Limits(max_connections=callers, max_keepalive_connections=callers)
@@ -196,7 +228,7 @@ async def load(url: str, turns: list[Turn], callers: int, seconds: float, pause:
         t0 = time.monotonic()
         deadline = t0 + seconds
         step = max(1, len(turns) // max(1, callers))
-        await asyncio.gather(*(caller(client, url, turns, k * step, deadline, pause, out, jitter, k)
+        await asyncio.gather(*(caller(client, url, turns, k * step, deadline, pause, out, jitter, k, hotwords)
                                for k in range(callers)))
         return out, time.monotonic() - t0
 
@@ -206,10 +238,11 @@ def percentile(xs: list[float], q: float) -> float:
 
 
 def measure(server: Server, name: str, mode: str, callers: int, turns: list[Turn], seconds: float,
-            pause: float, jitter: float = 0.0) -> RunResult:
+            pause: float, jitter: float = 0.0, hotwords: Hotwords | None = None) -> RunResult:
     """One run against a started server; the server's batch counters before and after give the mean batch."""
     before = server.health()["batches"]
-    records, wall = asyncio.run(load(server.url, turns, callers, seconds, pause if mode == "paced" else 0.0, jitter))
+    records, wall = asyncio.run(load(server.url, turns, callers, seconds, pause if mode == "paced" else 0.0, jitter,
+                                     hotwords))
     after = server.health()["batches"]
     ok = [(lat, sec) for lat, sec, outcome in records if outcome == "ok"]
     errors: dict[str, int] = {}
@@ -309,6 +342,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="soak: seconds between a caller's turns (0: saturation; e.g. 2 for a paced, moderate load)")
     ap.add_argument("--soak-warmup", type=float, default=60.0,
                     help="soak: RSS growth is also reported from this many seconds on (default: %(default)s)")
+    ap.add_argument("--hotwords", type=Path, help="phrase list (one per line) that --hotword-share of the requests "
+                                                  "carry (multipart field 'hotwords')")
+    ap.add_argument("--hotword-share", type=float, default=1.0, help="share of requests with the list (default 1)")
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     return ap.parse_args(argv)
 
@@ -318,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     callers = [int(n) for n in a.callers.split(",")]
     turns = load_turns(a.audio)
     extra = a.server_args.split()
+    if not 0.0 <= a.hotword_share <= 1.0:
+        raise SystemExit("--hotword-share must be in [0, 1]")
+    a.hotword_list = Hotwords.read(a.hotwords, a.hotword_share) if a.hotwords else None
     out: dict = {"machine": C.machine(), "args": {k: str(v) for k, v in vars(a).items()},
                  "turns": {"count": len(turns), "audio_s": round(sum(t.seconds for t in turns), 1)}}
     log_dir = Path(os.environ.get("TMPDIR", "/tmp"))
@@ -347,7 +386,7 @@ def run_matrix(a: argparse.Namespace, callers: list[int], turns: list[Turn], ext
             asyncio.run(load(server.url, turns, 1, 0.1, 0.0))  # warm-up
             for mode in a.modes.split(","):
                 for n in callers:
-                    r = measure(server, name, mode, n, turns, a.seconds, a.pause, a.pause_jitter)
+                    r = measure(server, name, mode, n, turns, a.seconds, a.pause, a.pause_jitter, a.hotword_list)
                     print_row(r)
                     runs.append({k: v for k, v in asdict(r).items() if k != "latencies"})
         codes[name] = server.exit_code

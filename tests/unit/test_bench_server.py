@@ -1,0 +1,43 @@
+"""bench/bench_server.py's hotword mode: the list file it reads, and a request it sends is decoded with the list
+by the real in-process server (fixture model), exactly as a form field of a call-bot would be."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from chunkformer.checkpoint import load_model
+
+from conftest import OFFICIAL
+from helpers import serve
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import bench_server as B  # noqa: E402
+
+
+def test_the_list_file_skips_comments_and_blank_lines(tmp_path: Path) -> None:
+    f = tmp_path / "catalogue.txt"
+    f.write_text("# held-out\nTrăm Phố\n\n  Hồ Chí Minh  \n# end\n", encoding="utf-8")
+    assert B.Hotwords.read(f, 0.5) == B.Hotwords("Trăm Phố,Hồ Chí Minh", 0.5)
+    f.write_text("# nothing\n\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="no phrase"):
+        B.Hotwords.read(f, 1.0)
+
+
+def test_a_biased_turn_is_decoded_with_the_list_and_a_plain_one_is_not() -> None:
+    """The fixture model hears "trăm phố" in A only with the list (tests/unit/serving/test_serving_app.py)."""
+    data = (OFFICIAL / "A.wav").read_bytes()
+    turn = B.Turn("A.wav", data, 5.0)
+
+    async def calls(client: httpx.AsyncClient, _state: Any) -> list[httpx.Response]:
+        return [await B.send(client, "", turn, None), await B.send(client, "", turn, "Trăm Phố,Hồ Chí Minh")]
+
+    plain, biased = serve(load_model(OFFICIAL / "model"), calls, window=0.0)
+    assert plain.status_code == biased.status_code == 200
+    assert "hotwords" not in plain.json() and "trăm phố" not in plain.json()["text"]
+    assert biased.json()["hotwords"]["phrases"] == ["trăm phố"]  # the fixture vocabulary cannot spell "chí"
+    assert "trăm phố" in biased.json()["text"]
