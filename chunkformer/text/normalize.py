@@ -208,7 +208,8 @@ _INT = r"(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)"       # 500.000 or 500000
 # 1,5 and, as typed in English style, 2.5 (a "." before 1-2 digits cannot group thousands: 2.5 triệu, 0.5%)
 _DEC = rf"{_INT}(?:,[0-9]+|\.[0-9]{{1,2}}(?![0-9]))?"
 # an amount of money has no fraction: 99,000đ and 1 500 000 đ group thousands with "," or a space
-_MONEY = rf"(?:[0-9]{{1,3}}(?:,[0-9]{{3}})+(?![0-9])|[0-9]{{1,3}}(?: [0-9]{{3}})+(?![0-9])|{_DEC})"
+_MONEY_GROUPS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,3}(?: [0-9]{3})+")
+_MONEY = rf"(?:(?:{_MONEY_GROUPS.pattern})(?![0-9])|{_DEC})"
 _DATE = re.compile(r"(?<![\w/.,-])([0-9]{1,2})([/.-])([0-9]{1,2})\2([0-9]{4})(?![\w/-]|[.,][0-9])")
 # d/m and d-m without a year; a "-" is a date only where it cannot be a range (see _date)
 _DAY_MONTH = re.compile(r"(?<![\w/.,-])([0-9]{1,2})([/-])([0-9]{1,2})(?![\w/-]|[.,][0-9])")
@@ -263,7 +264,7 @@ class _Speller:
 
     def money(self, s: str) -> str:
         """An amount before đồng: '99,000' and '1 500 000' group thousands; else as :meth:`dec`."""
-        if re.fullmatch(r"[0-9]{1,3}(?:[, ][0-9]{3})+", s):
+        if _MONEY_GROUPS.fullmatch(s):
             return self.int(re.sub("[, ]", "", s))
         return self.dec(s)
 
@@ -420,7 +421,7 @@ class TextNormalizer:
         self.vocab = vocab
         self.spell = {k.lower(): v for k, v in self.cfg.spell_out.items()}
         self.exact_tags = {_tag_key(k): v for k, v in self.cfg.tags.items() if "*" not in k}
-        self.wild_tags = [(re.compile(".*".join(map(re.escape, k.lower().split("*")))), v)
+        self.wild_tags = [(re.compile(".*".join(map(re.escape, _tag_key(k).split("*")))), v)
                           for k, v in self.cfg.tags.items() if "*" in k]
         self.rules = _number_rules(_Speller(self.cfg), self.cfg)
 
