@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -114,8 +115,10 @@ def check_epoch_hours(cfg: DataConfig, durs: dict[str, list[float]], weights: di
         return
     need = max(max(durs[d]) / weights[d] for d in durs)  # seconds of epoch giving each domain its longest cut
     if cfg.epoch_hours * 3600 < need:
+        step = 10.0 ** (math.floor(math.log10(need / 3600)) - 3)  # 4 significant digits, rounded up: the value
+        hours = math.ceil(need / 3600 / step) * step              # printed must pass this check itself
         raise ConfigError(f"{cfg.path}: mixing.epoch_hours {cfg.epoch_hours} is too short: some epochs would hold "
-                          f"no cut of a domain (or none at all); use at least {need / 3600:.4g} or null (all the "
+                          f"no cut of a domain (or none at all); use at least {hours:.4g} or null (all the "
                           "training audio)")
 
 

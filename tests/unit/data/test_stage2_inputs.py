@@ -3,6 +3,7 @@ module (not trained on with the old mix), and train audio that is also in val/te
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,11 @@ def test_an_epoch_hours_too_short_for_a_domain_is_refused_in_one_line(tmp_path: 
     assert load_script("build_train_cuts").main(["--data-config", str(yaml), "--manifest-dir", str(mdir)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "mixing.epoch_hours 0.0001 is too short" in err[0] and "at least 0.002" in err[0], err
+    # the value it names passes the check itself (it is rounded up, never down)
+    suggested = re.search(r"at least ([0-9.e-]+) ", err[0]).group(1)
+    yaml.write_text(yaml.read_text(encoding="utf-8").replace("0.0001", suggested), encoding="utf-8")
+    assert load_script("build_train_cuts").main(["--data-config", str(yaml), "--manifest-dir", str(mdir)]) == 0
+    yaml.write_text(yaml.read_text(encoding="utf-8").replace(suggested, "0.0001"), encoding="utf-8")
     yaml.write_text(yaml.read_text(encoding="utf-8").replace("0.0001", "0.0021"), encoding="utf-8")
     stages_0_2(yaml, mdir)
     data = TrainData(mdir, Tokenizer.from_file(VOCAB), LoaderConfig(max_duration=10.0, num_workers=0),
