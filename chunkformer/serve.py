@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                             timeout_graceful_shutdown=a.shutdown_timeout, lifespan="on")
     server = DrainingServer(config, app.state.serving)
     log.info("serving %s (%s, %d threads, batching %s) on http://%s:%d", a.model,
-             f"int8, {int8_backend(model)}" if a.int8 else "fp32",
+             f"int8, {info['int8_backend']}" if a.int8 else "fp32",
              torch.get_num_threads(), "off" if a.no_batching else f"{settings.window * 1000:g} ms window",
              a.host, a.port)
     for sig in (signal.SIGINT, signal.SIGTERM):  # uvicorn re-raises the stop signal after draining: exit 0 instead
