@@ -65,11 +65,11 @@ def effective_context(context: Context, num_frames: list[int], frame_cost: float
     lengths = [max(1, subsampled_len(n)) for n in num_frames]
     longest = max(lengths)
 
-    def reach(c: int) -> int:  # frames a chunk of the longest utterance must see on each side: (k-1)·c
-        return (-(-longest // c) - 1) * c
+    def reach(c: int) -> int:
+        return _reach(longest, c)
 
     c = context.chunk
-    if min(context.left, context.right) < reach(c):
+    if not full_attention(context, num_frames):
         return Context(min(context.left, reach(c)), c, min(context.right, reach(c)))
 
     def cost(size: int) -> float:
@@ -79,6 +79,24 @@ def effective_context(context: Context, num_frames: list[int], frame_cost: float
     # cheapest size; on a tie the larger chunk (fewer, bigger GEMMs)
     size = min({longest, *(k for k in (16, 32, 64) if k < longest)}, key=lambda k: (cost(k), -k))
     return Context(reach(size), size, reach(size))
+
+
+def _reach(longest: int, chunk: int) -> int:
+    """Frames a chunk of the longest utterance (``longest`` output frames) must see on each side to see all of
+    it: (k-1)·c for k chunks."""
+    return (-(-longest // chunk) - 1) * chunk
+
+
+def full_attention(context: Context, num_frames: list[int]) -> bool:
+    """Whether, for utterances of ``num_frames`` fbank frames, every chunk of ``context`` sees its whole
+    utterance (left and right context reach its first and last frame): then the masked batch is full
+    attention per utterance.
+
+    >>> full_attention(Context(128, 64, 128), [800, 1500]), full_attention(Context(128, 64, 128), [2000])
+    (True, False)
+    """
+    longest = max(max(1, subsampled_len(n)) for n in num_frames)
+    return min(context.left, context.right) >= _reach(longest, context.chunk)
 
 
 def frame_cost(cfg: EncoderConfig) -> float:
@@ -122,7 +140,16 @@ class ChunkFormerModel(nn.Module):
 
     @torch.no_grad()
     def ctc_log_probs(self, feats: list[torch.Tensor], context: Context) -> list[torch.Tensor]:
-        """One masked batch over all utterances → per-utterance (L_b, V) CTC log-probs."""
+        """One batch over all utterances → per-utterance (L_b, V) CTC log-probs.
+
+        In eval mode, when ``context`` gives every utterance full attention (:func:`full_attention`: turns up to
+        15 s with the default context), the utterances run packed end to end
+        (:meth:`ChunkFormerEncoder.forward_packed`): the same result up to float rounding, without the masked
+        batch's padding to whole chunks and its copies of overlapping attention windows; otherwise one masked
+        batch."""
+        if not self.training and feats and full_attention(context, [f.shape[0] for f in feats]):
+            y, lens = self.encoder.forward_packed([f.to(self.device) for f in feats])
+            return list(self.ctc.log_softmax(y).split(lens))
         batch = self.chunk_batch(feats, context)
         return batch.split(self.ctc.log_softmax(self.encoder(batch)[0]))
 

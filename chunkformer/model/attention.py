@@ -87,6 +87,28 @@ class ChunkRelPositionAttention(nn.Module):
     ) -> torch.Tensor:
         """Attention output (g, c, d) for the g chunks ``first … first+g-1`` with queries q (g, c, h, d_k),
         the full k/v sequence from :meth:`kv_sequence`, their mask (g, W) and ``p_t`` from :meth:`pos_proj`."""
+        return self.linear_out(self._heads(q, kv_seq, first, mask, p_t, width))
+
+    def attend_packed(self, q: torch.Tensor, kv: torch.Tensor, lens: list[int], p_t: torch.Tensor) -> torch.Tensor:
+        """Full attention within each utterance of a packed batch (inference): q (T, h, d_k) and kv rows
+        (T, h, 2·d_k) of utterances of ``lens`` frames laid end to end (T = Σ lens), ``p_t`` from :meth:`pos_proj`
+        of the window of the longest (2·max(lens) - 1 positions) → (T, d). Each utterance is one chunk with no
+        context and no mask, as a batch of one is; the output projection runs once over all frames."""
+        longest = (p_t.size(-1) + 1) // 2
+        heads, start = [], 0
+        for n in lens:
+            # the centred 2n - 1 positions of the longest window are this utterance's window
+            p = p_t[..., longest - n : longest + n - 1]
+            heads.append(self._heads(q[start : start + n].unsqueeze(0), kv[start : start + n], 0, None, p, n)[0])
+            start += n
+        return self.linear_out(torch.cat(heads) if len(heads) > 1 else heads[0])
+
+    def _heads(
+        self, q: torch.Tensor, kv_seq: torch.Tensor, first: int, mask: torch.Tensor | None, p_t: torch.Tensor,
+        width: int,
+    ) -> torch.Tensor:
+        """:meth:`attend` before the output projection: the heads' outputs (g, c, h·d_k); ``mask`` None: every key
+        of the window is valid."""
         g, c, h, dk = q.shape
         scale = 1.0 / math.sqrt(dk)
         # windows of chunks first…first+g-1: rows first·c … first·c + (g-1)·c + W of the sequence
@@ -102,13 +124,14 @@ class ChunkRelPositionAttention(nn.Module):
         p_len = bd.size(-1)
         # rel_shift as a view: bd[g, h, i, j] = raw[h, g·c + i, c - 1 - i + j]
         bd = bd.as_strided((g, h, c, width), (c * p_len, g * c * p_len, p_len - 1, 1), bd.storage_offset() + c - 1)
-        masked = ~mask.view(g, 1, 1, width)
         # in place on the matmul output (autograd-safe: matmul's backward needs its inputs, not its output)
-        scores = scores.add_(bd).masked_fill_(masked, -float("inf"))
+        scores = scores.add_(bd)
+        if mask is not None:
+            scores = scores.masked_fill_(~mask.view(g, 1, 1, width), -float("inf"))
         # every chunk keeps at least its own first frame, so no row is all -inf and masked weights are exactly 0
         if scores.dtype == torch.float32:
             attn = torch.softmax(scores, dim=-1)
         else:
             attn = torch.softmax(scores.float(), dim=-1).type_as(scores)
         out = torch.matmul(self.dropout(attn), v)  # (g, h, c, d_k)
-        return self.linear_out(out.transpose(1, 2).reshape(g, c, h * dk))
+        return out.transpose(1, 2).reshape(g, c, h * dk)

@@ -67,3 +67,19 @@ class ChunkConvolutionModule(nn.Module):
         x = self.activation(self.norm(x.transpose(1, 2)))  # (g, c, d)
         x = self._pointwise(x, self.pointwise_conv2, self.pointwise2_int8)
         return x.masked_fill_(~mask[:, lo:-lo].unsqueeze(-1), 0.0)  # in place: linear keeps no output
+
+    def finish_packed(self, frames: torch.Tensor, lens: list[int]) -> torch.Tensor:
+        """:meth:`finish` for a packed batch (inference): GLU frames (T, d) of utterances of ``lens`` frames laid
+        end to end → (T, d). One depthwise convolution runs over ``[zeros(k//2) | u_0 | zeros(k//2) | u_1 | …]``:
+        the k//2 zeros between neighbours are what each utterance sees past its ends, as alone."""
+        lo = self.lorder
+        gap = frames.new_zeros(lo, self.channels)
+        parts, start = [gap], 0
+        for n in lens:
+            parts += [frames[start : start + n], gap]
+            start += n
+        y = self.depthwise_conv(torch.cat(parts).t().unsqueeze(0))[0].t()  # (T + (B-1)·k//2, d)
+        # utterance b's outputs start b·(k//2) rows after its frames' own start
+        starts = [sum(lens[:b]) + b * lo for b in range(len(lens))]
+        y = torch.cat([y[s : s + n] for s, n in zip(starts, lens)]) if len(lens) > 1 else y
+        return self._pointwise(self.activation(self.norm(y)), self.pointwise_conv2, self.pointwise2_int8)

@@ -22,7 +22,7 @@ from chunkformer.frontend import NUM_MEL_BINS
 from chunkformer.model.cmvn import GlobalCMVN
 from chunkformer.model.embedding import RelPositionalEncoding
 from chunkformer.model.encoder_layer import ChunkFormerEncoderLayer
-from chunkformer.model.masked_batch import ChunkBatch
+from chunkformer.model.masked_batch import ChunkBatch, check_lengths
 from chunkformer.model.subsampling import DepthwiseConvSubsampling
 
 # encoder_conf values of the released models that this implementation reproduces; anything else is refused
@@ -149,3 +149,22 @@ class ChunkFormerEncoder(nn.Module):
         if att_cache is None:
             return xs, None, None
         return xs, torch.stack(new_att), torch.stack(new_cnn)
+
+    def forward_packed(self, feats: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
+        """Inference with full attention (eval mode): utterances (T_b, F) → frames (Σ L_b, d) laid end to end, and
+        the L_b. Each utterance is subsampled alone and every block runs once over all frames
+        (:meth:`ChunkFormerEncoderLayer.forward_packed`): the masked batch's result when every chunk sees its whole
+        utterance, without padding any utterance to a multiple of a chunk or copying attention windows."""
+        if self.training:
+            raise RuntimeError("forward_packed is for inference; use forward (the masked batch) in training")
+        check_lengths(feats)
+        xs = []
+        for f in feats:
+            x = f.unsqueeze(0)
+            xs.append(self.embed(self.global_cmvn(x) if self.global_cmvn is not None else x)[0])
+        lens = [x.size(0) for x in xs]
+        x = (torch.cat(xs) if len(xs) > 1 else xs[0]) * self.pos_enc.xscale
+        pos_emb = self.pos_enc.window(max(lens), 0, 0).to(device=x.device, dtype=x.dtype)
+        for layer in self.encoders:
+            x = layer.forward_packed(x, lens, pos_emb)
+        return self.after_norm(x), lens

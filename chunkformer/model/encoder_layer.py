@@ -95,6 +95,19 @@ class ChunkFormerEncoderLayer(nn.Module):
             out.append(self.norm_final(y))
         return _cat(out), att_cache, cnn_cache
 
+    def forward_packed(self, x: torch.Tensor, lens: list[int], pos_emb: torch.Tensor) -> torch.Tensor:
+        """Inference over whole utterances laid end to end: x (T, d) with T = Σ ``lens``, ``pos_emb`` the
+        (1, 2·max(lens) - 1, d) window of the longest → (T, d). The same block as :meth:`forward` with full
+        attention (each utterance one chunk, no context), without its padding: feed-forward, projections and the
+        conv's pointwise products run once over every frame; attention and the depthwise conv per utterance."""
+        att, conv = self.self_attn, self.conv_module
+        x = x + 0.5 * self.feed_forward_macaron(self.norm_ff_macaron(x))
+        q, kv = att.project(self.norm_mha(x).unsqueeze(0), att.fused_qkv())
+        x = x + att.attend_packed(q[0], kv, lens, att.pos_proj(pos_emb))
+        x = x + conv.finish_packed(conv.glu(self.norm_conv(x).unsqueeze(0)), lens)
+        x = x + 0.5 * self.feed_forward(self.norm_ff(x))
+        return self.norm_final(x)
+
 
 def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts, 0)

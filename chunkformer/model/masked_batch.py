@@ -77,6 +77,15 @@ class ChunkBatch:
         return [p.reshape(-1, p.size(-1))[: int(n)] for p, n in zip(parts, self.out_lens)]
 
 
+def check_lengths(feats: list[torch.Tensor]) -> None:
+    """Refuses an empty batch or an utterance (T, F) shorter than one output frame's receptive field."""
+    if not feats:
+        raise ValueError("empty batch")
+    for b, x in enumerate(feats):
+        if x.size(0) < RECEPTIVE_FIELD:
+            raise ValueError(f"utterance {b} has {x.size(0)} frames; at least {RECEPTIVE_FIELD} are needed")
+
+
 def window_size(chunk: int) -> int:
     """fbank frames that ``chunk`` output frames read: the last one's receptive field reaches 15 - 8 = 7 frames
     past ``8·chunk``."""
@@ -90,16 +99,13 @@ def make_chunk_batch(
     offsets: list[int] | None = None,
 ) -> ChunkBatch:
     """Cuts utterances (T_b, F) into masked chunk windows; ``offsets`` = cached history frames per utterance."""
-    if not feats:
-        raise ValueError("empty batch")
     c, left, right = context.chunk, context.left, context.right
     size, step = window_size(c), RATE * c
     device = feats[0].device
     windows, n_chunks, starts, lens, offs = [], [], [], [], []
+    check_lengths(feats)
     for b, x in enumerate(feats):
         t = x.size(0)
-        if t < RECEPTIVE_FIELD:
-            raise ValueError(f"utterance {b} has {t} frames; at least {RECEPTIVE_FIELD} are needed")
         max_len = subsampled_len(t)
         # chunks from the output length: the official formula adds an all-padding chunk when T exceeds a
         # window by 1-7 frames; its fully masked attention row is harmless in inference but NaN in backward

@@ -62,7 +62,7 @@ class DepthwiseConvSubsampling(nn.Module):
         self.out = nn.Linear(c * conv_out_len(input_dim), d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv[1:](self._first_conv(x))
+        x = self.conv[2:](self._first_conv(x))  # conv[1], the ReLU, is applied inside _first_conv
         n, c, t, f = x.shape
         return self.out(x.transpose(1, 2).reshape(n, t, c * f))
 
@@ -70,10 +70,13 @@ class DepthwiseConvSubsampling(nn.Module):
         """``conv[0]`` (1→C) as one matrix product over the kernel's patches: (N, T, F) → (N, C, T', F') laid out
         channels-last, which the depthwise convolutions read natively and int8's pointwise products without a
         copy. On CPU this beat PyTorch's own convolution, which has no fast path for one input channel
-        (docs/BENCHMARKS.md, int8 section); the result is the same up to float rounding."""
+        (docs/BENCHMARKS.md, int8 section); the result is the same up to float rounding. The ReLU that follows
+        (``conv[1]``) runs here, in place on the product's contiguous rows: on the channels-last view it took a
+        strided kernel that cost ~30 % of the whole subsampling."""
         conv = self.conv[0]
         (k, _), (s, _) = conv.kernel_size, conv.stride
         patches = x.unfold(1, k, s).unfold(2, k, s)  # (N, T', F', k, k)
         n, t, f = patches.shape[:3]
         y = torch.addmm(conv.bias, patches.reshape(n * t * f, k * k), conv.weight.view(-1, k * k).t())
+        torch.relu_(y)  # autograd-safe: addmm saves its inputs, not its output
         return y.view(n, t, f, -1).permute(0, 3, 1, 2)

@@ -121,3 +121,33 @@ def test_full_attention_batches_use_short_chunks_with_the_same_result(loaded):
         torch.testing.assert_close(b[i, :n], a[i, :n], atol=TOL, rtol=1e-5)  # float rounding only
     # equal lengths: nothing to gain, one chunk per utterance as before
     assert effective_context(Context(128, 64, 128), [1500, 1500]) == Context(0, longest, 0)
+
+
+def test_packed_inference_equals_the_masked_batch(loaded, monkeypatch):
+    """In eval mode, ``ctc_log_probs`` runs a batch whose chunks all see their whole utterance packed end to end
+    (no padding to whole chunks, attention and depthwise conv per utterance, one GEMM per projection): the
+    masked batch's log-probs up to float rounding, for lengths down to one output frame; a batch where a chunk
+    cannot see its whole utterance, and training, keep the masked batch."""
+    model = loaded.model.eval()
+    g = torch.Generator().manual_seed(5)
+    feats = [torch.randn(n, 80, generator=g) for n in (15, 23, 200, 517, 1500, 96)]
+    calls = []
+    packed = model.encoder.forward_packed
+    monkeypatch.setattr(model.encoder, "forward_packed", lambda f: calls.append(len(f)) or packed(f))
+    with torch.no_grad():
+        ours = model.ctc_log_probs(feats, Context(128, 64, 128))
+        ref, lens = model(model.chunk_batch(feats, Context(128, 64, 128)))
+    assert calls == [len(feats)]
+    for i, n in enumerate(lens.tolist()):
+        assert ours[i].shape == (n, 62)
+        torch.testing.assert_close(ours[i], ref[i, :n], atol=TOL, rtol=1e-5)
+    with torch.no_grad():
+        model.ctc_log_probs(feats, Context(32, 16, 32))  # 1500 frames = 186 output frames: beyond 32 frames of context
+        model.train()
+        try:
+            model.ctc_log_probs(feats[:2], Context(128, 64, 128))
+            with pytest.raises(RuntimeError, match="inference"):
+                packed(feats[:2])
+        finally:
+            model.eval()
+    assert calls == [len(feats)]
