@@ -1,14 +1,14 @@
 """Where a served request's time goes, in one process without HTTP: what batching can and cannot share.
 
 The server does three things per request (:mod:`chunkformer.serving.recognizer`): **prepare** (decode the audio,
-resample to 16 kHz, fbank; on the prep threads), the **model** (one ``ctc_log_probs`` over a masked batch; the
-only step batching shares) and the **answer** (CTC search, word times from the fbank, the JSON dict; per
-request). This script times each on the same turns, one after the other, the model at batch sizes 1 and
-``--batches``, with the server's thread settings, and prints what batching gains when the steps run in turn,
-``(P + A + M1) / (P + A + MB)`` per turn, beside the model's own gain ``M1 / MB``. The server overlaps
-preparation (its own threads) with the model, and HTTP and the load generator share the cores, so its ratio
-differs; this says how much there is to gain. Medians of ``--reps`` rounds (alternating,
-``_common.alternate``)::
+resample to 16 kHz, fbank; on the prep threads), the **model** (one ``ctc_log_probs`` over the batch, packed end
+to end for call turns; the only step batching shares; ``--masked`` also times the masked batch it replaced) and
+the **answer** (CTC search, word times from the fbank, the JSON dict; per request). This script times each on
+the same turns, one after the other, the model at batch sizes 1 and ``--batches``, with the server's thread
+settings, and prints what batching gains when the steps run in turn, ``(P + A + M1) / (P + A + MB)`` per turn,
+beside the model's own gain ``M1 / MB``. The server overlaps preparation (its own threads) with the model, and
+HTTP and the load generator share the cores, so its ratio differs; this says how much there is to gain. Medians
+of ``--reps`` rounds (alternating, ``_common.alternate``)::
 
     .venv/bin/python bench/bench_server_costs.py --model egs/callbot/demo/finetuned --audio /tmp/turns
 """
@@ -38,6 +38,8 @@ def main() -> None:
     ap.add_argument("--batches", default="8,16,32", help="batch sizes besides 1")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--masked", action="store_true",
+                    help="also time the masked batch at every size (what packed inference replaced)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     C.setup_torch(a.threads)
@@ -54,11 +56,18 @@ def main() -> None:
             for i in range(0, n, b):
                 rec.model.ctc_log_probs([u.feats for u in utts[i:i + b]], rec.ctx)
 
+        def masked(b: int) -> None:  # the masked batch, which ctc_log_probs used for every batch until 2026-12-07
+            m = rec.model
+            for i in range(0, n, b):
+                batch = m.chunk_batch([u.feats for u in utts[i:i + b]], rec.ctx)
+                batch.split(m.ctc.log_softmax(m.encoder(batch)[0]))
+
         sizes = [1] + [int(b) for b in a.batches.split(",")]
         fns = {"prepare": lambda: [rec.prepare(t.data, t.name, RequestOptions()) for t in turns],
                "answer": lambda: [rec.answer(u, lp) for u, lp in zip(utts, lps)],
                "search only": lambda: [rec.decoder.decode(lp) for lp in lps],
-               **{f"model, batch {b}": (lambda b=b: model(b)) for b in sizes}}
+               **{f"model, batch {b}": (lambda b=b: model(b)) for b in sizes},
+               **({f"model (masked batch), batch {b}": (lambda b=b: masked(b)) for b in sizes} if a.masked else {})}
         timing = C.alternate(fns, a.reps, log=lambda _: None)
     ms = {k: 1000 * timing.median(k) / n for k in fns}
     print(f"{n} turns, {audio:.1f} s of audio ({audio / n:.2f} s per turn), {a.threads} threads; ms per turn "
@@ -73,6 +82,9 @@ def main() -> None:
     for b, r in bounds.items():
         print(f"batch {b}: steps in turn {r['with_prepare_and_answer']:.2f}x the throughput of batch 1 "
               f"(the model alone: {r['model_only']:.2f}x)")
+        if a.masked:
+            r["masked_model_only"] = one / ms[f"model (masked batch), batch {b}"]
+            print(f"batch {b}: the masked batch alone {r['masked_model_only']:.2f}x")
     if a.json:
         C.write_json(a.json, {"machine": C.machine(), "turns": n, "audio_s": audio, "ms_per_turn": ms,
                               "bounds": bounds, "timing": timing.summary()})
