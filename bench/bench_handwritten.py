@@ -44,7 +44,17 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "local"), str(REPO / "bench")]  # this checkout's code
 import _common as C  # noqa: E402
-from bench_decoding_quality import TARGETS, Decoded, Utt, fmt, hotword_row, model_name, status, wer_of  # noqa: E402
+from bench_decoding_quality import (  # noqa: E402
+    TARGETS,
+    Decoded,
+    Utt,
+    fmt,
+    hotword_row,
+    model_name,
+    status,
+    wer_of,
+    write_report,
+)
 from callbot_catalogue import Catalogue, held_out_phrases  # noqa: E402
 from make_demo_corpus import phone_copies  # noqa: E402
 from tts import speak_heldout  # noqa: E402
@@ -295,10 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     name = model_name(a.model)
     a.out_dir.mkdir(parents=True, exist_ok=True)
     write_hypotheses(a.out_dir / f"hyps-{name}.jsonl", runs)
-    md = markdown(report)
-    atomic_write_text(a.out_dir / f"{name}.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    atomic_write_text(a.out_dir / f"{name}.md", md + "\n")
-    print(md)
+    write_report(a.out_dir, name, report, markdown(report))
     return 0
 
 
