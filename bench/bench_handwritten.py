@@ -173,12 +173,15 @@ def setup(a: argparse.Namespace) -> tuple[LoadedModel, LMFusion, Catalogue, Cont
     """The model, the LM fusion at its val choice, the catalogue and its context graph, and what they are."""
     loaded = load_model(a.model)
     weight, bonus = read_fusion(a.fusion_json, a.fusion_tag, a.lm)
+    if a.lm_values:  # a val choice recorded elsewhere (the shipped model's, docs/BENCHMARKS.md)
+        weight, bonus = (float(v) for v in a.lm_values.split(","))
     cat = read_catalogue(a.hotwords)
     hot = build_hotwords(cat.phrases, loaded.tokenizer, score=a.hotword_score)
     if hot.graph is None:
         raise ValueError(f"{a.hotwords}: no phrase the model's vocabulary can spell")
     fusion = LMFusion(load_lm(a.lm), weight, bonus)
-    info = {"lm": {"file": str(a.lm), "fusion_json": str(a.fusion_json), "tag": a.fusion_tag, "weight": weight,
+    tag = f"{a.fusion_tag}, replaced by --lm-values" if a.lm_values else a.fusion_tag
+    info = {"lm": {"file": str(a.lm), "fusion_json": str(a.fusion_json), "tag": tag, "weight": weight,
                    "bonus": bonus},
             "hotwords": {"file": str(a.hotwords), "phrases": len(cat.phrases), "held_out": len(cat.held_out),
                          "distractors": len(cat.distractors), "rejected": hot.rejected, "score": a.hotword_score,
@@ -283,6 +286,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fusion-json", type=Path, required=True, help="stage 5's <exp>/lm_fusion.json")
     p.add_argument("--fusion-tag", default="avg3-init0.2",
                    help="whose val choice of weight and bonus to use (the shipped fine-tune is avg3-init0.2)")
+    p.add_argument("--lm-values", default="", metavar="W,B",
+                   help="weight,bonus instead of --fusion-tag's (another val choice); the LM is still checked")
     p.add_argument("--hotwords", type=Path, required=True, help="the catalogue (local/callbot_catalogue.py --out)")
     p.add_argument("--hotword-score", type=float, default=1.5, help="per token; bench_decoding_quality's val choice")
     p.add_argument("--prune-topk", type=int, default=10, help="tokens per frame of the hotword search (val choice)")
