@@ -388,6 +388,13 @@ def run(a: argparse.Namespace, argv: list[str] | None) -> dict:
     return report
 
 
+def write_report(out_dir: Path, name: str, report: dict, md: str) -> None:
+    """``<out_dir>/<name>.json`` and ``.md``; the markdown is also printed."""
+    atomic_write_text(out_dir / f"{name}.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    atomic_write_text(out_dir / f"{name}.md", md + "\n")
+    print(md)
+
+
 def model_name(model: str) -> str:
     return Path(model).name.replace(".pt", "")
 
@@ -398,11 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(a, argv)
     except (FileNotFoundError, ValueError) as e:
         return error(e)
-    md = markdown(report)
-    name = model_name(a.model)
-    atomic_write_text(a.out_dir / f"{name}.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    atomic_write_text(a.out_dir / f"{name}.md", md + "\n")
-    print(md)
+    write_report(a.out_dir, model_name(a.model), report, markdown(report))
     return 0
 
 

@@ -171,11 +171,13 @@ def test_grid(plain: CTCDecoder, lm: NgramLM, grid: list[tuple[float, float]], f
 
 def handwritten(model: LoadedModel, ctx: Context, decoders: dict[str, CTCDecoder]) -> dict[str, dict[str, float]]:
     """{clean, phone: {decoder name: WER %}} on the hand-written sentences of tests/test_handwritten_callbot.py."""
-    sys.path.insert(0, str(C.REPO / "tests"))
+    sys.path[:0] = [str(C.REPO / "tests"), str(C.REPO / "local")]
     import test_handwritten_callbot as hw  # noqa: PLC0415 (the sentences live with their test, nowhere else)
+    from make_demo_corpus import phone_copies  # noqa: PLC0415
+    from tts import speak_heldout  # noqa: PLC0415
 
-    clean = [hw.speak(i, s) for i, s in enumerate(hw.SENTENCES)]
-    phone = [hw.phone_line(x, r, np.random.default_rng([7, i])) for i, (x, r) in enumerate(clean)]
+    clean = [speak_heldout(i, s) for i, s in enumerate(hw.SENTENCES)]
+    phone = phone_copies(clean)
     out = {}
     for cond, waves in (("clean", clean), ("phone", phone)):
         feats = [fbank(resample(np.asarray(x, dtype=np.float32), r, 16000), 16000) for x, r in waves]

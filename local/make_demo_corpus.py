@@ -76,6 +76,12 @@ def phone_line(x: np.ndarray, rate: int, rng: np.random.Generator) -> tuple[np.n
     return telephone_channel(x / max(1.0, float(np.abs(x).max())), rate, "mulaw", rng)
 
 
+def phone_copies(waves: Sequence[tuple[np.ndarray, int]], seed: int = 7) -> list[tuple[np.ndarray, int]]:
+    """Sentence ``i`` of a hand-written test set over :func:`phone_line`, seeded by ``[seed, i]``: each sentence
+    gets its own echo, noise and SNR, the same on every run (tests and benches of hand-written sentences)."""
+    return [phone_line(x, r, np.random.default_rng([seed, i])) for i, (x, r) in enumerate(waves)]
+
+
 def render(job: tuple[str, str, int, str, int]) -> tuple[str, float]:
     """Synthesizes one utterance into its wav file; returns (relative path, seconds)."""
     domain, split, idx, text, seed = job

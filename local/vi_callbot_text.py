@@ -25,6 +25,7 @@ only them. ``{x2}`` is a second, different value of slot ``x``. Numbers are spel
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import random
 import re
@@ -220,6 +221,61 @@ def derived(a: str, b: str) -> bool:
     are one structure, not two."""
     ba, bb = content_bag(a), content_bag(b)
     return ba <= bb or bb <= ba
+
+
+_DIGIT_RUN = "<digits>"  # a digit-string slot (phone, account, OTP…): one or more digit words
+
+
+@functools.cache
+def _values_by_first_word(slot: str) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The values of a finite slot as word tuples, by their first word."""
+    out: dict[str, list[tuple[str, ...]]] = collections.defaultdict(list)
+    for v in SLOTS[slot].values:
+        out[v.split()[0]].append(tuple(v.split()))
+    return {w: tuple(vs) for w, vs in out.items()}
+
+
+def producible(text: str, pattern: str) -> bool:
+    """Whether the generator could say ``text`` with ``pattern`` (a pattern's text): its words in order, each
+    slot one of its values (all of them, training and held-out; composites by their formulas; digit strings as
+    any run of digit words), fillers (``FILLERS``, the conversation style) before any word. Slightly more than
+    the generator says (``{x}`` and ``{x2}`` may be equal here), so a False is certain. Used to show that a
+    hand-written sentence is not generator output.
+
+    >>> pattern = "{me} muốn chuyển {amount} sang ngân hàng {bank}"
+    >>> producible("ờ tôi muốn chuyển năm trăm nghìn đồng sang ngân hàng á châu", pattern)
+    True
+    >>> producible("tôi muốn chuyển tiền sang ngân hàng á châu", pattern)
+    False
+    """
+    words, fillers = text.split(), [f.split() for f in FILLERS]
+
+    @functools.cache
+    def match(toks: tuple[str, ...], j: int) -> bool:  # the tokens toks produce words[j:]
+        if not toks:
+            return j == len(words)
+        if any(words[j:j + len(f)] == f and match(toks, j + len(f)) for f in fillers):
+            return True
+        if j == len(words):
+            return False
+        head, rest, slot = toks[0], toks[1:], _SLOT_RE.fullmatch(toks[0])
+        if slot is None and head != _DIGIT_RUN:
+            return words[j] == head and match(rest, j + 1)
+        if head == _DIGIT_RUN:  # one digit word, then more of them or the rest
+            return words[j] in DIGITS and (match(toks, j + 1) or match(rest, j + 1))
+        name = slot.group(1)
+        if name in COMPOSITES:
+            return any(match(tuple(f.split()) + rest, j) for f in COMPOSITES[name])
+        if SLOTS[name].draw is not None:
+            return match((_DIGIT_RUN,) + rest, j)
+        return any(match(v + rest, j) for v in _values_by_first_word(name).get(words[j], ()))
+
+    return match(tuple(pattern.split()), 0)
+
+
+def producing_pattern(text: str, patterns: Sequence[Pattern]) -> Pattern | None:
+    """The first of ``patterns`` that could produce ``text`` (:func:`producible`), or None."""
+    return next((p for p in patterns if producible(text, p.text)), None)
 
 
 def slot_names(text: str) -> list[str]:

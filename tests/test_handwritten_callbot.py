@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow  # the shipped models end to end on synthesised speech: deselect with -m 'not slow'
 sys.path.insert(0, str(ROOT / "local"))
-from make_demo_corpus import phone_line  # noqa: E402
-from tts import HELDOUT_VARIANTS, VOICES, dither, espeak, voice_name  # noqa: E402
+from make_demo_corpus import phone_copies  # noqa: E402
+from tts import speak_heldout  # noqa: E402
 
 SENTENCES = [
     "alo em chào chị chị đang cần hỗ trợ về vấn đề gì ạ",
@@ -61,19 +61,6 @@ SENTENCES = [
 ]
 
 
-PAD_SECONDS = 0.2  # silence around the speech, as every corpus has (50-400 ms): espeak-ng starts on sample 0
-
-
-def speak(i: int, text: str) -> tuple[np.ndarray, int]:
-    """Held-out speakers round-robin, a plain rate and pitch (16 kHz float32). Like the corpora: 200 ms of silence
-    before and after (a recording never starts on its first phoneme; measured with the general pretrained
-    checkpoint: 33.1 % WER without it, 28.1 % with it), dithered (no digital silence)."""
-    voice = voice_name(VOICES[i % len(VOICES)], HELDOUT_VARIANTS[i % len(HELDOUT_VARIANTS)])
-    x, rate = espeak(text, voice, 150 + 5 * (i % 5), 50)
-    pad = np.zeros(int(PAD_SECONDS * 16000), dtype=np.float32)
-    return dither(np.concatenate([pad, resample(x, rate, 16000), pad]), np.random.default_rng(i)), 16000
-
-
 def wer_of(model_dir: Path, waves: list[tuple[np.ndarray, int]]) -> float:
     loaded = load_model(model_dir)
     feats = [fbank(resample(np.asarray(x, dtype=np.float32), r, 16000), 16000) for x, r in waves]
@@ -88,12 +75,12 @@ def wer_of(model_dir: Path, waves: list[tuple[np.ndarray, int]]) -> float:
 @pytest.fixture(scope="module")
 def clean() -> list[tuple[np.ndarray, int]]:
     assert len(SENTENCES) == 30 and len(set(SENTENCES)) == 30
-    return [speak(i, s) for i, s in enumerate(SENTENCES)]
+    return [speak_heldout(i, s) for i, s in enumerate(SENTENCES)]
 
 
 @pytest.fixture(scope="module")
 def phone(clean) -> list[tuple[np.ndarray, int]]:
-    out = [phone_line(x, r, np.random.default_rng([7, i])) for i, (x, r) in enumerate(clean)]
+    out = phone_copies(clean)
     assert all(r == 8000 for _, r in out)
     return out
 

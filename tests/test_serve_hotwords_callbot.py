@@ -19,7 +19,6 @@ import httpx
 import numpy as np
 import pytest
 
-from chunkformer.audio import resample
 from chunkformer.checkpoint import LoadedModel, load_model
 from chunkformer.decoding.hotwords import phrase_normalizer
 from chunkformer.decoding.scoring import compute_wer
@@ -30,7 +29,7 @@ pytestmark = pytest.mark.slow  # the shipped models end to end on synthesised sp
 
 sys.path.insert(0, str(REPO / "local"))
 from make_demo_corpus import phone_line  # noqa: E402
-from tts import HELDOUT_VARIANTS, VOICES, dither, espeak, voice_name  # noqa: E402
+from tts import speak_heldout  # noqa: E402
 from vi_callbot_heldout import TEST_PATTERNS  # noqa: E402
 from vi_callbot_text import HELD_VALUES, distinct_sentences  # noqa: E402
 
@@ -58,10 +57,7 @@ def turns(loaded: LoadedModel) -> list[tuple[str, bytes, list[str], str]]:
         phrases = [p for p in dict.fromkeys(norm(v).text for _, v in s.slots) if len(p.split()) >= 2]
         if not phrases:
             continue
-        voice = voice_name(VOICES[i % len(VOICES)], HELDOUT_VARIANTS[i % len(HELDOUT_VARIANTS)])
-        x, rate = espeak(s.text, voice, 150 + 5 * (i % 5), 50)
-        pad = np.zeros(3200, dtype=np.float32)  # 200 ms of silence around the speech, as in the corpora
-        x = dither(np.concatenate([pad, resample(x, rate, 16000), pad]), np.random.default_rng(i))
+        x, _ = speak_heldout(i, s.text)
         y, rate8 = phone_line(x, 16000, np.random.default_rng([7, i]))
         listed = phrases + rng.sample([v for v in held if v not in phrases], DISTRACTORS)
         out.append((norm(s.text).text, encode(y, rate8, subtype="PCM_16"), phrases, ",".join(listed)))
