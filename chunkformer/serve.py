@@ -1,7 +1,7 @@
 """Serve a ChunkFormer checkpoint over HTTP with dynamic batching (FastAPI + uvicorn).
 
     python -m chunkformer.serve --model PATH [--host 127.0.0.1] [--port 8000] [--int8] [--threads N]
-        [--batch-window-ms 30] [--max-batch 4] [--max-batch-seconds 300] [--no-batching]
+        [--batch-window-ms 30] [--max-batch 8] [--max-batch-seconds 300] [--no-batching]
         [--max-body-mb 16] [--max-seconds 60] [--max-pending 256] [--context L,C,R]
         [--beam 10] [--hotword-score 2.0] [--max-hotwords 256] [--max-hotword-chars 100]
         [--lm FILE --lm-weight W [--lm-bonus B] [--lm-search auto]]
@@ -13,7 +13,7 @@
     curl -s http://127.0.0.1:8000/health
 
 Requests arriving within ``--batch-window-ms`` of each other (or until ``--max-batch-seconds`` of audio or
-``--max-batch`` requests) are decoded in one masked batch; ``--no-batching`` decodes one request per forward
+``--max-batch`` requests) are decoded in one batch; ``--no-batching`` decodes one request per forward
 pass. A request with ``hotwords`` is decoded with the hotword beam search (``--beam``, ``--hotword-score``)
 in the same batch as the others, which stay greedy; with ``--lm`` every request is decoded by the beam search
 fused with that n-gram LM (weight and word bonus as stage 5 tuned them, ``<exp>/lm_fusion.json``). SIGTERM

@@ -46,7 +46,7 @@ SENTENCES = [
     "anh có thể nhận hàng tại cửa hàng gần nhất hoặc giao tận nhà",
     "em đã gửi mã xác nhận qua tin nhắn anh kiểm tra giúp em nhé",
     "tôi muốn khiếu nại về thái độ của nhân viên giao hàng",
-    "số dư khả dụng trong tài khoản của chị là ba triệu bốn trăm nghìn đồng",
+    "chị còn ba triệu bốn trăm nghìn đồng trong tài khoản sau khi trừ phí thường niên",
     "xin lỗi tôi nghe không rõ anh nói lại chậm hơn được không",
     "thẻ của tôi bị nuốt ở cây rút tiền trên đường lê lợi",
     "phí chuyển khoản liên ngân hàng hiện nay là miễn phí ạ",

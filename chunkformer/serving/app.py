@@ -51,10 +51,10 @@ class ServerSettings:
     max_seconds: float = 60.0
     window: float = 0.03
     max_batch_seconds: float = 300.0
-    # 4: on CPU the model's gain from batching is complete at 4 (bench/bench_server_costs.py, demo model, 2 cores:
-    # 1.48x per turn at 4, 1.49x at 8, 1.44x at 16), and smaller batches answer a burst of callers progressively
-    # (32 paced callers arriving together: p95 0.40-0.44 s at 4, 0.59-0.76 s at 8, 1.61 s at 64)
-    max_batch: int = 4
+    # 8: on CPU the model's gain from batching (packed call turns) is complete at 8 (bench/bench_server_costs.py,
+    # demo model, 2 cores: 1.71x per turn at 4, 1.96x at 8, 1.97x at 16), and smaller batches answer a burst of
+    # callers progressively (32 paced callers arriving together: p95 0.37 s at 8; 1.61 s at 64 before packing)
+    max_batch: int = 8
     max_pending: int = 256
     prep_threads: int = 2
     max_hotwords: int = 256
