@@ -3,11 +3,11 @@
 :meth:`Recognizer.prepare` runs per request on a worker thread (any format and rate via
 :func:`chunkformer.audio.decode_audio`, header checks before decoding, 16 kHz fbank, the request's hotword list
 normalised, spelled and compiled). :meth:`Recognizer.run_batch` runs on the batcher's thread: one
-``ChunkFormerModel.ctc_log_probs`` call over all utterances of the batch, then each utterance's own search with
-:class:`chunkformer.decoding.CTCDecoder` ("auto": greedy, or the beam search for a request that brought a
-hotword list, and for every request when the recognizer has an n-gram LM; word boundaries from the request's
-fbank), and its answer from
-:meth:`chunkformer.decoding.Hypothesis.to_dict`, the code behind
+``ChunkFormerModel.ctc_log_probs`` call over all utterances of the batch (packed end to end), then each
+utterance's own search with :class:`chunkformer.decoding.CTCDecoder` ("auto": greedy, or the beam search for a
+request that brought a hotword list, and for every request when the recognizer has an n-gram LM; word
+boundaries from the request's fbank), and its answer from :meth:`chunkformer.decoding.Hypothesis.to_dict`, the
+code behind
 ``python -m chunkformer.transcribe --jsonl``: ``{"text", "confidence", "words": [{"word", "start", "end",
 "conf"}]}``.
 
@@ -123,7 +123,7 @@ class Recognizer:
         return hot
 
     def run_batch(self, utts: list[Utterance]) -> list[dict]:
-        """One masked batch over every decodable utterance → :meth:`answer` per utterance, in order."""
+        """One batch (``ctc_log_probs``) over every decodable utterance → :meth:`answer` per utterance, in order."""
         idx = [i for i, u in enumerate(utts) if u.decodable]
         log_probs: list[torch.Tensor | None] = [None] * len(utts)
         if idx:
