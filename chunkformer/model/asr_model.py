@@ -18,7 +18,7 @@ from chunkformer.frontend import FRAME_SHIFT
 from chunkformer.model.cmvn import GlobalCMVN
 from chunkformer.model.ctc import CTC
 from chunkformer.model.encoder import ChunkFormerEncoder, EncoderConfig
-from chunkformer.model.masked_batch import ChunkBatch, Context, make_chunk_batch, window_size
+from chunkformer.model.masked_batch import ChunkBatch, Context, check_lengths, make_chunk_batch, window_size
 from chunkformer.model.subsampling import RATE, subsampled_len
 
 
@@ -142,16 +142,27 @@ class ChunkFormerModel(nn.Module):
     def ctc_log_probs(self, feats: list[torch.Tensor], context: Context) -> list[torch.Tensor]:
         """One batch over all utterances → per-utterance (L_b, V) CTC log-probs.
 
-        In eval mode, when ``context`` gives every utterance full attention (:func:`full_attention`: turns up to
-        15 s with the default context), the utterances run packed end to end
-        (:meth:`ChunkFormerEncoder.forward_packed`): the same result up to float rounding, without the masked
-        batch's padding to whole chunks and its copies of overlapping attention windows; otherwise one masked
-        batch."""
-        if not self.training and feats and full_attention(context, [f.shape[0] for f in feats]):
-            y, lens = self.encoder.forward_packed([f.to(self.device) for f in feats])
-            return list(self.ctc.log_softmax(y).split(lens))
-        batch = self.chunk_batch(feats, context)
-        return batch.split(self.ctc.log_softmax(self.encoder(batch)[0]))
+        In eval mode, the utterances to which ``context`` gives full attention (:func:`full_attention`: turns up
+        to 15 s with the default context) run packed end to end (:meth:`ChunkFormerEncoder.forward_packed`): the
+        same result up to float rounding, without the masked batch's padding to whole chunks and its copies of
+        overlapping attention windows. The others (and every utterance in training mode) run in one masked
+        batch; an utterance's result never depends on the others of its batch, so the split changes nothing."""
+        if self.training or not feats:
+            batch = self.chunk_batch(feats, context)
+            return batch.split(self.ctc.log_softmax(self.encoder(batch)[0]))
+        check_lengths(feats)  # before the split, so that an error names the utterance's place in the batch
+        out: list[torch.Tensor | None] = [None] * len(feats)
+        packed = [i for i, f in enumerate(feats) if full_attention(context, [f.shape[0]])]
+        if packed:
+            y, lens = self.encoder.forward_packed([feats[i].to(self.device) for i in packed])
+            for i, lp in zip(packed, self.ctc.log_softmax(y).split(lens)):
+                out[i] = lp
+        masked = [i for i, o in enumerate(out) if o is None]
+        if masked:
+            batch = self.chunk_batch([feats[i] for i in masked], context)
+            for i, lp in zip(masked, batch.split(self.ctc.log_softmax(self.encoder(batch)[0]))):
+                out[i] = lp
+        return out  # type: ignore[return-value]  # every entry is set above
 
     @torch.no_grad()
     def ctc_log_probs_long(

@@ -10,7 +10,7 @@ import torch
 from chunkformer.checkpoint import load_model
 from chunkformer.frontend import fbank, load_features
 from chunkformer.model import official_segment_frames
-from chunkformer.model.masked_batch import Context
+from chunkformer.model.masked_batch import Context, make_chunk_batch
 
 from conftest import OFFICIAL
 
@@ -124,10 +124,10 @@ def test_full_attention_batches_use_short_chunks_with_the_same_result(loaded):
 
 
 def test_packed_inference_equals_the_masked_batch(loaded, monkeypatch):
-    """In eval mode, ``ctc_log_probs`` runs a batch whose chunks all see their whole utterance packed end to end
-    (no padding to whole chunks, attention and depthwise conv per utterance, one GEMM per projection): the
-    masked batch's log-probs up to float rounding, for lengths down to one output frame; a batch where a chunk
-    cannot see its whole utterance, and training, keep the masked batch."""
+    """In eval mode, ``ctc_log_probs`` runs the utterances whose chunks all see their whole utterance packed end
+    to end (no padding to whole chunks, attention and depthwise conv per utterance, one GEMM per projection): the
+    masked batch's log-probs up to float rounding, for lengths down to one output frame; utterances whose chunks
+    cannot see all of them, and training, keep the masked batch."""
     model = loaded.model.eval()
     g = torch.Generator().manual_seed(5)
     feats = [torch.randn(n, 80, generator=g) for n in (15, 23, 200, 517, 1500, 96)]
@@ -141,8 +141,12 @@ def test_packed_inference_equals_the_masked_batch(loaded, monkeypatch):
     for i, n in enumerate(lens.tolist()):
         assert ours[i].shape == (n, 62)
         torch.testing.assert_close(ours[i], ref[i, :n], atol=TOL, rtol=1e-5)
+    # [32, 16, 32]: 517 and 1500 frames (63 and 186 output frames) reach beyond the context: a masked batch of
+    # those two, the other four packed; each result as in one masked batch of all six
+    small = Context(32, 16, 32)
     with torch.no_grad():
-        model.ctc_log_probs(feats, Context(32, 16, 32))  # 1500 frames = 186 output frames: beyond 32 frames of context
+        ours = model.ctc_log_probs(feats, small)
+        ref, lens = model(make_chunk_batch(feats, small, model.encoder.conv_lorder))
         model.train()
         try:
             model.ctc_log_probs(feats[:2], Context(128, 64, 128))
@@ -150,4 +154,8 @@ def test_packed_inference_equals_the_masked_batch(loaded, monkeypatch):
                 packed(feats[:2])
         finally:
             model.eval()
-    assert calls == [len(feats)]
+    assert calls == [len(feats), 4]
+    for i, n in enumerate(lens.tolist()):
+        torch.testing.assert_close(ours[i], ref[i, :n], atol=TOL, rtol=1e-5)
+    with pytest.raises(ValueError, match="utterance 2 has 14 frames"):  # its place in the whole batch
+        model.ctc_log_probs([feats[4], feats[0], feats[0][:14]], small)
