@@ -147,10 +147,10 @@ class ChunkFormerModel(nn.Module):
         same result up to float rounding, without the masked batch's padding to whole chunks and its copies of
         overlapping attention windows. The others (and every utterance in training mode) run in one masked
         batch; an utterance's result never depends on the others of its batch, so the split changes nothing."""
-        if self.training or not feats:
+        check_lengths(feats)  # before the split, so that an error names the utterance's place in the batch
+        if self.training:
             batch = self.chunk_batch(feats, context)
             return batch.split(self.ctc.log_softmax(self.encoder(batch)[0]))
-        check_lengths(feats)  # before the split, so that an error names the utterance's place in the batch
         out: list[torch.Tensor | None] = [None] * len(feats)
         packed = [i for i, f in enumerate(feats) if full_attention(context, [f.shape[0]])]
         if packed:

@@ -99,11 +99,11 @@ def make_chunk_batch(
     offsets: list[int] | None = None,
 ) -> ChunkBatch:
     """Cuts utterances (T_b, F) into masked chunk windows; ``offsets`` = cached history frames per utterance."""
+    check_lengths(feats)
     c, left, right = context.chunk, context.left, context.right
     size, step = window_size(c), RATE * c
     device = feats[0].device
     windows, n_chunks, starts, lens, offs = [], [], [], [], []
-    check_lengths(feats)
     for b, x in enumerate(feats):
         t = x.size(0)
         max_len = subsampled_len(t)

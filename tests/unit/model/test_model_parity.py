@@ -159,3 +159,5 @@ def test_packed_inference_equals_the_masked_batch(loaded, monkeypatch):
         torch.testing.assert_close(ours[i], ref[i, :n], atol=TOL, rtol=1e-5)
     with pytest.raises(ValueError, match="utterance 2 has 14 frames"):  # its place in the whole batch
         model.ctc_log_probs([feats[4], feats[0], feats[0][:14]], small)
+    with pytest.raises(ValueError, match="empty batch"):
+        model.ctc_log_probs([], small)
