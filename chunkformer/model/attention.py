@@ -129,7 +129,8 @@ class ChunkRelPositionAttention(nn.Module):
         if mask is not None:
             scores = scores.masked_fill_(~mask.view(g, 1, 1, width), -float("inf"))
         # every chunk keeps at least its own first frame, so no row is all -inf and masked weights are exactly 0
-        if scores.dtype == torch.float32:
+        # half types are raised to float32 for the softmax; float64 (a reference run) must not be lowered to it
+        if scores.dtype in (torch.float32, torch.float64):
             attn = torch.softmax(scores, dim=-1)
         else:
             attn = torch.softmax(scores.float(), dim=-1).type_as(scores)
