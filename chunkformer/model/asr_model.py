@@ -17,7 +17,7 @@ from torch import nn
 from chunkformer.frontend import FRAME_SHIFT
 from chunkformer.model.cmvn import GlobalCMVN
 from chunkformer.model.ctc import CTC
-from chunkformer.model.encoder import ChunkFormerEncoder, EncoderConfig
+from chunkformer.model.encoder import ChunkFormerEncoder, EncoderConfig, dropout_active
 from chunkformer.model.masked_batch import ChunkBatch, Context, make_chunk_batch, window_size
 from chunkformer.model.subsampling import RATE, subsampled_len
 
@@ -142,12 +142,12 @@ class ChunkFormerModel(nn.Module):
     def ctc_log_probs(self, feats: list[torch.Tensor], context: Context) -> list[torch.Tensor]:
         """One batch over all utterances → per-utterance (L_b, V) CTC log-probs.
 
-        In eval mode, when ``context`` gives every utterance full attention (:func:`full_attention`: turns up to
-        15 s with the default context), the utterances run packed end to end
-        (:meth:`ChunkFormerEncoder.forward_packed`): the same result up to float rounding, without the masked
-        batch's padding to whole chunks and its copies of overlapping attention windows; otherwise one masked
-        batch."""
-        if not self.training and feats and full_attention(context, [f.shape[0] for f in feats]):
+        In eval mode (every dropout, :func:`dropout_active`: the packed path has none), when ``context`` gives
+        every utterance full attention (:func:`full_attention`: turns up to 15 s with the default context),
+        the utterances run packed end to end (:meth:`ChunkFormerEncoder.forward_packed`): the same result up to
+        float rounding, without the masked batch's padding to whole chunks and its copies of overlapping attention
+        windows; otherwise one masked batch."""
+        if feats and not dropout_active(self) and full_attention(context, [f.shape[0] for f in feats]):
             y, lens = self.encoder.forward_packed([f.to(self.device) for f in feats])
             return list(self.ctc.log_softmax(y).split(lens))
         batch = self.chunk_batch(feats, context)

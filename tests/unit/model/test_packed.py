@@ -163,3 +163,31 @@ def test_grad_modes(fp32):
         with mode():
             out = fp32.ctc_log_probs(feats, Context.DEFAULT)
         assert same(out, ref) and not any(x.requires_grad for x in out)
+
+
+def _dropout_on(model: ChunkFormerModel, where: str) -> ChunkFormerModel:
+    """A copy with dropout on: everywhere (train mode), only in the encoder, or one dropout (Monte Carlo dropout)."""
+    model = copy.deepcopy(model).eval()
+    if where == "train":
+        model.train()
+    elif where == "encoder":
+        model.encoder.train()
+    else:
+        model.encoder.encoders[0].dropout.train()
+    return model
+
+
+@pytest.mark.parametrize("where", ["train", "encoder", "one dropout"])
+def test_dropout_on_keeps_the_masked_batch(fp32, where):
+    """Any dropout in training mode: the masked batch with its dropout, as ctc_log_probs ran before packing (the
+    packed path has no dropout; it used to raise for an eval model whose encoder trains, and to skip a single
+    dropout silently)."""
+    model = _dropout_on(fp32, where)
+    feats = randn([300, 90], 6)
+    torch.manual_seed(11)
+    ours = model.ctc_log_probs(feats, Context.DEFAULT)
+    torch.manual_seed(11)
+    assert same(ours, trimmed(model, feats, Context.DEFAULT))
+    assert max_diff(ours, fp32.ctc_log_probs(feats, Context.DEFAULT)) > 1e-3  # dropout did act
+    with pytest.raises(RuntimeError, match="inference"):
+        model.encoder.forward_packed(feats)
