@@ -5,7 +5,7 @@ Input: all chunks of all utterances, x (N, c, d). Keys/values of every chunk are
 (``[cache(l) | chunk_0 … chunk_{N-1} | zeros(r)]``) and cut into overlapping windows of W = l + c + r frames
 stepped by c ("overlapping chunk transformation"), so chunk i attends to its l left and r right neighbours;
 the boolean mask (N, W) removes keys of other utterances, padding and out-of-range cache.
-Scores: ((q + u)·kᵀ + rel_shift((q + v)·pᵀ)) / sqrt(d_k), softmax in float32 (Transformer-XL).
+Scores: ((q + u)·kᵀ + rel_shift((q + v)·pᵀ)) / sqrt(d_k), softmax in float32 or wider (Transformer-XL).
 
 Work is split in three steps so that a layer can run them over small groups of chunks (see
 ``ChunkFormerEncoderLayer``): :meth:`project` (q and the k/v rows of some chunks), :meth:`kv_sequence`

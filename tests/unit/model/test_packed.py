@@ -17,6 +17,7 @@ import torch
 from chunkformer.checkpoint import load_model
 from chunkformer.frontend import fbank
 from chunkformer.model.asr_model import ChunkFormerModel, full_attention
+from chunkformer.model.embedding import RelPositionalEncoding
 from chunkformer.model.masked_batch import Context, make_chunk_batch, window_size
 from chunkformer.model.quantize import BACKENDS, quantize_int8
 
@@ -191,3 +192,16 @@ def test_dropout_on_keeps_the_masked_batch(fp32, where):
     assert max_diff(ours, fp32.ctc_log_probs(feats, Context.DEFAULT)) > 1e-3  # dropout did act
     with pytest.raises(RuntimeError, match="inference"):
         model.encoder.forward_packed(feats)
+
+
+def test_positional_window_stays_inside_the_table():
+    """``window(c, l, r)`` covers distances c+l-1 … -(c+r-1) of the ±4999 table, the packed path's (L, 0, 0) the
+    centred 2L-1 of them. Either side past the table is refused: a right one used to come back short, and the
+    attention's relative shift read the next row's positions for the farthest keys (``ctc_log_probs`` with
+    Context(0, 64, 4940) on a 480 s input ran with wrong scores; with Context(0, 64, 5000) it failed in as_strided)."""
+    pe = RelPositionalEncoding(8, 0.0)
+    assert pe.window(64, 0, 4935).shape == (1, 2 * 64 + 4935 - 1, 8)
+    assert torch.equal(pe.window(4999, 0, 0), pe.pe[:, 1:-1])
+    for left, right in ((4936, 0), (0, 4936)):
+        with pytest.raises(ValueError, match="table"):
+            pe.window(64, left, right)
