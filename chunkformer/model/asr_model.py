@@ -17,7 +17,7 @@ from torch import nn
 from chunkformer.frontend import FRAME_SHIFT
 from chunkformer.model.cmvn import GlobalCMVN
 from chunkformer.model.ctc import CTC
-from chunkformer.model.encoder import ChunkFormerEncoder, EncoderConfig
+from chunkformer.model.encoder import ChunkFormerEncoder, EncoderConfig, dropout_active
 from chunkformer.model.masked_batch import ChunkBatch, Context, check_lengths, make_chunk_batch, window_size
 from chunkformer.model.subsampling import RATE, subsampled_len
 
@@ -142,13 +142,14 @@ class ChunkFormerModel(nn.Module):
     def ctc_log_probs(self, feats: list[torch.Tensor], context: Context) -> list[torch.Tensor]:
         """One batch over all utterances → per-utterance (L_b, V) CTC log-probs.
 
-        In eval mode, the utterances to which ``context`` gives full attention (:func:`full_attention`: turns up
-        to 15 s with the default context) run packed end to end (:meth:`ChunkFormerEncoder.forward_packed`): the
-        same result up to float rounding, without the masked batch's padding to whole chunks and its copies of
-        overlapping attention windows. The others (and every utterance in training mode) run in one masked
-        batch; an utterance's result never depends on the others of its batch, so the split changes nothing."""
+        In eval mode (every dropout off, :func:`dropout_active`: the packed path has none), the utterances to
+        which ``context`` gives full attention (:func:`full_attention`: turns up to 15 s with the default context)
+        run packed end to end (:meth:`ChunkFormerEncoder.forward_packed`): the same result up to float rounding,
+        without the masked batch's padding to whole chunks and its copies of overlapping attention windows. The
+        others (and every utterance while a dropout is on) run in one masked batch; an utterance's result never
+        depends on the others of its batch, so the split changes nothing."""
         check_lengths(feats)  # before the split, so that an error names the utterance's place in the batch
-        if self.training:
+        if dropout_active(self):
             batch = self.chunk_batch(feats, context)
             return batch.split(self.ctc.log_softmax(self.encoder(batch)[0]))
         out: list[torch.Tensor | None] = [None] * len(feats)

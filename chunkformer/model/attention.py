@@ -5,7 +5,7 @@ Input: all chunks of all utterances, x (N, c, d). Keys/values of every chunk are
 (``[cache(l) | chunk_0 … chunk_{N-1} | zeros(r)]``) and cut into overlapping windows of W = l + c + r frames
 stepped by c ("overlapping chunk transformation"), so chunk i attends to its l left and r right neighbours;
 the boolean mask (N, W) removes keys of other utterances, padding and out-of-range cache.
-Scores: ((q + u)·kᵀ + rel_shift((q + v)·pᵀ)) / sqrt(d_k), softmax in float32 (Transformer-XL).
+Scores: ((q + u)·kᵀ + rel_shift((q + v)·pᵀ)) / sqrt(d_k), softmax in float32 or wider (Transformer-XL).
 
 Work is split in three steps so that a layer can run them over small groups of chunks (see
 ``ChunkFormerEncoderLayer``): :meth:`project` (q and the k/v rows of some chunks), :meth:`kv_sequence`
@@ -129,7 +129,8 @@ class ChunkRelPositionAttention(nn.Module):
         if mask is not None:
             scores = scores.masked_fill_(~mask.view(g, 1, 1, width), -float("inf"))
         # every chunk keeps at least its own first frame, so no row is all -inf and masked weights are exactly 0
-        if scores.dtype == torch.float32:
+        # half types are raised to float32 for the softmax; float64 (a reference run) must not be lowered to it
+        if scores.dtype in (torch.float32, torch.float64):
             attn = torch.softmax(scores, dim=-1)
         else:
             attn = torch.softmax(scores.float(), dim=-1).type_as(scores)

@@ -39,8 +39,12 @@ class RelPositionalEncoding(nn.Module):
         self.center = self.pe.size(1) // 2
 
     def window(self, chunk: int, left: int, right: int) -> torch.Tensor:
-        if chunk + left >= MAX_LEN:
-            raise ValueError(f"chunk + left context = {chunk + left} frames exceeds the {MAX_LEN}-frame table")
+        """Refuses a window past either end of the table: a right context past it would come back short, and the
+        attention's relative-shift view would read the next row's positions for the farthest keys (or fail with
+        ``setStorage: … out of bounds`` when the shortfall reaches a chunk)."""
+        for side, frames in (("left", left), ("right", right)):
+            if chunk + frames >= MAX_LEN:
+                raise ValueError(f"chunk + {side} context = {chunk + frames} frames exceeds the {MAX_LEN}-frame table")
         return self.pe[:, self.center - (chunk + left) + 1 : self.center + chunk + right]
 
     def forward(self, x: torch.Tensor, left: int, right: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -75,6 +75,15 @@ class EncoderConfig:
         return conf
 
 
+def dropout_active(module: nn.Module) -> bool:
+    """Whether any dropout in ``module`` is in training mode. The packed path applies no dropout at all, so it may
+    run only when every dropout is off: a model put in eval mode with its encoder (or one dropout, e.g. for Monte
+    Carlo dropout) back in training mode keeps the masked batch and its dropout, as before packing. Dropouts are
+    the only modules here whose mode changes the result (int8 modules, created after ``eval()``, stay in
+    training mode harmlessly)."""
+    return any(m.training for m in module.modules() if isinstance(m, nn.Dropout))
+
+
 class ChunkFormerEncoder(nn.Module):
     # largest temporary per group of chunks, in elements (4 MiB of float32): measured fastest on CPU
     group_elements: int = 1 << 20
@@ -155,7 +164,7 @@ class ChunkFormerEncoder(nn.Module):
         the L_b. Each utterance is subsampled alone and every block runs once over all frames
         (:meth:`ChunkFormerEncoderLayer.forward_packed`): the masked batch's result when every chunk sees its whole
         utterance, without padding any utterance to a multiple of a chunk or copying attention windows."""
-        if self.training:
+        if dropout_active(self):
             raise RuntimeError("forward_packed is for inference; use forward (the masked batch) in training")
         check_lengths(feats)
         xs = []
