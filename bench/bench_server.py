@@ -6,9 +6,11 @@ turns in turn (callers start at different turns). **saturation**: the next turn 
 **paced**: ``--pause`` seconds (2 s) between a caller's turns, like a call bot waiting for the customer
 (``--pause-jitter J``: random start and pauses of ``pause``·U(1 − J, 1 + J), so callers do not stay in lockstep).
 For each server (``batching``, then ``--no-batching``), mode and N in ``--callers``, callers run for ``--seconds``
-and the requests still in flight are awaited. Reported per run: throughput in audio-seconds per wall-second,
-latency p50/p95/p99 (seconds from sending to the answer), requests, errors (by status or exception), and the
-server's mean batch size over the run (from ``/health``). ``--hotwords FILE`` (one phrase per line, ``#``
+and the requests still in flight are awaited (``--rounds R``: all of it R times, the servers' order reversed
+every other round, and the batching / no-batching throughput ratio per round and its median). Reported per run:
+throughput in audio-seconds per wall-second, latency p50/p95/p99 (seconds from sending to the answer),
+requests, errors (by status or exception), and the server's mean batch size over the run (from ``/health``).
+``--hotwords FILE`` (one phrase per line, ``#``
 comments: e.g. the demo catalogue of ``local/callbot_catalogue.py``): a ``--hotword-share`` of the requests
 (seeded per caller) carry the whole list as a multipart form field, as a call-bot would send its catalogue;
 those requests are decoded by the hotword beam search, the others stay greedy. **soak** (``--soak SECONDS``): one
@@ -334,6 +336,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="paced mode: random start in [0, pause] and pauses of pause·U(1-J, 1+J) (default 0: "
                          "every caller starts at once and waits exactly --pause)")
     ap.add_argument("--servers", default="batching,no-batching", help="batching and/or no-batching")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat every run this many times, the servers' order reversed every other round, and "
+                         "print the batching / no-batching throughput ratio per round and its median (the "
+                         "machine's speed drifts by 10-20 %% between runs minutes apart)")
     ap.add_argument("--threads", type=int, default=2, help="the server's torch threads (default: %(default)s)")
     ap.add_argument("--server-args", default="", help="more serve flags, e.g. '--batch-window-ms 50 --int8'")
     ap.add_argument("--soak", type=float, default=0.0, help="instead: a soak of this many seconds (RSS growth)")
@@ -369,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: v for k, v in out["soak"].items() if k != "samples"}), flush=True)
     else:
         out["runs"], out["server_exit_codes"] = run_matrix(a, callers, turns, extra, log_dir)
+        out["batching_gain"] = [{"mode": m, "callers": n, **r} for (m, n), r in batching_gain(out["runs"]).items()]
     if a.json:
         C.write_json(a.json, out)
     return 0
@@ -381,17 +388,46 @@ def run_matrix(a: argparse.Namespace, callers: list[int], turns: list[Turn], ext
           "|---|---|---|---|---|---|---|---|---|---|", flush=True)
     runs: list[dict] = []
     codes: dict[str, int | None] = {}
-    for name in a.servers.split(","):
-        with Server(a.model, a.threads, name == "batching", extra, log_dir / f"bench_server_{name}.log") as server:
-            asyncio.run(load(server.url, turns, 1, 0.1, 0.0))  # warm-up
-            for mode in a.modes.split(","):
-                for n in callers:
-                    r = measure(server, name, mode, n, turns, a.seconds, a.pause, a.pause_jitter, a.hotword_list)
-                    print_row(r)
-                    runs.append({k: v for k, v in asdict(r).items() if k != "latencies"})
-        codes[name] = server.exit_code
+    names = a.servers.split(",")
+    for rnd in range(a.rounds):
+        for name in names if rnd % 2 == 0 else names[::-1]:
+            log_file = log_dir / f"bench_server_{name}.log"
+            with Server(a.model, a.threads, name == "batching", extra, log_file) as server:
+                asyncio.run(load(server.url, turns, 1, 0.1, 0.0))  # warm-up
+                for mode in a.modes.split(","):
+                    for n in callers:
+                        r = measure(server, name, mode, n, turns, a.seconds, a.pause, a.pause_jitter,
+                                    a.hotword_list)
+                        print_row(r)
+                        runs.append({**{k: v for k, v in asdict(r).items() if k != "latencies"}, "round": rnd})
+            codes[name] = server.exit_code if codes.get(name) in (None, 0) else codes[name]
     print(f"server exit codes after SIGTERM: {codes}", flush=True)
+    for (mode, n), r in batching_gain(runs).items():
+        print(f"{mode}, {n} callers: batching / no-batching throughput per round "
+              f"{', '.join(f'{x:.2f}' for x in r['per_round'])}; median {r['median']:.2f}", flush=True)
     return runs, codes
+
+
+def batching_gain(runs: list[dict]) -> dict[tuple[str, int], dict]:
+    """Per (mode, callers): the batching server's throughput over the batching-off one's in each round, and the
+    median of those ratios (rounds with both servers only).
+
+    >>> rows = [{"server": s, "mode": "saturation", "callers": 32, "throughput": t, "round": r}
+    ...         for r, (b, n) in enumerate([(250, 130), (200, 125), (240, 120)])
+    ...         for s, t in (("batching", b), ("no-batching", n))]
+    >>> batching_gain(rows)[("saturation", 32)]["median"]
+    1.923
+    """
+    by: dict[tuple[str, int, int], dict[str, float]] = {}
+    for r in runs:
+        by.setdefault((r["mode"], r["callers"], r.get("round", 0)), {})[r["server"]] = r["throughput"]
+    out: dict[tuple[str, int], dict] = {}
+    for (mode, n, _), t in sorted(by.items()):
+        if {"batching", "no-batching"} <= t.keys() and t["no-batching"] > 0:
+            out.setdefault((mode, n), {"per_round": []})["per_round"].append(t["batching"] / t["no-batching"])
+    for r in out.values():
+        r["median"] = round(float(np.median(r["per_round"])), 3)
+    return out
 
 
 if __name__ == "__main__":

@@ -41,3 +41,16 @@ def test_a_biased_turn_is_decoded_with_the_list_and_a_plain_one_is_not() -> None
     assert "hotwords" not in plain.json() and "trăm phố" not in plain.json()["text"]
     assert biased.json()["hotwords"]["phrases"] == ["trăm phố"]  # the fixture vocabulary cannot spell "chí"
     assert "trăm phố" in biased.json()["text"]
+
+
+def test_batching_gain_is_the_median_of_per_round_ratios() -> None:
+    """``--rounds``: each round's batching / no-batching throughput, and their median; a round or a (mode, callers)
+    that lacks one of the servers gives no ratio."""
+    rows = [{"server": s, "mode": "saturation", "callers": 32, "throughput": t, "round": r}
+            for r, (b, n) in enumerate([(250.0, 130.0), (200.0, 125.0), (240.0, 120.0)])
+            for s, t in (("batching", b), ("no-batching", n))]
+    rows.append({"server": "batching", "mode": "paced", "callers": 8, "throughput": 20.0, "round": 0})
+    gain = B.batching_gain(rows)
+    assert list(gain) == [("saturation", 32)]
+    assert gain[("saturation", 32)]["per_round"] == [250 / 130, 200 / 125, 240 / 120]
+    assert gain[("saturation", 32)]["median"] == round(250 / 130, 3)
