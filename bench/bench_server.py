@@ -382,12 +382,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_matrix(a: argparse.Namespace, callers: list[int], turns: list[Turn], extra: list[str], log_dir: Path
-               ) -> tuple[list[dict], dict[str, int | None]]:
+               ) -> tuple[list[dict], dict[str, list[int | None]]]:
     """Every (server, mode, N) run, printed as a markdown table row as it ends."""
     print("| server | mode | callers | audio s / s | p50 s | p95 s | p99 s | answered | errors | mean batch |\n"
           "|---|---|---|---|---|---|---|---|---|---|", flush=True)
     runs: list[dict] = []
-    codes: dict[str, int | None] = {}
+    codes: dict[str, list[int | None]] = {}  # per server, one exit code per round
     names = a.servers.split(",")
     for rnd in range(a.rounds):
         for name in names if rnd % 2 == 0 else names[::-1]:
@@ -400,7 +400,7 @@ def run_matrix(a: argparse.Namespace, callers: list[int], turns: list[Turn], ext
                                     a.hotword_list)
                         print_row(r)
                         runs.append({**{k: v for k, v in asdict(r).items() if k != "latencies"}, "round": rnd})
-            codes[name] = server.exit_code if codes.get(name) in (None, 0) else codes[name]
+            codes.setdefault(name, []).append(server.exit_code)
     print(f"server exit codes after SIGTERM: {codes}", flush=True)
     for (mode, n), r in batching_gain(runs).items():
         print(f"{mode}, {n} callers: batching / no-batching throughput per round "

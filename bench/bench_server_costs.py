@@ -57,10 +57,8 @@ def main() -> None:
                 rec.model.ctc_log_probs([u.feats for u in utts[i:i + b]], rec.ctx)
 
         def masked(b: int) -> None:  # the masked batch, which ctc_log_probs used for every batch until 2026-12-07
-            m = rec.model
             for i in range(0, n, b):
-                batch = m.chunk_batch([u.feats for u in utts[i:i + b]], rec.ctx)
-                batch.split(m.ctc.log_softmax(m.encoder(batch)[0]))
+                rec.model.masked_log_probs([u.feats for u in utts[i:i + b]], rec.ctx)
 
         sizes = [1] + [int(b) for b in a.batches.split(",")]
         fns = {"prepare": lambda: [rec.prepare(t.data, t.name, RequestOptions()) for t in turns],

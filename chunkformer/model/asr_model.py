@@ -149,21 +149,25 @@ class ChunkFormerModel(nn.Module):
         others (and every utterance while a dropout is on) run in one masked batch; an utterance's result never
         depends on the others of its batch, so the split changes nothing."""
         check_lengths(feats)  # before the split, so that an error names the utterance's place in the batch
-        if dropout_active(self):
-            batch = self.chunk_batch(feats, context)
-            return batch.split(self.ctc.log_softmax(self.encoder(batch)[0]))
         out: list[torch.Tensor | None] = [None] * len(feats)
-        packed = [i for i, f in enumerate(feats) if full_attention(context, [f.shape[0]])]
+        dropout = dropout_active(self)  # the packed path has no dropout: every utterance masked
+        packed = [i for i, f in enumerate(feats) if not dropout and full_attention(context, [f.shape[0]])]
         if packed:
             y, lens = self.encoder.forward_packed([feats[i].to(self.device) for i in packed])
             for i, lp in zip(packed, self.ctc.log_softmax(y).split(lens)):
                 out[i] = lp
         masked = [i for i, o in enumerate(out) if o is None]
         if masked:
-            batch = self.chunk_batch([feats[i] for i in masked], context)
-            for i, lp in zip(masked, batch.split(self.ctc.log_softmax(self.encoder(batch)[0]))):
+            for i, lp in zip(masked, self.masked_log_probs([feats[i] for i in masked], context)):
                 out[i] = lp
         return out  # type: ignore[return-value]  # every entry is set above
+
+    @torch.no_grad()
+    def masked_log_probs(self, feats: list[torch.Tensor], context: Context) -> list[torch.Tensor]:
+        """One masked batch over all utterances → per-utterance (L_b, V) CTC log-probs: what
+        :meth:`ctc_log_probs` runs for utterances beyond the context and while a dropout is on."""
+        batch = self.chunk_batch(feats, context)
+        return batch.split(self.ctc.log_softmax(self.encoder(batch)[0]))
 
     @torch.no_grad()
     def ctc_log_probs_long(
