@@ -81,6 +81,8 @@ class RunResult:
     latency_s: dict[str, float]  # p50, p95, p99, max
     throughput: float  # audio seconds per wall second (answered turns only)
     mean_batch: float  # the server's mean batch size over the run
+    server_cpu_ms: float  # the server process's CPU time (user + system) per request
+    client_cpu_ms: float  # this load generator's CPU time per request (it shares the machine's cores)
     latencies: list[float] = field(default_factory=list, repr=False)
 
 
@@ -145,6 +147,11 @@ class Server:
 
     def rss_mb(self) -> float:
         return self.ps.memory_info().rss / 2**20
+
+    def cpu_s(self) -> float:
+        """The server process's CPU seconds so far (user + system, all its threads)."""
+        t = self.ps.cpu_times()
+        return t.user + t.system
 
     def health(self) -> dict:
         return httpx.get(f"{self.url}/health", timeout=30).json()
@@ -243,8 +250,10 @@ def measure(server: Server, name: str, mode: str, callers: int, turns: list[Turn
             pause: float, jitter: float = 0.0, hotwords: Hotwords | None = None) -> RunResult:
     """One run against a started server; the server's batch counters before and after give the mean batch."""
     before = server.health()["batches"]
+    cpu0, own0 = server.cpu_s(), time.process_time()
     records, wall = asyncio.run(load(server.url, turns, callers, seconds, pause if mode == "paced" else 0.0, jitter,
                                      hotwords))
+    server_cpu, client_cpu = server.cpu_s() - cpu0, time.process_time() - own0
     after = server.health()["batches"]
     ok = [(lat, sec) for lat, sec, outcome in records if outcome == "ok"]
     errors: dict[str, int] = {}
@@ -254,18 +263,20 @@ def measure(server: Server, name: str, mode: str, callers: int, turns: list[Turn
     lats = [lat for lat, _ in ok]
     audio = sum(sec for _, sec in ok)
     batches = after["batches"] - before["batches"]
+    per = max(1, len(records))
     return RunResult(name, mode, callers, round(wall, 2), round(audio, 1), len(records), len(ok), errors,
                      {f"p{q}": round(percentile(lats, q), 3) for q in (50, 95, 99)}
                      | {"max": round(max(lats), 3) if lats else float("nan")},
                      round(audio / wall, 2), round((after["items"] - before["items"]) / batches, 2) if batches else 0.0,
-                     lats)
+                     round(1e3 * server_cpu / per, 2), round(1e3 * client_cpu / per, 2), lats)
 
 
 def print_row(r: RunResult) -> None:
     lat = r.latency_s
     err = ", ".join(f"{k}: {v}" for k, v in r.errors.items()) or "0"
     print(f"| {r.server} | {r.mode} | {r.callers} | {r.throughput:.2f} | {lat['p50']:.3f} | {lat['p95']:.3f} | "
-          f"{lat['p99']:.3f} | {r.ok}/{r.requests} | {err} | {r.mean_batch:.2f} |", flush=True)
+          f"{lat['p99']:.3f} | {r.ok}/{r.requests} | {err} | {r.mean_batch:.2f} | {r.server_cpu_ms:.1f} | "
+          f"{r.client_cpu_ms:.1f} |", flush=True)
 
 
 def soak(server: Server, callers: int, turns: list[Turn], seconds: float, sample: float, pause: float = 0.0,
@@ -384,8 +395,9 @@ def main(argv: list[str] | None = None) -> int:
 def run_matrix(a: argparse.Namespace, callers: list[int], turns: list[Turn], extra: list[str], log_dir: Path
                ) -> tuple[list[dict], dict[str, list[int | None]]]:
     """Every (server, mode, N) run, printed as a markdown table row as it ends."""
-    print("| server | mode | callers | audio s / s | p50 s | p95 s | p99 s | answered | errors | mean batch |\n"
-          "|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("| server | mode | callers | audio s / s | p50 s | p95 s | p99 s | answered | errors | mean batch | "
+          "server CPU ms / request | client CPU ms / request |\n|---|---|---|---|---|---|---|---|---|---|---|---|",
+          flush=True)
     runs: list[dict] = []
     codes: dict[str, list[int | None]] = {}  # per server, one exit code per round
     names = a.servers.split(",")

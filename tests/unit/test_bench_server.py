@@ -54,3 +54,17 @@ def test_batching_gain_is_the_median_of_per_round_ratios() -> None:
     assert list(gain) == [("saturation", 32)]
     assert gain[("saturation", 32)]["per_round"] == [250 / 130, 200 / 125, 240 / 120]
     assert gain[("saturation", 32)]["median"] == round(250 / 130, 3)
+
+
+@pytest.mark.slow  # a server process (fixture model) and two seconds of load
+def test_a_run_reports_each_sides_cpu_time_per_request(tmp_path: Path) -> None:
+    """A real run against ``python -m chunkformer.serve``: every request answered, and the server's and the load
+    generator's CPU time per request are measured (both positive: the server decoded, the client sent)."""
+    turns = B.load_turns(None)
+    with B.Server(OFFICIAL / "model", 1, True, [], tmp_path / "server.log") as server:
+        r = B.measure(server, "batching", "saturation", 2, turns, 2.0, 0.0)
+    assert server.exit_code == 0
+    assert r.requests > 0 and r.ok == r.requests and not r.errors
+    assert r.server_cpu_ms > 0 and r.client_cpu_ms > 0
+    # the fixture turns (1.5-5 s of speech) take the model more than a millisecond each, on any CPU
+    assert r.server_cpu_ms > 1.0
