@@ -38,12 +38,16 @@ lm=none                                # stage 5 beam+lm: none; auto (KenLM's lm
                                        # picked on val; KenLM compiled once into .venv/kenlm, a few minutes); or an
                                        # LM file (ARPA or KenLM binary). LM weight and word bonus are tuned per
                                        # model on the val sets; rows <model>+LM in RESULTS.md
+lm_text=auto                           # --lm auto: more LM text besides the train transcripts (comma-separated files,
+                                       # one sentence per line, normalised by local/train_lm.py); auto: for the demo
+                                       # data config the demo pretraining's text (local/make_general_corpus.py
+                                       # --text-out, made once into data/lm_text), else none; none: transcripts only
 train_args=""                          # extra flags for chunkformer.train, e.g. "--epochs 20 --lr 5e-5"
 nproc=auto                             # stage-3 processes (torchrun DDP). auto: one per GPU; on a CPU-only
                                        # machine one per core (at most 8) for the demo model (1-thread ranks beat threads
                                        # there, see docs/BENCHMARKS.md), else 1
 
-options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed decode_splits decode_methods lm train_args nproc "
+options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed decode_splits decode_methods lm lm_text train_args nproc "
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
 . local/parse_options.sh
 for v in stage stop_stage; do
@@ -52,6 +56,13 @@ done
 [ "$stage" -le "$stop_stage" ] || die "--stage $stage is after --stop-stage $stop_stage: nothing would run"
 [[ $init_weight =~ ^(0(\.[0-9]*)?|\.[0-9]+|1(\.0*)?)$ ]] || die "--init-weight must be a number in [0, 1], not '$init_weight'"
 [ "$lm" = none ] || [ "$lm" = auto ] || [ -f "$lm" ] || die "--lm must be none, auto or an LM file (ARPA or KenLM binary), not '$lm'"
+lm_text_files=()
+if [ "$lm_text" != auto ] && [ "$lm_text" != none ]; then
+  IFS=, read -r -a lm_text_files <<< "$lm_text"
+  for f in "${lm_text_files[@]}"; do
+    [ -f "$f" ] || die "--lm-text must be auto, none or comma-separated text files; no file '$f'"
+  done
+fi
 
 local/setup_env.sh
 py=.venv/bin/python
@@ -144,10 +155,18 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   if [ "$lm" != none ]; then
     lm_file=$lm
     if [ "$lm" = auto ]; then
-      log "stage 5: domain n-gram LM from the train transcripts in $save_dir/lm (lmplz; order picked on val)"
+      if [ "$lm_text" = auto ] && [ "$data_config" = egs/callbot/conf/demo_data.yaml ]; then
+        lm_text_files=(data/lm_text/general.txt)   # the pretraining's sentences, with its arguments:
+        # shellcheck disable=SC2046  # the corpus arguments are a list of options
+        $py local/make_general_corpus.py --out-dir data/lm_text --vocab "$vocab" \
+          $(sed -n 's/^corpus_args="\([^"]*\)".*/\1/p' local/pretrain_demo.sh) --text-out "${lm_text_files[0]}"
+      fi
+      text_args=()
+      for f in "${lm_text_files[@]}"; do text_args+=(--text "$f"); done
+      log "stage 5: domain n-gram LM from the train transcripts${text_args[*]:+ and ${text_args[*]}} in $save_dir/lm (lmplz; order picked on val)"
       kenlm_bin=$(local/build_kenlm.sh)
       $py local/train_lm.py --manifest-dir "$manifest_dir" --vocab "$vocab" --out-dir "$save_dir/lm" \
-        --kenlm-bin "$kenlm_bin"
+        --kenlm-bin "$kenlm_bin" "${text_args[@]}"
       lm_file=$save_dir/lm/lm.bin
     fi
     [[ ,$decode_methods, == *,beam+lm,* ]] || decode_methods=$decode_methods,beam+lm

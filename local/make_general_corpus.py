@@ -18,6 +18,7 @@ and number material ~4 h) in ~5 min on 2 cores; ``--natural-hours`` caps the ext
     python local/make_general_corpus.py --out-dir data/general_corpus               # everything (~5 min)
     python local/make_general_corpus.py --out-dir data/general_test --test-only     # the committed test set only
     python local/make_general_corpus.py --out-dir /tmp/g --write-test-set 300       # (re)pick the committed file
+    python local/make_general_corpus.py --out-dir /tmp/g --text-out data/lm_text/general.txt  # text only, for an LM
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from tts import HELDOUT_VARIANTS, TRAIN_VARIANTS, dither, espeak, random_speaker
 from vi_callbot_text import HELD_VALUES  # noqa: E402
 
 from chunkformer.audio import resample  # noqa: E402
+from chunkformer.utils.io import atomic_write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLITS = ("train", "val", "test")
@@ -132,6 +134,16 @@ def by_source(rows: list[tuple[str, str]]) -> dict[str, int]:
     return dict(Counter(o if o.startswith("generated:") else o.split(":")[0] for o, _ in rows).most_common())
 
 
+def write_lm_text(path: Path, train: list[tuple[str, str]]) -> None:
+    """The training sentences an n-gram LM can learn from, one per line (atomically): every origin but the
+    random syllable sequences of the coverage material, which are no language."""
+    lines = [t for o, t in train if o != gt.COVERAGE_ORIGIN]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "".join(f"{t}\n" for t in lines))
+    print(f"general corpus: wrote {len(lines)} training sentences to {path} "
+          f"({len(train) - len(lines)} coverage sequences left out)", file=sys.stderr)
+
+
 def write_test_set(path: Path, pool: list[tuple[str, str]], n: int, seed: int) -> None:
     """Picks the committed general test set from the test documents' sentences."""
     rows = gt.pick_test_set(pool, n, seed)
@@ -181,6 +193,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--write-test-set", type=int, metavar="N",
                    help="pick N sentences of the test documents into --test-tsv and stop (no synthesis)")
+    p.add_argument("--text-out", type=Path, metavar="FILE",
+                   help="write the training split's sentences without the coverage sequences (the text of the "
+                        "pretraining, for an n-gram LM: local/train_lm.py --text) to FILE and stop (no synthesis)")
     return p.parse_args(argv)
 
 
@@ -191,6 +206,14 @@ def main(argv: list[str] | None = None) -> int:
         committed = gt.read_test_tsv(a.test_tsv) if a.test_tsv.is_file() else []
         _, _, pool = build_text(a, committed)
         write_test_set(a.test_tsv, pool, a.write_test_set, a.seed)
+        return 0
+    if a.text_out:  # keyed like the corpus: the same arguments, text version, test set and vocab give the same text
+        key, key_file = run_key(a), a.text_out.with_name(a.text_out.name + ".key")
+        if a.text_out.is_file() and key_file.is_file() and key_file.read_text().strip() == key:
+            print(f"general corpus: {a.text_out} already written (same arguments), nothing to do", file=sys.stderr)
+            return 0
+        write_lm_text(a.text_out, build_text(a, gt.read_test_tsv(a.test_tsv))[0]["train"])
+        atomic_write_text(key_file, key + "\n")
         return 0
     key = run_key(a)
     done = a.out_dir / ".done"

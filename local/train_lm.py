@@ -2,19 +2,22 @@
 """The domain word n-gram LM of ``beam+lm`` decoding (``run.sh --lm auto``): KenLM's lmplz on the training text.
 
     python local/train_lm.py --manifest-dir data/manifests --vocab egs/callbot/demo/pretrained/vocab.txt \
-        --out-dir exp/callbot/lm [--kenlm-bin .venv/kenlm/bin] [--orders 3,4] [--domains telephony,conversation]
+        --out-dir exp/callbot/lm [--kenlm-bin .venv/kenlm/bin] [--orders 3,4] [--domains telephony,conversation] \
+        [--text more.txt ...]
 
 Text: the transcripts of the data config's train sets, i.e. the lhotse supervisions stage 0 wrote
 (``<domain>_supervisions_train.jsonl.gz``: normalised by data.yaml ``text:``, in the vocabulary's spelling),
 one sentence per supervision, as the words the decoder emits (:func:`chunkformer.decoding.lm_build.lm_sentences`;
-syllables are words). Each order of ``--orders`` is estimated by lmplz (modified Kneser-Ney,
+syllables are words); plus the sentences of every ``--text`` file (one per line, normalised here: the fine-tune's
+transcripts are a few thousand sentences of a few patterns, and more text of the language helps on sentences they
+do not contain; docs/DECODING.md). Each order of ``--orders`` is estimated by lmplz (modified Kneser-Ney,
 ``--discount_fallback``); the order with the lowest perplexity on the val transcripts (pooled; their sentence
 patterns are held out from training, and the test sets are never read) becomes ``lm.arpa``, and ``lm.bin``
 (KenLM binary, by build_binary: what decoding loads).
 
 Writes into --out-dir: ``lm-o<N>.arpa`` per order, ``lm.arpa``, ``lm.bin``, ``lm.json`` (the chosen order, the
-perplexities, sentence and word counts) and ``.lm.done``, keyed by the inputs (digests of the supervisions and
-the vocab, the orders, the lmplz binary): a rerun with the same inputs does nothing. ``lmplz`` and
+perplexities, sentence and word counts) and ``.lm.done``, keyed by the inputs (digests of the supervisions, the
+``--text`` files and the vocab, the orders, the lmplz binary): a rerun with the same inputs does nothing. ``lmplz`` and
 ``build_binary`` come from ``local/build_kenlm.sh`` (``--kenlm-bin``, default where it installs them).
 """
 
@@ -30,6 +33,7 @@ from pathlib import Path
 from lhotse import load_manifest
 
 from chunkformer.data.manifests import domains_of, marker_path, supervisions_path
+from chunkformer.decoding.hotwords import phrase_normalizer
 from chunkformer.decoding.lm import ArpaLM, LMError
 from chunkformer.decoding.lm_build import FALLBACK_NOTE, build_binary, estimate_arpa, lm_sentences, perplexity
 from chunkformer.tokenizer import Tokenizer
@@ -71,10 +75,41 @@ def choose_order(arpas: dict[int, Path], val_lines: list[str]) -> tuple[int, dic
     return min(ppl, key=lambda n: (ppl[n], n)), ppl
 
 
+def read_text_file(path: Path, tok: Tokenizer) -> ExtraText:
+    """A ``--text`` file: one sentence per line, normalised like hotword phrases (the project's normaliser with
+    the vocabulary's spelling: numbers in words, lower case, no punctuation); blank lines ignored. ValueError
+    (naming the file) for a file that is not UTF-8 or holds no sentence."""
+    try:
+        raw = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    norm = phrase_normalizer(tok)
+    texts = [t for t in (norm(line).text for line in raw if line.strip()) if t]
+    if not texts:
+        raise ValueError(f"{path}: no sentence (one per line)")
+    return ExtraText(texts, sum(1 for line in raw if line.strip()))
+
+
+@dataclass
+class ExtraText:
+    """A ``--text`` file's normalised sentences and how many non-blank lines it had."""
+
+    texts: list[str]
+    lines: int
+
+
 def build(a: argparse.Namespace, tok: Tokenizer, orders: list[int], train: dict[str, list[str]],
-          val: dict[str, list[str]]) -> dict:
+          val: dict[str, list[str]], extra: dict[str, ExtraText] | None = None) -> dict:
     """Estimates every order, keeps the best on val as lm.arpa + lm.bin; returns the lm.json record."""
     lines, skipped = lm_sentences([t for texts in train.values() for t in texts], tok)
+    more: dict[str, dict] = {}
+    for path, ex in (extra or {}).items():
+        got, unspellable = lm_sentences(ex.texts, tok)
+        lines += got
+        more[path] = {"lines": ex.lines, "sentences": len(got), "words": sum(len(x.split()) for x in got),
+                      "skipped_unspellable": unspellable + ex.lines - len(ex.texts)}
+        log.info("%s: %d of %d lines kept (%d the vocabulary cannot spell or empty after normalising)", path,
+                 len(got), ex.lines, more[path]["skipped_unspellable"])
     val_lines, _ = lm_sentences([t for texts in val.values() for t in texts], tok)
     if skipped:
         log.warning("%d train transcript(s) the vocabulary cannot spell were left out of the LM", skipped)
@@ -90,7 +125,7 @@ def build(a: argparse.Namespace, tok: Tokenizer, orders: list[int], train: dict[
     build_binary(a.out_dir / "lm.arpa", a.out_dir / "lm.bin", a.kenlm_bin / "build_binary")
     return {"order": order, "val_perplexity": {str(n): round(p, 2) for n, p in ppl.items()},
             "train": {"domains": sorted(train), "sentences": len(lines), "words": sum(len(x.split()) for x in lines),
-                      "skipped_unspellable": skipped},
+                      "skipped_unspellable": skipped, "text_files": more},
             "val": {"domains": sorted(val), "sentences": len(val_lines)}}
 
 
@@ -103,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder with lmplz and build_binary (local/build_kenlm.sh)")
     p.add_argument("--orders", default="3,4", help="n-gram orders to estimate; the best on val is kept")
     p.add_argument("--domains", default="", help="train domains to use (comma-separated; default: all)")
+    p.add_argument("--text", type=Path, action="append", default=[], metavar="FILE",
+                   help="more training text, one sentence per line, normalised here (repeatable; e.g. the "
+                        "pretraining's text: local/make_general_corpus.py --text-out)")
     a = p.parse_args(argv)
     setup_logger(None)
     try:
@@ -122,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         inputs = {p.name: file_digest(p) for p in [*(supervisions_path(a.manifest_dir, d, s) for s, texts in
                                                      (("train", train), ("val", val)) for d in texts),
                                                    a.vocab, a.kenlm_bin / "lmplz"]}
+        inputs |= {f"text:{p.resolve()}": file_digest(p) for p in a.text}
     except (ValueError, FileNotFoundError) as e:
         return error(e)
     want = LMDone(inputs, orders, outputs=["lm.arpa", "lm.bin", "lm.json"])
@@ -132,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     a.out_dir.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
     try:
-        info = build(a, tok, orders, train, val)
-    except LMError as e:
+        extra = {str(p): read_text_file(p, tok) for p in a.text}
+        info = build(a, tok, orders, train, val, extra)
+    except (LMError, ValueError, OSError) as e:
         return error(e)
     atomic_write_text(a.out_dir / "lm.json", json.dumps(info, indent=1, ensure_ascii=False) + "\n")
     want.write(marker)

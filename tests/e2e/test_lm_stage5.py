@@ -33,6 +33,14 @@ def test_bad_lm_option_is_one_clear_error(tmp_path: Path) -> None:
         res = run_sh("--stage", "5", "--save-dir", str(tmp_path / "exp"), "--lm", bad, timeout=60)
         assert res.returncode != 0
         assert f"--lm must be none, auto or an LM file (ARPA or KenLM binary), not '{bad}'" in res.stderr
+    text = tmp_path / "more.txt"
+    text.write_text("xin chào anh\n", encoding="utf-8")
+    res = run_sh("--stage", "5", "--save-dir", str(tmp_path / "exp"), "--lm", "auto", "--lm-text",
+                 f"{text},{tmp_path / 'missing.txt'}", timeout=60)
+    assert res.returncode != 0
+    assert f"--lm-text must be auto, none or comma-separated text files; no file '{tmp_path / 'missing.txt'}'" \
+        in res.stderr
+    assert not (tmp_path / "exp").exists()  # refused before anything ran
 
 
 @pytest.fixture()
@@ -72,12 +80,18 @@ def test_stage_5_with_an_lm_file(exp_setup: tuple[Path, list[str]], tmp_path: Pa
 
 @pytest.mark.skipif(not (KENLM_BIN / "lmplz").is_file(), reason=f"KenLM is not built in {KENLM_BIN}: run "
                     "local/build_kenlm.sh first (the tests never build it: minutes of CI time)")
-def test_stage_5_lm_auto(exp_setup: tuple[Path, list[str]]) -> None:
+def test_stage_5_lm_auto(exp_setup: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """``--lm auto`` with ``--lm-text FILE``: the file's sentences join the transcripts (the demo's own text,
+    ``--lm-text auto``, needs the general corpus's Debian packages: not made here)."""
     exp, common = exp_setup
-    res = run_sh(*common, "--lm", "auto")
+    text = tmp_path / "more.txt"
+    text.write_text("Xin chào chị, em muốn kiểm tra đơn hàng.\n", encoding="utf-8")
+    res = run_sh(*common, "--lm", "auto", "--lm-text", str(text))
     assert res.returncode == 0, res.stderr[-3000:]
-    assert (exp / "lm" / "lm.bin").is_file() and json.loads((exp / "lm" / "lm.json").read_text())["order"] in (3, 4)
+    info = json.loads((exp / "lm" / "lm.json").read_text())
+    assert (exp / "lm" / "lm.bin").is_file() and info["order"] in (3, 4)
+    assert info["train"]["text_files"][str(text)]["sentences"] == 1
     check_lm_results(exp, exp / "lm" / "lm.bin")
-    again = run_sh(*common, "--lm", "auto")
+    again = run_sh(*common, "--lm", "auto", "--lm-text", str(text))
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already built" in again.stderr and "train_lm: already done" in again.stdout

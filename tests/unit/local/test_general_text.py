@@ -294,3 +294,29 @@ def test_cap_hours_is_a_seeded_subset():
     assert capped == gt.cap_hours(rows, 0.2, seed=3) and set(capped) <= set(rows)
     assert 0.19 <= gt.estimated_hours(t for _, t in capped) <= 0.2
     assert gt.cap_hours(rows, 0, seed=3) == rows
+
+
+def test_text_out_writes_the_training_text_without_coverage_once(tmp_path: Path, monkeypatch):
+    """``--text-out``: the training sentences an LM can learn from (every origin but the coverage sequences), no
+    audio; a rerun with the same arguments does nothing, other arguments rewrite it. The extraction itself
+    (Debian packages) is the corpus's own, tested above; here it is replaced by a fixed text."""
+    import make_general_corpus as mgc
+
+    calls = []
+
+    def fake_build_text(a, committed):  # the texts as build_text returns them: {split: [(origin, text)]}
+        calls.append(a.num_daily)
+        train = [("help:a.html", "tôi đi học hôm nay"), (gt.COVERAGE_ORIGIN, "hoá học rất hay một"),
+                 ("generated:daily", "ngày mai em ăn cơm")]
+        return {"train": train, "val": [], "test": []}, {}, []
+
+    monkeypatch.setattr(mgc, "build_text", fake_build_text)
+    tsv = tmp_path / "general_test.tsv"
+    tsv.write_text("doc\ttxt\nhelp:b.html\tnhấn vào nút\n", encoding="utf-8")
+    out = tmp_path / "lm_text" / "general.txt"
+    argv = ["--out-dir", str(tmp_path / "unused"), "--test-tsv", str(tsv), "--text-out", str(out)]
+    assert mgc.main(argv) == 0
+    assert out.read_text(encoding="utf-8") == "tôi đi học hôm nay\nngày mai em ăn cơm\n"
+    assert not (tmp_path / "unused").exists()  # no corpus, no audio
+    assert mgc.main(argv) == 0 and calls == [0]  # same arguments: not rebuilt
+    assert mgc.main([*argv, "--num-daily", "5"]) == 0 and calls == [0, 5]

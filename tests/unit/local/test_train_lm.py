@@ -11,6 +11,7 @@ import pytest
 
 from chunkformer.decoding import ArpaLM, KenLM
 from chunkformer.decoding.lm_build import perplexity
+from chunkformer.tokenizer import Tokenizer
 
 from conftest import OFFICIAL
 from helpers import REPO, VOCAB, load_script, write_manifests
@@ -53,7 +54,8 @@ def test_lm_from_the_train_supervisions_order_chosen_on_val(mdir: Path, tmp_path
     info = json.loads((out / "lm.json").read_text(encoding="utf-8"))
     kept = TRAIN + GENERAL[:3]
     assert info["train"] == {"domains": ["general", "telephony"], "sentences": len(kept),
-                             "words": sum(len(t.split()) for t in kept), "skipped_unspellable": 1}
+                             "words": sum(len(t.split()) for t in kept), "skipped_unspellable": 1,
+                             "text_files": {}}
     val_ppl = {n: perplexity(ArpaLM(out / f"lm-o{n}.arpa"), VAL) for n in (2, 3)}
     assert info["order"] == min(val_ppl, key=val_ppl.get)
     assert info["val_perplexity"] == {str(n): round(p, 2) for n, p in val_ppl.items()}
@@ -67,3 +69,48 @@ def test_lm_from_the_train_supervisions_order_chosen_on_val(mdir: Path, tmp_path
     write_manifests(mdir, "telephony", "train", [*TRAIN, "anh muốn kiểm tra"], OFFICIAL / "A.wav")
     assert train_lm.main(argv) == 0 and "already done" not in capsys.readouterr().out
     assert json.loads((out / "lm.json").read_text(encoding="utf-8"))["train"]["sentences"] == 14
+
+
+def test_a_text_file_is_normalised_blank_lines_ignored(tmp_path: Path) -> None:
+    """``--text``: raw sentences get the transcripts' spelling (numbers in words, lower case, no punctuation)."""
+    f = tmp_path / "more.txt"
+    f.write_text("Chị ơi, em nợ 200 nghìn đồng!\n\n   \nXIN CHÀO ANH.\n?!\n", encoding="utf-8")
+    got = train_lm.read_text_file(f, Tokenizer.from_file(VOCAB))
+    assert got.texts == ["chị ơi em nợ hai trăm nghìn đồng", "xin chào anh"]
+    assert got.lines == 3  # "?!" is a line that normalises to nothing: counted, not kept
+
+
+def test_a_bad_text_file_is_one_clear_error(mdir: Path, tmp_path: Path, capsys) -> None:
+    tok = Tokenizer.from_file(VOCAB)
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("xin chào".encode("utf-16"))
+    with pytest.raises(ValueError, match=r"latin1.txt: not UTF-8 text"):
+        train_lm.read_text_file(latin1, tok)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"empty.txt: no sentence"):
+        train_lm.read_text_file(empty, tok)
+    argv = ["--manifest-dir", str(mdir), "--vocab", str(VOCAB), "--out-dir", str(tmp_path / "lm"),
+            "--text", str(tmp_path / "missing.txt")]
+    if (KENLM_BIN / "lmplz").is_file():  # the file is read after the KenLM check
+        assert train_lm.main([*argv, "--kenlm-bin", str(KENLM_BIN)]) == 2
+        assert "missing.txt" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (KENLM_BIN / "lmplz").is_file(), reason=f"KenLM's lmplz is not built in {KENLM_BIN} "
+                    "(run local/build_kenlm.sh, or set KENLM_BIN)")
+def test_text_files_join_the_transcripts_and_key_the_rerun(mdir: Path, tmp_path: Path, capsys) -> None:
+    out, more = tmp_path / "lm", tmp_path / "more.txt"
+    more.write_text("Em muốn kiểm tra 200 nghìn đồng.\nxin chào xyzzy\n", encoding="utf-8")
+    argv = ["--manifest-dir", str(mdir), "--vocab", str(VOCAB), "--out-dir", str(out), "--kenlm-bin", str(KENLM_BIN),
+            "--orders", "2", "--text", str(more)]
+    assert train_lm.main(argv) == 0
+    info = json.loads((out / "lm.json").read_text(encoding="utf-8"))
+    assert info["train"]["text_files"] == {str(more): {"lines": 2, "sentences": 1, "words": 8,
+                                                       "skipped_unspellable": 1}}
+    assert info["train"]["sentences"] == len(TRAIN) + 3 + 1
+    assert ("tra", "hai") in set(ArpaLM(out / "lm.arpa").prob)  # a bigram only the file has
+    capsys.readouterr()
+    assert train_lm.main(argv) == 0 and "already done" in capsys.readouterr().out
+    more.write_text("cảm ơn anh\n", encoding="utf-8")
+    assert train_lm.main(argv) == 0 and "already done" not in capsys.readouterr().out
