@@ -201,7 +201,9 @@ def _merged(defaults: dict[str, str], given: Any, key: str) -> dict[str, str]:
 _TAG = re.compile(r"\[[^\[\]]*\]|<[^<>]*>|\([^()]*\)")
 # Icelandic eth (Ð ð), typed or converted from legacy encodings, looks exactly like the Vietnamese Đ đ: it made
 # "Ðà Nẵng" an unknown Latin word whose error showed a word that looks right
-_LOOKALIKE = str.maketrans({"\u00d0": "Đ", "\u00f0": "đ"})
+_LOOKALIKE = str.maketrans({"\u00d0": "Đ", "\u00f0": "đ",
+                            # full-width forms (CJK input methods, some PDFs): "２０２４", "ＯＴＰ" are ASCII
+                            **{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}, "\u3000": " "})
 
 # ---------------------------------------------------------------------------------------------- numbers
 _INT = r"(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)"       # 500.000 or 500000
@@ -218,8 +220,11 @@ _SLASH = re.compile(r"(?<![\w/.,-])([0-9]+)/([0-9]+)(?![\w/]|[.,][0-9])")
 # 5-10%, 7-10 ngày, 8h-17h, 1.200.000 - 1.500.000 đồng: the dash is said "đến"; the right number is only looked
 # at (the rules after this one read it, with its unit)
 _RANGE = re.compile(rf"(?<![\w.,/-])([0-9]{{1,2}}[hH:][0-9]{{2}}|{_DEC})(\s?(?:%|[hH]|[kK]|tr|triệu|nghìn|ngàn|tỷ|tỉ"
-                    rf"|đồng|đ))?\s?[-–—]\s?(?=(?:thứ\s?)?({_DEC})(?![0-9]|[.,/-][0-9]))", re.IGNORECASE)
+                    rf"|đồng|đ))?\s?[-–—−]\s?(?=(?:thứ\s?)?({_DEC})(?![0-9]|[.,/-][0-9]))", re.IGNORECASE)
 # "/" = per after a number or an amount: 15 triệu/tháng, 1.000đ/phút, 1,5%/năm are said "… một tháng"
+# a minus sign glued to a number at the start of a word: -5%, -3 độ, −2,5 are said "âm ..."; a dash after a
+# number is a range (5-10%, above) and one followed by a space a list item or a pause ("- 5 sản phẩm")
+_NEGATIVE = re.compile(r"(?<![^\s(])[-−–](?=[0-9])")
 _PER = re.compile(r"\s?/\s?(?=(?:tháng|năm|ngày|tuần|giờ|phút|giây|lần|người|kỳ|quý)(?!\w))", re.IGNORECASE)
 _PER_AFTER = re.compile(r"(?:[0-9%]|(?<![^\W\d_])(?:đ|đồng|vnđ|vnd|k|tr|triệu|nghìn|ngàn|tỷ|tỉ|lần))$", re.IGNORECASE)
 _DAY_WORDS = ("ngày", "mùng", "mồng")
@@ -323,7 +328,7 @@ def _number_rules(sp: _Speller, cfg: TextNormConfig) -> list[tuple[str, re.Patte
     return [("per", _PER, lambda m: "một" if _PER_AFTER.search(m.string, 0, m.start()) else None),
             ("date", _DATE, date), ("number", _SLASH, partial(_slash, sp)), ("date", _DAY_MONTH, date),
             ("digits", _INTL, intl), ("digits", _PHONE, phone), ("range", _RANGE, partial(_range, cfg)),
-            ("time", _TIME_H, clock), ("time", _TIME_COLON, clock),
+            ("number", _NEGATIVE, lambda _: "âm "), ("time", _TIME_H, clock), ("time", _TIME_COLON, clock),
             ("percent", _PERCENT, lambda m: f"{sp.dec(m.group(1))} phần trăm"),
             ("amount", _CURRENCY, lambda m: f"{sp.money(m.group(1))} đồng"), ("amount", _SCALED, scaled),
             ("decimal", _DECIMAL, lambda m: sp.dec(m.group())),
@@ -350,6 +355,8 @@ def _range(cfg: TextNormConfig, m: re.Match) -> str | None:
     if _after_code_word(before, cfg.digits_after):
         return None  # mã 123-456: a code, read digit by digit
     left, a, b = m.group(1) + (m.group(2) or ""), m.group(1), m.group(3)
+    if before.rpartition(" ")[2].lower() == "thứ":  # thứ 2-4: Monday to Wednesday, "thứ hai đến thứ tư"
+        return f"{left} đến" if m.string.startswith("thứ", m.end()) else f"{left} đến thứ"
     plain = _INT_ONLY.fullmatch(a) is not None and not m.group(2)
     if plain and _INT_ONLY.fullmatch(b) and int(a.replace(".", "")) >= int(b.replace(".", "")):
         return left

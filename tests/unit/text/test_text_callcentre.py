@@ -98,8 +98,37 @@ def test_country_code_and_hotlines(text: str, norm: str) -> None:
     ("căn hộ A1-05", "căn hộ a một không năm"),
     ("dạ -- để em kiểm tra", "dạ để em kiểm tra"),
     ("thắng 1-0", "thắng một không"),  # a >= b: not a range
+    # weekdays: the second one is a weekday too ("thứ tư", not "bốn"), also for consecutive days
+    ("thứ 2-4 em rảnh", "thứ hai đến thứ tư em rảnh"),
+    ("Thứ 2-3", "thứ hai đến thứ ba"),
+    ("thứ 2-thứ 4", "thứ hai đến thứ tư"),
+    ("từ 5−10 ngày", "từ năm đến mười ngày"),  # U+2212, the minus sign
 ])
 def test_ranges_are_said_with_den(text: str, norm: str) -> None:
+    assert TextNormalizer()(text).text == norm
+
+
+@pytest.mark.parametrize("text,norm", [
+    # a minus glued to a number is its sign: dropping it turned -5 % into 5 %
+    ("lãi suất -5% năm", "lãi suất âm năm phần trăm năm"),
+    ("nhiệt độ -3 độ", "nhiệt độ âm ba độ"),
+    ("(−2,5%)", "âm hai phẩy năm phần trăm"),
+    ("số dư -1.500.000đ", "số dư âm một triệu năm trăm nghìn đồng"),
+    # not a sign: a dash after a number (a range), or followed by a space (a list item, a pause)
+    ("5 -10%", "năm đến mười phần trăm"),
+    ("- 5 sản phẩm", "năm sản phẩm"),
+])
+def test_a_minus_before_a_number_is_said_am(text: str, norm: str) -> None:
+    assert TextNormalizer()(text).text == norm
+
+
+@pytest.mark.parametrize("text,norm", [
+    # full-width forms (CJK input methods, some PDFs) are their ASCII letters and digits
+    ("số ２０２４ nhé", "số hai nghìn không trăm hai mươi tư nhé"),
+    ("mã ＯＴＰ là １２３４５６", "mã ô tê pê là một hai ba bốn năm sáu"),
+    ("１０\u3000giờ", "mười giờ"),
+])
+def test_full_width_forms_are_ascii(text: str, norm: str) -> None:
     assert TextNormalizer()(text).text == norm
 
 
