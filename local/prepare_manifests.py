@@ -34,7 +34,7 @@ from chunkformer.data.manifests import (
     write_normalized,
     write_rejected,
 )
-from chunkformer.data.sources import SourceError, read_source, source_stamp
+from chunkformer.data.sources import Item, SourceError, audio_stamp, read_source, source_stamp
 from chunkformer.data.validate import Kept, Limits, Rejection, validate_items
 from chunkformer.text import NormalizationReport, TextNormalizer
 from chunkformer.tokenizer import WORD_START, Tokenizer
@@ -97,16 +97,22 @@ def clear_own_outputs(cfg: DataConfig, split: str, out: Path, marker: Path, voca
             f.unlink(missing_ok=True)
 
 
-def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jobs: int
-                  ) -> tuple[int, int, list[str]]:
-    """Reads, validates and writes one split (after :func:`clear_own_outputs`); returns (kept, rejected) counts
-    and the names of the files written."""
-    items, domain_of = [], {}
+def read_split(cfg: DataConfig, split: str) -> list[Item]:
+    """Every item of the split's sources, in data.yaml order (raises ``SourceError``)."""
+    items = []
     for spec in cfg.splits[split]:
         got = read_source(spec.path, spec.channel)
         log.info("%s/%s: %d items from %s", split, spec.domain, len(got), spec.path)
-        domain_of[spec.path] = spec.domain
         items.extend(got)
+    return items
+
+
+def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jobs: int
+                  ) -> tuple[int, int, list[str], str]:
+    """Reads, validates and writes one split (after :func:`clear_own_outputs`); returns (kept, rejected) counts,
+    the names of the files written and the :func:`audio_stamp` of what it read."""
+    items = read_split(cfg, split)
+    domain_of = {spec.path: spec.domain for spec in cfg.splits[split]}
     words = {t[len(WORD_START):] for t in tok.tokens if t.startswith(WORD_START) and len(t) > len(WORD_START)}
     report = NormalizationReport()
     kept, rejected = validate_items(items, tok, split_limits(cfg, split), num_jobs, desc=f"stage 0 {split}",
@@ -129,7 +135,8 @@ def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jo
     kinds = ", ".join(f"{k} {n}" for k, n in report.counts.most_common())
     print(f"normalized {report.items_changed} of {report.items} transcripts ({kinds or 'no changes'}); "
           f"see {normalized_path(out, split)}", flush=True)
-    return len(kept), len(rejected), [*written, rejected_path(out, split).name, normalized_path(out, split).name]
+    return (len(kept), len(rejected), [*written, rejected_path(out, split).name, normalized_path(out, split).name],
+            audio_stamp(items))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,20 +163,23 @@ def main(argv: list[str] | None = None) -> int:
         marker = marker_path(a.out_dir, f"stage0-{split}")
         want = Stage0Done(cfg.fingerprint(split), vdigest)
         info = Stage0Done.read(marker)
-        if not a.force and info and (info.fingerprint, info.vocab) == (want.fingerprint, want.vocab) \
-                and all((a.out_dir / f).exists() for f in info.outputs):
-            done.append(f"{split}: {info.kept} kept, {info.rejected} rejected")
-            continue
-        if info:
-            why = "forced" if a.force else "config, vocab or outputs changed"
-            log.info("stage 0: redoing split %s (%s)", split, why)
+        why = "forced" if a.force else "config, vocab or outputs changed"
         try:
+            if not a.force and info and (info.fingerprint, info.vocab) == (want.fingerprint, want.vocab) \
+                    and all((a.out_dir / f).exists() for f in info.outputs):
+                # a marker from before the audio stamp existed (audio "") is trusted as it was
+                if not info.audio or audio_stamp(read_split(cfg, split)) == info.audio:
+                    done.append(f"{split}: {info.kept} kept, {info.rejected} rejected")
+                    continue
+                why = "audio files its listings point at were replaced, added or removed"
+            if info:
+                log.info("stage 0: redoing split %s (%s)", split, why)
             clear_own_outputs(cfg, split, a.out_dir, marker, vdigest)
-            n_kept, n_rej, written = prepare_split(cfg, split, tok, a.out_dir, a.num_jobs)
+            n_kept, n_rej, written, audio = prepare_split(cfg, split, tok, a.out_dir, a.num_jobs)
         except SourceError as e:
             return error(f"{cfg.path}: {split}: {e}")
         Stage0Done(want.fingerprint, vdigest, written, n_kept, n_rej,
-                   {d: list(ops) for d, ops in cfg.domain_aug(split).items()}).write(marker)
+                   {d: list(ops) for d, ops in cfg.domain_aug(split).items()}, audio).write(marker)
         redone.append(split)
     if not redone:
         print(f"stage 0: already done ({'; '.join(done)} in {a.out_dir}), nothing to do")

@@ -50,6 +50,9 @@ class Stage0Done(JsonRecord):
     kept: int = 0
     rejected: int = 0
     aug: dict[str, list[str]] = field(default_factory=dict)  # domain → augmentations named in data.yaml
+    # digest of (path, size, mtime) of every audio file the split's listings point at (a TSV or Kaldi listing can
+    # stay the same while its audio is replaced); "" in markers written before it existed: not compared
+    audio: str = ""
 
 
 @dataclass

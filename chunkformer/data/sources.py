@@ -34,8 +34,10 @@ item (``text_error``) for stage 0 to reject with a reason; only problems with th
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -428,6 +430,31 @@ def source_stamp(path: str) -> list[tuple[str, int, int]]:
         if not f.is_dir():
             stamps.append((str(f), st.st_size, st.st_mtime_ns))
     return stamps
+
+
+def audio_stamp(items: Iterable[Item]) -> str:
+    """Digest of (path, size, mtime) of every audio file ``items`` read (file paths and a lhotse recording's file
+    sources; shell commands and URLs are not files), sorted and de-duplicated: a listing whose audio was
+    replaced in place (same TSV, same wav.scp) gets another stamp. A missing file stamps as missing: stage 0
+    reports it itself.
+
+    >>> audio_stamp([]) == audio_stamp([])
+    True
+    """
+    paths: set[str] = set()
+    for it in items:
+        if it.recording is not None:
+            paths.update(s.source for s in it.recording.sources if s.type == "file")
+        elif not it.command:
+            paths.add(it.audio)
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        try:
+            st = Path(path).stat()
+            h.update(f"{path}\t{st.st_size}\t{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+        except OSError:
+            h.update(f"{path}\tmissing\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:16]
 
 
 def _tsv_items(tsv: Path, split: bool) -> list[Item]:

@@ -40,3 +40,44 @@ def test_an_edited_sibling_transcript_redoes_stage_0(tmp_path: Path, capsys: pyt
     with gzip.open(mdir / "telephony_supervisions_train.jsonl.gz", "rt", encoding="utf-8") as f:
         texts = {json.loads(line)["id"]: json.loads(line)["text"] for line in f}
     assert texts[names[-1]] == "xin chào"
+
+
+def test_audio_replaced_under_an_unchanged_tsv_redoes_stage_0(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The TSV lists the same paths, but one wav was re-recorded (longer): stage 0 redoes the split and the
+    manifest has the new duration; untouched audio keeps it "already done"."""
+    for i in range(2):
+        write_wav(tmp_path / "wavs" / f"a{i}.wav", speech(60 + i, 1.5))
+    (tmp_path / "list.tsv").write_text("wav\ttxt\n" + "".join(f"wavs/a{i}.wav\t{sentence(70 + i)}\n" for i in range(2)),
+                                       encoding="utf-8")
+    yaml = tmp_path / "data.yaml"
+    yaml.write_text("train:\n  - path: list.tsv\n    domain: telephony\n", encoding="utf-8")
+    mdir = tmp_path / "manifests"
+    stage0(yaml, mdir)
+    stage0(yaml, mdir)
+    assert "stage 0: already done" in capsys.readouterr().out
+    write_wav(tmp_path / "wavs" / "a1.wav", speech(61, 2.5))  # replaced in place, the TSV untouched
+    stage0(yaml, mdir)
+    assert "stage 0: already done" not in capsys.readouterr().out
+    with gzip.open(mdir / "telephony_recordings_train.jsonl.gz", "rt", encoding="utf-8") as f:
+        durations = {json.loads(line)["id"]: json.loads(line)["duration"] for line in f}
+    assert durations["a1"] == pytest.approx(2.5, abs=0.01) and durations["a0"] == pytest.approx(1.5, abs=0.01)
+    stage0(yaml, mdir)
+    assert "stage 0: already done" in capsys.readouterr().out
+
+
+def test_a_marker_from_before_the_audio_stamp_is_trusted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Markers written before the audio stamp existed carry none: stage 0 stays done (no cascade of reruns
+    through stages 1-3 for an upgrade alone)."""
+    write_wav(tmp_path / "wavs" / "a0.wav", speech(80, 1.5))
+    (tmp_path / "list.tsv").write_text(f"wav\ttxt\nwavs/a0.wav\t{sentence(81)}\n", encoding="utf-8")
+    yaml = tmp_path / "data.yaml"
+    yaml.write_text("train:\n  - path: list.tsv\n    domain: telephony\n", encoding="utf-8")
+    mdir = tmp_path / "manifests"
+    stage0(yaml, mdir)
+    marker = mdir / ".stage0-train.done"
+    old = json.loads(marker.read_text(encoding="utf-8"))
+    assert len(old.pop("audio")) == 16
+    marker.write_text(json.dumps(old), encoding="utf-8")
+    capsys.readouterr()
+    stage0(yaml, mdir)
+    assert "stage 0: already done" in capsys.readouterr().out
