@@ -31,6 +31,9 @@ INPUTS = "inputs.json"
 FREE = {"trainer.num_workers", "trainer.threads", "trainer.device", "trainer.valid_interval",
         "trainer.save_every_n", "trainer.keep_last_k", "trainer.max_bad_batches", "trainer.save_dir"}
 BUDGET = {"trainer.epochs", "trainer.max_steps"}
+# file and folder settings: the same place written another way (relative or absolute, "./x", "a/../x") is the same
+# setting; compared as resolved paths (against the working directory), their contents by inputs.json's digests
+PATHS = {"trainer.resume_checkpoint", "trainer.vocab", "trainer.data_config", "trainer.manifest_dir"}
 
 
 class RunChanged(ValueError):
@@ -49,9 +52,21 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def differences(saved: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """(key, saved value, new value) for every setting that differs, except the FREE ones."""
+    """(key, saved value, new value) for every setting that differs, except the FREE ones; PATHS compare as
+    resolved paths.
+
+    >>> differences({"trainer": {"vocab": "egs/v.txt"}}, {"trainer": {"vocab": "./egs/../egs/v.txt"}})
+    []
+    """
     a, b = _flat(saved), _flat(new)
-    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in FREE]
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
+            if k not in FREE and not _same(k, a.get(k), b.get(k))]
+
+
+def _same(key: str, was: Any, now: Any) -> bool:
+    if key in PATHS and isinstance(was, str) and isinstance(now, str) and was and now:
+        return Path(was).resolve() == Path(now).resolve()
+    return was == now
 
 
 def _weights_file(path: Path) -> Path | None:

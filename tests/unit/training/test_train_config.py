@@ -22,3 +22,17 @@ def test_differences_ignore_runtime_settings_and_name_the_rest() -> None:
     assert differences(a, b) == []
     c = TrainConfig.from_sources({}, {"seed": 5, "context": [64, 32, 64]}).to_dict()
     assert differences(a, c) == [("model.context", [128, 64, 128], [64, 32, 64]), ("trainer.seed", 42, 5)]
+
+
+def test_the_same_files_written_another_way_are_the_same_run(tmp_path, monkeypatch) -> None:
+    """A continuation that names the checkpoint, vocab, data config or manifests relative where the first
+    command gave them absolute (or with "./") is the same run; another place is not."""
+    monkeypatch.chdir(tmp_path)
+    rel = {"resume": "egs/demo/pretrained", "vocab": "egs/demo/pretrained/vocab.txt",
+           "data_config": "egs/conf/data.yaml", "manifest_dir": "data/manifests"}
+    a = TrainConfig.from_sources({}, rel).to_dict()
+    absolute = TrainConfig.from_sources({}, {k: str(tmp_path / v) for k, v in rel.items()}).to_dict()
+    dotted = TrainConfig.from_sources({}, {k: f"./{v}" for k, v in rel.items()}).to_dict()
+    assert differences(a, absolute) == [] and differences(a, dotted) == []
+    other = TrainConfig.from_sources({}, {**rel, "manifest_dir": "data/manifests_old"}).to_dict()
+    assert differences(a, other) == [("trainer.manifest_dir", "data/manifests", "data/manifests_old")]
