@@ -36,7 +36,7 @@ from chunkformer.data.manifests import (
 )
 from chunkformer.data.sources import Item, SourceError, audio_stamp, read_source, source_stamp
 from chunkformer.data.validate import Kept, Limits, Rejection, validate_items
-from chunkformer.text import NormalizationReport, TextNormalizer
+from chunkformer.text import RULES_VERSION, NormalizationReport, TextNormalizer
 from chunkformer.tokenizer import WORD_START, Tokenizer
 from chunkformer.utils.cli import error
 from chunkformer.utils.io import file_digest
@@ -167,11 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if not a.force and info and (info.fingerprint, info.vocab) == (want.fingerprint, want.vocab) \
                     and all((a.out_dir / f).exists() for f in info.outputs):
-                # a marker from before the audio stamp existed (audio "") is trusted as it was
-                if not info.audio or audio_stamp(read_split(cfg, split)) == info.audio:
+                # markers from before the audio stamp and the rules version existed ("", 0) are trusted as they were
+                rules_ok = info.text_rules in (0, RULES_VERSION)
+                if rules_ok and (not info.audio or audio_stamp(read_split(cfg, split)) == info.audio):
                     done.append(f"{split}: {info.kept} kept, {info.rejected} rejected")
                     continue
-                why = "audio files its listings point at were replaced, added or removed"
+                why = ("the text normaliser's rules changed" if not rules_ok
+                       else "audio files its listings point at were replaced, added or removed")
             if info:
                 log.info("stage 0: redoing split %s (%s)", split, why)
             clear_own_outputs(cfg, split, a.out_dir, marker, vdigest)
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         except SourceError as e:
             return error(f"{cfg.path}: {split}: {e}")
         Stage0Done(want.fingerprint, vdigest, written, n_kept, n_rej,
-                   {d: list(ops) for d, ops in cfg.domain_aug(split).items()}, audio).write(marker)
+                   {d: list(ops) for d, ops in cfg.domain_aug(split).items()}, audio, RULES_VERSION).write(marker)
         redone.append(split)
     if not redone:
         print(f"stage 0: already done ({'; '.join(done)} in {a.out_dir}), nothing to do")

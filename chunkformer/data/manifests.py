@@ -53,6 +53,7 @@ class Stage0Done(JsonRecord):
     # digest of (path, size, mtime) of every audio file the split's listings point at (a TSV or Kaldi listing can
     # stay the same while its audio is replaced); "" in markers written before it existed: not compared
     audio: str = ""
+    text_rules: int = 0  # the normaliser's RULES_VERSION; 0 in markers written before it existed: not compared
 
 
 @dataclass

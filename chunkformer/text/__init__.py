@@ -34,6 +34,7 @@ def normalize_text(text: str) -> str:
 
 # after nfc/normalize_text: the submodules are independent of them, but callers import everything from here
 from chunkformer.text.normalize import (  # noqa: E402
+    RULES_VERSION,
     Change,
     NormalizationReport,
     Normalized,
@@ -46,6 +47,7 @@ from chunkformer.text.normalize import (  # noqa: E402
 from chunkformer.text.numbers import digits_to_words, number_to_words  # noqa: E402
 from chunkformer.text.tones import canonical_tones, to_vocab_spelling  # noqa: E402
 
-__all__ = ["Change", "NormalizationReport", "NormalizeError", "Normalized", "TextNormConfig", "TextNormalizer",
+__all__ = ["RULES_VERSION", "Change", "NormalizationReport", "NormalizeError", "Normalized", "TextNormConfig",
+           "TextNormalizer",
            "canonical_tones", "digits_to_words", "is_vietnamese_syllable", "nfc", "normalize_text",
            "number_to_words", "scoring_text", "to_vocab_spelling"]

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chunkformer.text import RULES_VERSION
+
 from helpers import VOCAB, load_script, sentence, speech, write_wav
 
 
@@ -79,5 +81,25 @@ def test_a_marker_from_before_the_audio_stamp_is_trusted(tmp_path: Path, capsys:
     assert len(old.pop("audio")) == 16
     marker.write_text(json.dumps(old), encoding="utf-8")
     capsys.readouterr()
+    stage0(yaml, mdir)
+    assert "stage 0: already done" in capsys.readouterr().out
+
+
+def test_new_normaliser_rules_redo_stage_0(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A split normalised with older rules (its marker says so) is redone; one with the current rules is not."""
+    write_wav(tmp_path / "wavs" / "a0.wav", speech(90, 1.5))
+    (tmp_path / "list.tsv").write_text(f"wav\ttxt\nwavs/a0.wav\t{sentence(91)}\n", encoding="utf-8")
+    yaml = tmp_path / "data.yaml"
+    yaml.write_text("train:\n  - path: list.tsv\n    domain: telephony\n", encoding="utf-8")
+    mdir = tmp_path / "manifests"
+    stage0(yaml, mdir)
+    marker = mdir / ".stage0-train.done"
+    info = json.loads(marker.read_text(encoding="utf-8"))
+    assert info["text_rules"] == RULES_VERSION
+    marker.write_text(json.dumps({**info, "text_rules": RULES_VERSION - 1}), encoding="utf-8")
+    capsys.readouterr()
+    stage0(yaml, mdir)
+    assert "stage 0: already done" not in capsys.readouterr().out
+    assert json.loads(marker.read_text(encoding="utf-8"))["text_rules"] == RULES_VERSION
     stage0(yaml, mdir)
     assert "stage 0: already done" in capsys.readouterr().out
