@@ -20,6 +20,17 @@ def stage0(yaml: Path, mdir: Path) -> None:
                                                   "--out-dir", str(mdir), "--num-jobs", "1"]) == 0
 
 
+def tsv_corpus(root: Path, n: int, seed: int) -> Path:
+    """``n`` wavs of 1.5 s listed by ``root/list.tsv``, and a data.yaml reading it; returns the data.yaml."""
+    for i in range(n):
+        write_wav(root / "wavs" / f"a{i}.wav", speech(seed + i, 1.5))
+    (root / "list.tsv").write_text("wav\ttxt\n" + "".join(f"wavs/a{i}.wav\t{sentence(seed + 10 + i)}\n"
+                                                          for i in range(n)), encoding="utf-8")
+    yaml = root / "data.yaml"
+    yaml.write_text("train:\n  - path: list.tsv\n    domain: telephony\n", encoding="utf-8")
+    return yaml
+
+
 @pytest.mark.parametrize("split", [False, True])
 def test_an_edited_sibling_transcript_redoes_stage_0(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                      split: bool) -> None:
@@ -47,12 +58,7 @@ def test_an_edited_sibling_transcript_redoes_stage_0(tmp_path: Path, capsys: pyt
 def test_audio_replaced_under_an_unchanged_tsv_redoes_stage_0(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The TSV lists the same paths, but one wav was re-recorded (longer): stage 0 redoes the split and the
     manifest has the new duration; untouched audio keeps it "already done"."""
-    for i in range(2):
-        write_wav(tmp_path / "wavs" / f"a{i}.wav", speech(60 + i, 1.5))
-    (tmp_path / "list.tsv").write_text("wav\ttxt\n" + "".join(f"wavs/a{i}.wav\t{sentence(70 + i)}\n" for i in range(2)),
-                                       encoding="utf-8")
-    yaml = tmp_path / "data.yaml"
-    yaml.write_text("train:\n  - path: list.tsv\n    domain: telephony\n", encoding="utf-8")
+    yaml = tsv_corpus(tmp_path, 2, 60)
     mdir = tmp_path / "manifests"
     stage0(yaml, mdir)
     stage0(yaml, mdir)
@@ -70,10 +76,7 @@ def test_audio_replaced_under_an_unchanged_tsv_redoes_stage_0(tmp_path: Path, ca
 def test_a_marker_from_before_the_audio_stamp_is_trusted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Markers written before the audio stamp existed carry none: stage 0 stays done (no cascade of reruns
     through stages 1-3 for an upgrade alone)."""
-    write_wav(tmp_path / "wavs" / "a0.wav", speech(80, 1.5))
-    (tmp_path / "list.tsv").write_text(f"wav\ttxt\nwavs/a0.wav\t{sentence(81)}\n", encoding="utf-8")
-    yaml = tmp_path / "data.yaml"
-    yaml.write_text("train:\n  - path: list.tsv\n    domain: telephony\n", encoding="utf-8")
+    yaml = tsv_corpus(tmp_path, 1, 80)
     mdir = tmp_path / "manifests"
     stage0(yaml, mdir)
     marker = mdir / ".stage0-train.done"
@@ -87,10 +90,7 @@ def test_a_marker_from_before_the_audio_stamp_is_trusted(tmp_path: Path, capsys:
 
 def test_new_normaliser_rules_redo_stage_0(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A split normalised with older rules (its marker says so) is redone; one with the current rules is not."""
-    write_wav(tmp_path / "wavs" / "a0.wav", speech(90, 1.5))
-    (tmp_path / "list.tsv").write_text(f"wav\ttxt\nwavs/a0.wav\t{sentence(91)}\n", encoding="utf-8")
-    yaml = tmp_path / "data.yaml"
-    yaml.write_text("train:\n  - path: list.tsv\n    domain: telephony\n", encoding="utf-8")
+    yaml = tsv_corpus(tmp_path, 1, 90)
     mdir = tmp_path / "manifests"
     stage0(yaml, mdir)
     marker = mdir / ".stage0-train.done"
