@@ -75,6 +75,14 @@ def choose_order(arpas: dict[int, Path], val_lines: list[str]) -> tuple[int, dic
     return min(ppl, key=lambda n: (ppl[n], n)), ppl
 
 
+@dataclass
+class ExtraText:
+    """A ``--text`` file's normalised sentences and how many non-blank lines it had."""
+
+    texts: list[str]
+    lines: int
+
+
 def read_text_file(path: Path, tok: Tokenizer) -> ExtraText:
     """A ``--text`` file: one sentence per line, normalised like hotword phrases (the project's normaliser with
     the vocabulary's spelling: numbers in words, lower case, no punctuation); blank lines ignored. ValueError
@@ -88,14 +96,6 @@ def read_text_file(path: Path, tok: Tokenizer) -> ExtraText:
     if not texts:
         raise ValueError(f"{path}: no sentence (one per line)")
     return ExtraText(texts, sum(1 for line in raw if line.strip()))
-
-
-@dataclass
-class ExtraText:
-    """A ``--text`` file's normalised sentences and how many non-blank lines it had."""
-
-    texts: list[str]
-    lines: int
 
 
 def build(a: argparse.Namespace, tok: Tokenizer, orders: list[int], train: dict[str, list[str]],
