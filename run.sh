@@ -31,7 +31,9 @@ init_weight=0.2                        # stage 4 also writes avg<N>-init<W>.pt =
                                        # started from (WiSE-FT: gives back some forgotten general speech; nothing for
                                        # a run from random weights); 0: off. 0.2 is the
                                        # demo's, picked on its validation sets (README); pick yours on your val sets
-seed=42
+seed=42                                # stages 2-3: batches, augmentation, initialisation, dropout
+corpus_seed=42                         # stage -1: the demo corpus (its test sets too); apart from --seed, so that
+                                       # another training seed is measured on the same sentences and audio
 decode_splits=test                     # comma-separated: test, val
 decode_methods=greedy,beam             # greedy CTC and CTC prefix beam search
 lm=none                                # stage 5 beam+lm: none; auto (KenLM's lmplz on the train transcripts, order
@@ -47,7 +49,7 @@ nproc=auto                             # stage-3 processes (torchrun DDP). auto:
                                        # machine one per core (at most 8) for the demo model (1-thread ranks beat threads
                                        # there, see docs/BENCHMARKS.md), else 1
 
-options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed decode_splits decode_methods lm lm_text train_args nproc "
+options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed corpus_seed decode_splits decode_methods lm lm_text train_args nproc "
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
 . local/parse_options.sh
 for v in stage stop_stage; do
@@ -75,7 +77,7 @@ fi
 if [ $stage -le -1 ] && [ $stop_stage -ge -1 ]; then
   if [ "$data_config" = egs/callbot/conf/demo_data.yaml ]; then
     log "stage -1: demo corpus (synthetic Vietnamese call-bot speech) in $demo_corpus"
-    $py local/make_demo_corpus.py --out-dir "$demo_corpus" --seed "$seed"
+    $py local/make_demo_corpus.py --out-dir "$demo_corpus" --seed "$corpus_seed"
     # general prose: ~2 h of training documents' sentences, replayed in the fine-tune against forgetting, 100 of
     # other documents for validation, and the committed held-out test set (documents never used in pretraining
     # or fine-tuning, held-out voices) that measures the forgetting; no generated text
