@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     setup_logger(None)
     try:
+        for f in a.text:
+            if not f.is_file():
+                raise ValueError(f"--text {f}: no such file (one sentence per line)")
         orders = sorted({int(x) for x in a.orders.split(",") if x.strip()})
         if not orders or min(orders) < 1 or max(orders) > 6:
             raise ValueError(f"--orders must be n-gram orders in 1..6 (KenLM's maximum), not {a.orders!r}")

@@ -90,11 +90,11 @@ def test_a_bad_text_file_is_one_clear_error(mdir: Path, tmp_path: Path, capsys) 
     empty.write_text("\n  \n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"empty.txt: no sentence"):
         train_lm.read_text_file(empty, tok)
-    argv = ["--manifest-dir", str(mdir), "--vocab", str(VOCAB), "--out-dir", str(tmp_path / "lm"),
-            "--text", str(tmp_path / "missing.txt")]
-    if (KENLM_BIN / "lmplz").is_file():  # the file is read after the KenLM check
-        assert train_lm.main([*argv, "--kenlm-bin", str(KENLM_BIN)]) == 2
-        assert "missing.txt" in capsys.readouterr().err
+    for bad in (tmp_path / "missing.txt", tmp_path):  # no file, a folder
+        argv = ["--manifest-dir", str(mdir), "--vocab", str(VOCAB), "--out-dir", str(tmp_path / "lm"),
+                "--text", str(bad)]
+        assert train_lm.main(argv) == 2
+        assert f"--text {bad}: no such file" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not (KENLM_BIN / "lmplz").is_file(), reason=f"KenLM's lmplz is not built in {KENLM_BIN} "
