@@ -82,10 +82,10 @@ DEFAULT_TAGS: dict[str, str] = {"[*]": "", "<*>": "", "(laugh)": "", "(laughter)
 DEFAULT_SPELL_OUT: dict[str, str] = {"otp": "ô tê pê", "app": "áp", "email": "i meo", "ok": "ô kê",
                                      "okay": "ô kê", "sms": "ét em ét", "atm": "a tê em", "wifi": "oai phai",
                                      "online": "on lai", "facebook": "phây búc", "zalo": "da lô", "visa": "vi sa"}
-# A digit string shortly after one of these words is a code, read digit by digit ("mã OTP là 123456").
 # the normaliser's rules: bump when a change makes some text normalise differently, so that stage 0 redoes
 # the splits it normalised with the old rules (2: the minus sign, weekday ranges, full-width forms)
 RULES_VERSION = 2
+# A digit string shortly after one of these words is a code, read digit by digit ("mã OTP là 123456").
 DEFAULT_DIGITS_AFTER = ("mã", "otp", "pin", "code", "stk", "sđt", "số tài khoản", "số điện thoại", "số thẻ")
 UNKNOWN_LATIN = ("reject", "keep")
 
@@ -224,10 +224,10 @@ _SLASH = re.compile(r"(?<![\w/.,-])([0-9]+)/([0-9]+)(?![\w/]|[.,][0-9])")
 # at (the rules after this one read it, with its unit)
 _RANGE = re.compile(rf"(?<![\w.,/-])([0-9]{{1,2}}[hH:][0-9]{{2}}|{_DEC})(\s?(?:%|[hH]|[kK]|tr|triệu|nghìn|ngàn|tỷ|tỉ"
                     rf"|đồng|đ))?\s?[-–—−]\s?(?=(?:thứ\s?)?({_DEC})(?![0-9]|[.,/-][0-9]))", re.IGNORECASE)
-# "/" = per after a number or an amount: 15 triệu/tháng, 1.000đ/phút, 1,5%/năm are said "… một tháng"
 # a minus sign glued to a number at the start of a word: -5%, -3 độ, −2,5 are said "âm ..."; a dash after a
 # number is a range (5-10%, above) and one followed by a space a list item or a pause ("- 5 sản phẩm")
 _NEGATIVE = re.compile(r"(?<![^\s(])[-−–](?=[0-9])")
+# "/" = per after a number or an amount: 15 triệu/tháng, 1.000đ/phút, 1,5%/năm are said "… một tháng"
 _PER = re.compile(r"\s?/\s?(?=(?:tháng|năm|ngày|tuần|giờ|phút|giây|lần|người|kỳ|quý)(?!\w))", re.IGNORECASE)
 _PER_AFTER = re.compile(r"(?:[0-9%]|(?<![^\W\d_])(?:đ|đồng|vnđ|vnd|k|tr|triệu|nghìn|ngàn|tỷ|tỉ|lần))$", re.IGNORECASE)
 _DAY_WORDS = ("ngày", "mùng", "mồng")
@@ -359,7 +359,7 @@ def _range(cfg: TextNormConfig, m: re.Match) -> str | None:
         return None  # mã 123-456: a code, read digit by digit
     left, a, b = m.group(1) + (m.group(2) or ""), m.group(1), m.group(3)
     if before.rpartition(" ")[2].lower() == "thứ":  # thứ 2-4: Monday to Wednesday, "thứ hai đến thứ tư"
-        return f"{left} đến" if m.string.startswith("thứ", m.end()) else f"{left} đến thứ"
+        return f"{left} đến" if m.string[m.end():m.end() + 3].lower() == "thứ" else f"{left} đến thứ"
     plain = _INT_ONLY.fullmatch(a) is not None and not m.group(2)
     if plain and _INT_ONLY.fullmatch(b) and int(a.replace(".", "")) >= int(b.replace(".", "")):
         return left

@@ -102,6 +102,7 @@ def test_country_code_and_hotlines(text: str, norm: str) -> None:
     ("thứ 2-4 em rảnh", "thứ hai đến thứ tư em rảnh"),
     ("Thứ 2-3", "thứ hai đến thứ ba"),
     ("thứ 2-thứ 4", "thứ hai đến thứ tư"),
+    ("Thứ 2 - Thứ 6", "thứ hai đến thứ sáu"),
     ("từ 5−10 ngày", "từ năm đến mười ngày"),  # U+2212, the minus sign
 ])
 def test_ranges_are_said_with_den(text: str, norm: str) -> None:
