@@ -4,7 +4,7 @@ The demo's fine-tune hears the phone line only on call-bot patterns (telephony, 
 corpus list ``<out-dir>/list.tsv`` (``wav<TAB>txt``, stage 0's TSV format) of ``--num`` sentences drawn (seeded)
 from the pretraining's everyday and daily-life generators (``local/general_text.py``, with the pretraining's
 arguments: no call-bot pattern, no held-out slot value), spoken by training voices (``local/tts.py``) and passed
-through the telephony domain's channel (``make_demo_corpus.phone_line``: echo, line noise at 5-15 dB, 8 kHz
+through the telephony domain's channel (``make_demo_corpus.speak``, ``phone_line``: echo, line noise at 5-15 dB, 8 kHz
 G.711). Add it to a copy of ``egs/callbot/conf/demo_data.yaml`` as a train source (e.g. ``domain:
 daily_phone``, ``weight: 0.3``, ``aug: [specaugment, speed_perturb]``) and run stages 0-5 in a scratch clone.
 docs/BENCHMARKS.md ("Experiment: everyday sentences over the phone line") has what it gave (two seeds)::
@@ -28,27 +28,19 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "local"))
 import general_text as gt  # noqa: E402
 import make_general_corpus as mgc  # noqa: E402
-from make_demo_corpus import phone_line  # noqa: E402
-from tts import TRAIN_VARIANTS, dither, espeak, random_speaker  # noqa: E402
-
-from chunkformer.audio import resample  # noqa: E402
+from make_demo_corpus import speak  # noqa: E402
+from tts import dither  # noqa: E402
 
 ORIGINS = ("generated:daily", "generated:everyday")
 PRETRAINING_ARGS = ["--num-everyday", "15000", "--num-numbers", "5000", "--num-daily", "10000"]  # pretrain_demo.sh
-RATE = 16000
 
 
 def render(job: tuple[Path, int, str, int]) -> tuple[str, float]:
-    """Sentence ``i`` spoken and sent down the phone line into ``out/wavs/``; (relative path, seconds)."""
+    """Sentence ``i`` spoken as a telephony training turn (``make_demo_corpus.speak``: training voices, the
+    domain's rates, its phone line) into ``out/wavs/``; (relative path, seconds)."""
     out, i, text, seed = job
     rng = np.random.default_rng([seed, i])
-    voice, _, pitch = random_speaker(rng, TRAIN_VARIANTS)
-    x, rate = espeak(text, voice, int(rng.integers(140, 201)), pitch)  # the telephony domain's rates
-    x = resample(x, rate, RATE)
-    lead, trail = rng.uniform((0.0, 0.05), 0.4)
-    x = np.concatenate([np.zeros(int(lead * RATE)), x, np.zeros(int(trail * RATE))]).astype(np.float32)
-    x, rate = phone_line(x, RATE, rng)
-    x = x / max(1e-6, float(np.abs(x).max())) * float(rng.uniform(0.3, 0.9))
+    x, rate = speak("telephony", "train", text, rng)
     rel = f"wavs/daily_phone-{i:05d}.wav"
     sf.write(out / rel, dither(x, rng), rate, subtype="PCM_16")
     return rel, len(x) / rate

@@ -86,6 +86,15 @@ def render(job: tuple[str, str, int, str, int]) -> tuple[str, float]:
     """Synthesizes one utterance into its wav file; returns (relative path, seconds)."""
     domain, split, idx, text, seed = job
     rng = np.random.default_rng([seed, DOMAINS.index(domain), SPLITS.index(split), idx])
+    x, rate = speak(domain, split, text, rng)
+    rel = f"wavs/{domain}-{split}-{idx:05d}.wav"
+    sf.write(OUT / domain / split / rel, dither(x, rng), rate, subtype="PCM_16")
+    return rel, len(x) / rate
+
+
+def speak(domain: str, split: str, text: str, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """``text`` as ``domain`` sounds in ``split`` (its speakers, rate, lead silence and channel), peak-normalised
+    to a random level, before dither: (float32 samples, rate; 8 kHz for telephony, else 16 kHz)."""
     voice, _, pitch = random_speaker(rng, speaker_variants(split))  # the domain sets the rate, not the speaker
     lo, hi = SPEED[domain]
     x, rate = espeak(text, voice, int(rng.integers(lo, hi + 1)), pitch,
@@ -104,10 +113,7 @@ def render(job: tuple[str, str, int, str, int]) -> tuple[str, float]:
         x = add_noise(x, make_noise(str(rng.choice(["white", "pink"])), len(x), rate, rng), float(rng.uniform(20, 30)))
     elif domain == "telephony":
         x, rate = phone_line(x, rate, rng)
-    x = x / max(1e-6, float(np.abs(x).max())) * float(rng.uniform(0.3, 0.9))
-    rel = f"wavs/{domain}-{split}-{idx:05d}.wav"
-    sf.write(OUT / domain / split / rel, dither(x, rng), rate, subtype="PCM_16")
-    return rel, len(x) / rate
+    return x / max(1e-6, float(np.abs(x).max())) * float(rng.uniform(0.3, 0.9)), rate
 
 
 OUT = Path(".")
