@@ -107,11 +107,11 @@ def read_split(cfg: DataConfig, split: str) -> list[Item]:
     return items
 
 
-def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jobs: int
-                  ) -> tuple[int, int, list[str], str]:
-    """Reads, validates and writes one split (after :func:`clear_own_outputs`); returns (kept, rejected) counts,
-    the names of the files written and the :func:`audio_stamp` of what it read."""
-    items = read_split(cfg, split)
+def prepare_split(cfg: DataConfig, split: str, tok: Tokenizer, out: Path, num_jobs: int,
+                  items: list[Item] | None = None) -> tuple[int, int, list[str], str]:
+    """Reads (unless given its ``items``), validates and writes one split (after :func:`clear_own_outputs`);
+    returns (kept, rejected) counts, the names of the files written and the :func:`audio_stamp` of the items."""
+    items = read_split(cfg, split) if items is None else items
     domain_of = {spec.path: spec.domain for spec in cfg.splits[split]}
     words = {t[len(WORD_START):] for t in tok.tokens if t.startswith(WORD_START) and len(t) > len(WORD_START)}
     report = NormalizationReport()
@@ -164,12 +164,15 @@ def main(argv: list[str] | None = None) -> int:
         want = Stage0Done(cfg.fingerprint(split), vdigest)
         info = Stage0Done.read(marker)
         why = "forced" if a.force else "config, vocab or outputs changed"
+        items = None  # the split's items once read for the audio stamp, not read again to redo it
         try:
             if not a.force and info and (info.fingerprint, info.vocab) == (want.fingerprint, want.vocab) \
                     and all((a.out_dir / f).exists() for f in info.outputs):
                 # markers from before the audio stamp and the rules version existed ("", 0) are trusted as they were
                 rules_ok = info.text_rules in (0, RULES_VERSION)
-                if rules_ok and (not info.audio or audio_stamp(read_split(cfg, split)) == info.audio):
+                if rules_ok and info.audio:
+                    items = read_split(cfg, split)
+                if rules_ok and (items is None or audio_stamp(items) == info.audio):
                     done.append(f"{split}: {info.kept} kept, {info.rejected} rejected")
                     continue
                 why = ("the text normaliser's rules changed" if not rules_ok
@@ -177,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             if info:
                 log.info("stage 0: redoing split %s (%s)", split, why)
             clear_own_outputs(cfg, split, a.out_dir, marker, vdigest)
-            n_kept, n_rej, written, audio = prepare_split(cfg, split, tok, a.out_dir, a.num_jobs)
+            n_kept, n_rej, written, audio = prepare_split(cfg, split, tok, a.out_dir, a.num_jobs, items)
         except SourceError as e:
             return error(f"{cfg.path}: {split}: {e}")
         Stage0Done(want.fingerprint, vdigest, written, n_kept, n_rej,
