@@ -74,12 +74,11 @@ class ChunkConvolutionModule(nn.Module):
         the k//2 zeros between neighbours are what each utterance sees past its ends, as alone."""
         lo = self.lorder
         gap = frames.new_zeros(lo, self.channels)
-        parts, start = [gap], 0
-        for n in lens:
+        parts, starts, start = [gap], [], 0
+        for b, n in enumerate(lens):
             parts += [frames[start : start + n], gap]
+            starts.append(start + b * lo)  # utterance b's outputs: b·(k//2) rows after its frames' own start
             start += n
         y = self.depthwise_conv(torch.cat(parts).t().unsqueeze(0))[0].t()  # (T + (B-1)·k//2, d)
-        # utterance b's outputs start b·(k//2) rows after its frames' own start
-        starts = [sum(lens[:b]) + b * lo for b in range(len(lens))]
         y = torch.cat([y[s : s + n] for s, n in zip(starts, lens)]) if len(lens) > 1 else y
         return self._pointwise(self.activation(self.norm(y)), self.pointwise_conv2, self.pointwise2_int8)
