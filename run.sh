@@ -44,12 +44,16 @@ lm_text=auto                           # --lm auto: more LM text besides the tra
                                        # one sentence per line, normalised by local/train_lm.py); auto: for the demo
                                        # data config the demo pretraining's text (local/make_general_corpus.py
                                        # --text-out, made once into data/lm_text), else none; none: transcripts only
+lm_classes=auto                        # --lm auto: the call-bot's catalogue ('class<TAB>phrase' per line: names,
+                                       # streets, products...) for a class LM (local/train_lm.py --classes); auto:
+                                       # for the demo data config its catalogue (local/callbot_catalogue.py), else
+                                       # none; none: no catalogue
 train_args=""                          # extra flags for chunkformer.train, e.g. "--epochs 20 --lr 5e-5"
 nproc=auto                             # stage-3 processes (torchrun DDP). auto: one per GPU; on a CPU-only
                                        # machine one per core (at most 8) for the demo model (1-thread ranks beat threads
                                        # there, see docs/BENCHMARKS.md), else 1
 
-options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed corpus_seed decode_splits decode_methods lm lm_text train_args nproc "
+options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed corpus_seed decode_splits decode_methods lm lm_text lm_classes train_args nproc "
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
 . local/parse_options.sh
 for v in stage stop_stage; do
@@ -65,6 +69,8 @@ if [ "$lm_text" != auto ] && [ "$lm_text" != none ]; then
     [ -f "$f" ] || die "--lm-text must be auto, none or comma-separated text files; no file '$f'"
   done
 fi
+[ "$lm_classes" = auto ] || [ "$lm_classes" = none ] || [ -f "$lm_classes" ] ||
+  die "--lm-classes must be auto, none or a 'class<TAB>phrase' file; no file '$lm_classes'"
 
 local/setup_env.sh
 py=.venv/bin/python
@@ -165,6 +171,12 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
       fi
       text_args=()
       for f in "${lm_text_files[@]}"; do text_args+=(--text "$f"); done
+      if [ "$lm_classes" = auto ] && [ "$data_config" = egs/callbot/conf/demo_data.yaml ]; then
+        lm_classes=data/lm_text/catalogue_classes.tsv   # the demo bot's catalogue (its hotword list), by slot
+        $py local/callbot_catalogue.py --corpus "$demo_corpus" --out data/lm_text/catalogue.txt \
+          --classes-out "$lm_classes" >/dev/null
+      fi
+      [ "$lm_classes" = auto ] || [ "$lm_classes" = none ] || text_args+=(--classes "$lm_classes")
       log "stage 5: domain n-gram LM from the train transcripts${text_args[*]:+ and ${text_args[*]}} in $save_dir/lm (lmplz; order picked on val)"
       kenlm_bin=$(local/build_kenlm.sh)
       $py local/train_lm.py --manifest-dir "$manifest_dir" --vocab "$vocab" --out-dir "$save_dir/lm" \

@@ -2,7 +2,8 @@
 catalogue, word confidence against errors, word times. One command, rerunnable for any model:
 
     nice -n 15 .venv/bin/python bench/bench_decoding_quality.py --model egs/callbot/demo/finetuned \
-        [--corpus data/demo_corpus] [--out-dir exp/decoding_quality] [--beam 10] [--scores 0.5,1,...]
+        [--corpus data/demo_corpus] [--out-dir exp/decoding_quality] [--beam 10] [--scores 0.5,1,...] \
+        [--lm LM --lm-weight W --lm-bonus B [--list-lm CLASS_LM]]
 
 Sets: ``val``, ``test`` (unseen sentence patterns) and ``test_seen`` (training patterns, held-out slot values
 only) of telephony, conversation and reading, read from the corpus lists (``<domain>/<split>/list.tsv``, what
@@ -17,6 +18,10 @@ stage 0 reads: the manifests have no reading/conversation ``test_seen``); featur
    recall of the held-out values (:mod:`chunkformer.decoding.metrics`) with the list and with the plain beam,
    and WER on the utterances whose reference contains none of the catalogue's phrases; recall per slot, and
    how many misses the search could have reached (every token of the phrase in some frame's top-k).
+   ``--lm``: both searches fused with this n-gram LM (our search, fixed weight and bonus, e.g. stage 5's choice in
+   ``lm_fusion.json``). ``--list-lm``: the search "with the list" uses this LM instead, one that knows the
+   catalogue (``local/train_lm.py --classes``: a class LM), so the list acts through the LM and the graph; score 0
+   in ``--scores`` is the class LM alone, no graph.
 2. **Confidence**: greedy and plain-beam (the chosen top-k) test output; each hypothesis word is correct or
    wrong by the WER alignment; ROC AUC of the word confidence (Mann–Whitney); utterance confidence against
    utterance WER (Pearson and Spearman: negative is good).
@@ -49,7 +54,15 @@ from callbot_catalogue import DOMAINS, LEXICAL_SLOTS, Catalogue, build_catalogue
 from vi_callbot_text import HELD_VALUES  # noqa: E402
 
 from chunkformer.checkpoint import LoadedModel, load_model  # noqa: E402
-from chunkformer.decoding import CTCDecoder, DecodeOptions, FrameTopK, Hypothesis, build_hotwords  # noqa: E402
+from chunkformer.decoding import (  # noqa: E402
+    CTCDecoder,
+    DecodeOptions,
+    FrameTopK,
+    Hypothesis,
+    LMFusion,
+    build_hotwords,
+    load_lm,
+)
 from chunkformer.decoding.context_graph import ContextGraph  # noqa: E402
 from chunkformer.decoding.metrics import contains_any, phrase_recall, roc_auc, spearman, word_labels  # noqa: E402
 from chunkformer.decoding.scoring import ErrorStats, align, compute_wer, units  # noqa: E402
@@ -151,10 +164,16 @@ def choose_setting(grid: list[dict], max_change: float) -> dict:
     return min(grid, key=lambda r: (r["no_phrase_wer_change"], -r["recall_list_pct"], r["score"], r["prune_topk"]))
 
 
-def hotword_graphs(cat: Catalogue, tok: Tokenizer, scores: Sequence[float]) -> tuple[dict[float, ContextGraph], list]:
-    """One context graph per score; the phrases the vocabulary cannot spell (rejected)."""
-    graphs, rejected = {}, []
+def hotword_graphs(cat: Catalogue, tok: Tokenizer, scores: Sequence[float]
+                   ) -> tuple[dict[float, ContextGraph | None], list]:
+    """One context graph per score (score 0: none, the list only in a class LM); the phrases the vocabulary
+    cannot spell (rejected)."""
+    graphs: dict[float, ContextGraph | None] = {}
+    rejected: list = []
     for s in scores:
+        if s == 0:
+            graphs[s] = None
+            continue
         hot = build_hotwords(cat.phrases, tok, score=s)
         if hot.graph is None:
             raise ValueError("no catalogue phrase is spellable by the model's vocabulary")
@@ -162,14 +181,15 @@ def hotword_graphs(cat: Catalogue, tok: Tokenizer, scores: Sequence[float]) -> t
     return graphs, rejected
 
 
-def tune(val: dict[str, EvalSet], beams: dict[int, CTCDecoder], cat: Catalogue, graphs: dict[float, ContextGraph],
-         log: Callable[[str], None]) -> list[dict]:
-    """The val grid (top-k × score): one :func:`hotword_row` of the val sets pooled per setting."""
+def tune(val: dict[str, EvalSet], beams: dict[int, CTCDecoder], list_beams: dict[int, CTCDecoder], cat: Catalogue,
+         graphs: dict[float, ContextGraph | None], log: Callable[[str], None]) -> list[dict]:
+    """The val grid (top-k × score): one :func:`hotword_row` of the val sets pooled per setting (plain: ``beams``,
+    with the list: ``list_beams`` and the graph)."""
     grid = []
     for k, beam in beams.items():
         plain = [x for es in val.values() for x in es.decode(beam)]
         for score, graph in graphs.items():
-            biased = [x for es in val.values() for x in es.decode(beam, graph)]
+            biased = [x for es in val.values() for x in es.decode(list_beams[k], graph)]
             grid.append({"prune_topk": k, "score": score, **hotword_row(plain, biased, cat)})
             log(f"val top-{k} score {score}: recall {grid[-1]['recall_list_pct']} %, no-phrase WER change "
                 f"{grid[-1]['no_phrase_wer_change']:+.2f}")
@@ -228,6 +248,10 @@ def hotword_markdown(r: dict) -> list[str]:
              f" + {cat['distractors']} distractors absent from every test reference; {len(cat['rejected'])} "
              f"unspellable); beam {r['beam']}, top-{h['prune_topk']} tokens per frame, per-token score {h['score']} "
              f"(both chosen on val from {h['grid']['prune_topk']} × {h['grid']['score']})",
+             *([] if r.get("lm") is None else [
+                 "", f"Both searches fused with an n-gram LM (weight {r['lm']['weight']}, bonus "
+                 f"{r['lm']['bonus']}, our search): plain `{r['lm']['lm']}`, with the list "
+                 f"`{r['lm']['list_lm']}` (score 0: that LM alone)."]),
              "", "| set | utts | held-out occurrences | recall plain beam % | recall + list % | utts without a listed "
              "phrase | their WER plain beam | + list | change (points) | WER all utts plain / + list |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -314,27 +338,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--prune-topk", default="10,50", help="grid of tokens expanded per frame, tried on val")
     p.add_argument("--scores", default="0.5,1,1.5,2,2.5,3,4", help="grid of hotword scores (per token), tried on val")
     p.add_argument("--max-wer-change", type=float, default=TARGETS["wer_change_points"])
+    p.add_argument("--lm", type=Path, help="fuse both searches with this n-gram LM (our search)")
+    p.add_argument("--list-lm", type=Path, help="the LM of the search with the list (a class LM of the catalogue: "
+                                                "train_lm.py --classes); default --lm")
+    p.add_argument("--lm-weight", type=float, default=0.5, help="LM weight (stage 5's choice: lm_fusion.json)")
+    p.add_argument("--lm-bonus", type=float, default=2.0, help="LM word bonus")
     p.add_argument("--context", default=str(Context.DEFAULT))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--word-times-num", type=int, default=100, help="word-time utterances (0: skip word times)")
     p.add_argument("--word-times-seed", type=int, default=7)
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if a.list_lm is not None and a.lm is None:
+        p.error("--list-lm needs --lm (the LM of the search without the list)")
+    return a
 
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def hotwords_section(sets: dict[str, EvalSet], beams: dict[int, CTCDecoder], cat: Catalogue, tok: Tokenizer,
-                     a: argparse.Namespace) -> tuple[dict, dict[str, Decoded], dict[str, Decoded]]:
+def hotwords_section(sets: dict[str, EvalSet], beams: dict[int, CTCDecoder], list_beams: dict[int, CTCDecoder],
+                     cat: Catalogue, tok: Tokenizer, a: argparse.Namespace
+                     ) -> tuple[dict, dict[str, Decoded], dict[str, Decoded]]:
     """Setting chosen on val, then test rows per set and pooled; also the test hypotheses (plain, biased)."""
     graphs, rejected = hotword_graphs(cat, tok, floats(a.scores))
-    grid = tune({n: es for n, es in sets.items() if n.startswith("val/")}, beams, cat, graphs, log)
+    grid = tune({n: es for n, es in sets.items() if n.startswith("val/")}, beams, list_beams, cat, graphs, log)
     best = choose_setting(grid, a.max_wer_change)
-    beam, graph = beams[best["prune_topk"]], graphs[best["score"]]
+    k, graph = best["prune_topk"], graphs[best["score"]]
     tests = [n for n in sets if not n.startswith("val/")]
-    plain = {n: sets[n].decode(beam) for n in tests}
-    biased = {n: sets[n].decode(beam, graph) for n in tests}
+    plain = {n: sets[n].decode(beams[k]) for n in tests}
+    biased = {n: sets[n].decode(list_beams[k], graph) for n in tests}
     rows = {g: hotword_row(joined(plain, ns), joined(biased, ns), cat) for g, ns in groups(tests).items()}
     section = {"catalogue": {"phrases": len(cat.phrases), "held_out": len(cat.held_out),
                              "distractors": len(cat.distractors), "rejected": rejected},
@@ -343,6 +376,11 @@ def hotwords_section(sets: dict[str, EvalSet], beams: dict[int, CTCDecoder], cat
                "by_slot": recall_by_slot(joined(plain, tests), joined(biased, tests)),
                "missed": missed_reachable(sets, joined(biased, tests), cat, tok, best["prune_topk"])}
     return section, plain, biased
+
+
+def fusion(lm: Path | None, a: argparse.Namespace) -> LMFusion | None:
+    """Our search fused with ``lm`` at the fixed ``--lm-weight``/``--lm-bonus`` (the hotword graph needs ours)."""
+    return None if lm is None else LMFusion(load_lm(lm), a.lm_weight, a.lm_bonus, search="ours")
 
 
 def floats(text: str) -> list[float]:
@@ -371,11 +409,15 @@ def run(a: argparse.Namespace, argv: list[str] | None) -> dict:
     prunes = [int(k) for k in floats(a.prune_topk)]
     log(f"CTC posteriors of {sum(map(len, utts.values()))} utterances")
     sets = {n: EvalSet(us, ctc_frames(loaded, us, ctx, max(a.beam, *prunes))) for n, us in utts.items()}
-    beams = {k: CTCDecoder(tok, DecodeOptions(method="beam", beam=a.beam, prune_topk=k)) for k in prunes}
-    hot, plain, biased = hotwords_section(sets, beams, cat, tok, a)
+    beams, list_beams = (
+        {k: CTCDecoder(tok, DecodeOptions(method="beam", beam=a.beam, prune_topk=k, lm=fusion(lm, a)))
+         for k in prunes} for lm in (a.lm, a.list_lm or a.lm))
+    hot, plain, biased = hotwords_section(sets, beams, list_beams, cat, tok, a)
     command = " ".join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))
     report = {"model": a.model, "command": "nice -n 15 .venv/bin/python bench/bench_decoding_quality.py " + command,
-              "beam": a.beam, "context": str(ctx), "targets": TARGETS, "hotwords": hot}
+              "beam": a.beam, "context": str(ctx), "targets": TARGETS, "hotwords": hot,
+              "lm": None if a.lm is None else {"lm": str(a.lm), "list_lm": str(a.list_lm or a.lm),
+                                               "weight": a.lm_weight, "bonus": a.lm_bonus}}
     greedy = CTCDecoder(tok, DecodeOptions(method="greedy"))
     runs = {"greedy": {n: es.decode(greedy) for n, es in sets.items() if n in plain}, "beam": plain}
     write_hypotheses(a.out_dir / f"hyps-{model_name(a.model)}.jsonl", {**runs, "beam+list": biased})

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The demo call-bot's hotword catalogue: ONE global list for every test utterance (issue 16, "Done means").
 
-    python local/callbot_catalogue.py --corpus data/demo_corpus --out exp/catalogue.txt
+    python local/callbot_catalogue.py --corpus data/demo_corpus --out exp/catalogue.txt \
+        [--classes-out exp/catalogue_classes.tsv]
 
 What a call-bot's operator would load: its catalogue of names, streets, products…, never a list made from each
 utterance's own answer. Two parts:
@@ -17,7 +18,9 @@ utterance's own answer. Two parts:
   says, so that a score which inserts listed phrases where they were not said costs WER and is not chosen.
 
 Phrases are compared as scoring words (``chunkformer.text.scoring_text``, whole-word runs), as WER compares
-text. The output file has the format of ``transcribe --hotwords`` (one phrase per line, ``#`` comments).
+text. The output file has the format of ``transcribe --hotwords`` (one phrase per line, ``#`` comments);
+``--classes-out`` writes the same phrases with their slot (``class<TAB>phrase``), the catalogue of a class LM
+(``local/train_lm.py --classes``, ``run.sh --lm-classes``).
 """
 
 from __future__ import annotations
@@ -58,6 +61,14 @@ class Catalogue:
         head = (f"# demo call-bot catalogue: {len(self.held_out)} held-out slot values, "
                 f"{len(self.distractors)} distractors (local/callbot_catalogue.py)\n")
         return head + "".join(p + "\n" for p in self.phrases)
+
+    def to_classes_text(self) -> str:
+        """The phrases with their slot, ``slot<TAB>phrase`` (``train_lm.py --classes``); a value of two slots is
+        listed under both."""
+        listed = set(self.phrases)
+        rows = [f"{s}\t{v}" for s in LEXICAL_SLOTS for v in HELD_VALUES[s] + TRAIN_VALUES[s] if v in listed]
+        return (f"# demo call-bot catalogue by slot: {len(listed)} phrases (local/callbot_catalogue.py)\n"
+                + "".join(r + "\n" for r in rows))
 
 
 def held_out_phrases() -> tuple[str, ...]:
@@ -103,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, default=Path("data/demo_corpus"), help="the demo corpus (stage -1)")
     p.add_argument("--out", type=Path, required=True, help="hotwords file to write")
+    p.add_argument("--classes-out", type=Path, help="also the phrases by slot, 'slot<TAB>phrase' (train_lm --classes)")
     a = p.parse_args(argv)
     try:
         cat = build_catalogue(reference_texts(a.corpus))
@@ -110,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         return error(e)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(a.out, cat.to_text())
+    if a.classes_out is not None:
+        a.classes_out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(a.classes_out, cat.to_classes_text())
     print(f"{a.out}: {len(cat.phrases)} phrases ({len(cat.held_out)} held-out, {len(cat.distractors)} distractors)")
     return 0
 

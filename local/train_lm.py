@@ -3,14 +3,18 @@
 
     python local/train_lm.py --manifest-dir data/manifests --vocab egs/callbot/demo/pretrained/vocab.txt \
         --out-dir exp/callbot/lm [--kenlm-bin .venv/kenlm/bin] [--orders 3,4] [--domains telephony,conversation] \
-        [--text more.txt ...]
+        [--text more.txt ...] [--classes catalogue.tsv [--class-copies 10]]
 
 Text: the transcripts of the data config's train sets, i.e. the lhotse supervisions stage 0 wrote
 (``<domain>_supervisions_train.jsonl.gz``: normalised by data.yaml ``text:``, in the vocabulary's spelling),
 one sentence per supervision, as the words the decoder emits (:func:`chunkformer.decoding.lm_build.lm_sentences`;
 syllables are words); plus the sentences of every ``--text`` file (one per line, normalised here: the fine-tune's
 transcripts are a few thousand sentences of a few patterns, and more text of the language helps on sentences they
-do not contain; docs/DECODING.md). Each order of ``--orders`` is estimated by lmplz (modified Kneser-Ney,
+do not contain; docs/DECODING.md). ``--classes`` (``class<TAB>phrase`` lines: the call-bot's catalogue of names,
+streets, products…) makes the LM a class LM in its text: every transcript holding a catalogue phrase is written
+``--class-copies`` more times with that phrase replaced by other members of its class
+(:mod:`chunkformer.decoding.lm_classes`), so the members no training call said get the slot's probability too.
+Each order of ``--orders`` is estimated by lmplz (modified Kneser-Ney,
 ``--discount_fallback``); the order with the lowest perplexity on the val transcripts (pooled; their sentence
 patterns are held out from training, and the test sets are never read) becomes ``lm.arpa``, and ``lm.bin``
 (KenLM binary, by build_binary: what decoding loads).
@@ -36,6 +40,7 @@ from chunkformer.data.manifests import domains_of, marker_path, supervisions_pat
 from chunkformer.decoding.hotwords import phrase_normalizer
 from chunkformer.decoding.lm import ArpaLM, LMError
 from chunkformer.decoding.lm_build import FALLBACK_NOTE, build_binary, estimate_arpa, lm_sentences, perplexity
+from chunkformer.decoding.lm_classes import expand_classes, read_class_file
 from chunkformer.tokenizer import Tokenizer
 from chunkformer.utils.cli import error
 from chunkformer.utils.io import JsonRecord, atomic_write, atomic_write_text, file_digest
@@ -98,10 +103,58 @@ def read_text_file(path: Path, tok: Tokenizer) -> ExtraText:
     return ExtraText(texts, sum(1 for line in raw if line.strip()))
 
 
+@dataclass
+class Catalogue:
+    """A ``--classes`` file's members, normalised and in the LM's words, and the members left out."""
+
+    path: str
+    classes: dict[str, list[str]]
+    unspellable: dict[str, list[str]]
+
+
+def read_catalogue(path: Path, tok: Tokenizer) -> Catalogue:
+    """A ``--classes`` file, every phrase normalised like a hotword phrase and spelt as the decoder's words; a
+    phrase the vocabulary cannot spell is set aside (reported). ValueError (naming the file) for a bad line or
+    no spellable member at all."""
+    norm = phrase_normalizer(tok)
+    classes: dict[str, list[str]] = {}
+    bad: dict[str, list[str]] = {}
+    for cls, phrases in read_class_file(path).items():
+        for p in phrases:
+            got, _ = lm_sentences([norm(p).text], tok)
+            if got:
+                classes.setdefault(cls, []).append(got[0])
+            else:
+                bad.setdefault(cls, []).append(p)
+    if not classes:
+        raise ValueError(f"{path}: the vocabulary cannot spell any phrase")
+    return Catalogue(str(path), classes, bad)
+
+
+def expand(lines: list[str], cat: Catalogue, copies: int) -> tuple[list[str], dict]:
+    """The transcripts' class expansion (:func:`expand_classes`, seed 0) and its lm.json record."""
+    exp = expand_classes(lines, cat.classes, copies)
+    for cls, phrases in cat.unspellable.items():
+        log.warning("%s: class %s: %d phrase(s) the vocabulary cannot spell left out: %s", cat.path, cls,
+                    len(phrases), ", ".join(phrases[:5]) + (" ..." if len(phrases) > 5 else ""))
+    log.info("%s: %d of %d transcripts hold a catalogue phrase; %d class-expanded sentences added", cat.path,
+             exp.matched_sentences, len(lines), len(exp.lines))
+    return exp.lines, {"file": cat.path, "copies": copies, "transcripts_matched": exp.matched_sentences,
+                       "sentences_added": len(exp.lines),
+                       "classes": {c: {"members": len(ms), "in_transcripts": exp.occurrences.get(c, 0),
+                                       "unspellable": len(cat.unspellable.get(c, []))}
+                                   for c, ms in cat.classes.items()}}
+
+
 def build(a: argparse.Namespace, tok: Tokenizer, orders: list[int], train: dict[str, list[str]],
-          val: dict[str, list[str]], extra: dict[str, ExtraText] | None = None) -> dict:
+          val: dict[str, list[str]], extra: dict[str, ExtraText] | None = None,
+          catalogue: Catalogue | None = None) -> dict:
     """Estimates every order, keeps the best on val as lm.arpa + lm.bin; returns the lm.json record."""
     lines, skipped = lm_sentences([t for texts in train.values() for t in texts], tok)
+    classes = None
+    if catalogue is not None:
+        added, classes = expand(lines, catalogue, a.class_copies)
+        lines += added
     more: dict[str, dict] = {}
     for path, ex in (extra or {}).items():
         got, unspellable = lm_sentences(ex.texts, tok)
@@ -125,7 +178,7 @@ def build(a: argparse.Namespace, tok: Tokenizer, orders: list[int], train: dict[
     build_binary(a.out_dir / "lm.arpa", a.out_dir / "lm.bin", a.kenlm_bin / "build_binary")
     return {"order": order, "val_perplexity": {str(n): round(p, 2) for n, p in ppl.items()},
             "train": {"domains": sorted(train), "sentences": len(lines), "words": sum(len(x.split()) for x in lines),
-                      "skipped_unspellable": skipped, "text_files": more},
+                      "skipped_unspellable": skipped, "text_files": more, "classes": classes},
             "val": {"domains": sorted(val), "sentences": len(val_lines)}}
 
 
@@ -141,12 +194,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--text", type=Path, action="append", default=[], metavar="FILE",
                    help="more training text, one sentence per line, normalised here (repeatable; e.g. the "
                         "pretraining's text: local/make_general_corpus.py --text-out)")
+    p.add_argument("--classes", type=Path, metavar="FILE",
+                   help="the call-bot's catalogue, 'class<TAB>phrase' per line (names, streets, products...): "
+                        "transcripts holding a phrase are repeated with the other members of its class")
+    p.add_argument("--class-copies", type=int, default=10, metavar="N",
+                   help="class-expanded copies of each transcript holding a catalogue phrase (default 10, the "
+                        "demo's best val WER of 1, 3, 10)")
     a = p.parse_args(argv)
     setup_logger(None)
     try:
         for f in a.text:
             if not f.is_file():
                 raise ValueError(f"--text {f}: no such file (one sentence per line)")
+        if a.classes is not None and not a.classes.is_file():
+            raise ValueError(f"--classes {a.classes}: no such file ('class<TAB>phrase' per line)")
+        if a.class_copies < 1:
+            raise ValueError(f"--class-copies must be >= 1, not {a.class_copies}")
         orders = sorted({int(x) for x in a.orders.split(",") if x.strip()})
         if not orders or min(orders) < 1 or max(orders) > 6:
             raise ValueError(f"--orders must be n-gram orders in 1..6 (KenLM's maximum), not {a.orders!r}")
@@ -164,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      (("train", train), ("val", val)) for d in texts),
                                                    a.vocab, a.kenlm_bin / "lmplz"]}
         inputs |= {f"text:{p.resolve()}": file_digest(p) for p in a.text}
+        if a.classes is not None:
+            inputs[f"classes:{a.classes.resolve()}"] = f"{file_digest(a.classes)} x{a.class_copies}"
     except (ValueError, FileNotFoundError) as e:
         return error(e)
     want = LMDone(inputs, orders, outputs=["lm.arpa", "lm.bin", "lm.json"])
@@ -175,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     marker.unlink(missing_ok=True)
     try:
         extra = {str(p): read_text_file(p, tok) for p in a.text}
-        info = build(a, tok, orders, train, val, extra)
+        catalogue = read_catalogue(a.classes, tok) if a.classes is not None else None
+        info = build(a, tok, orders, train, val, extra, catalogue)
     except (LMError, ValueError, OSError) as e:
         return error(e)
     atomic_write_text(a.out_dir / "lm.json", json.dumps(info, indent=1, ensure_ascii=False) + "\n")

@@ -74,3 +74,14 @@ def test_markdown_without_held_out_values_says_recall_was_not_measured() -> None
     says so instead of failing."""
     md = markdown(report(-4.0, None, 0.1))
     assert "target ≥ 90 %: not measured" in md and "**missed**" in md  # the LM target, still judged
+
+
+def test_markdown_has_a_recall_row_for_the_lm_when_the_report_has_one() -> None:
+    """A class LM carries the catalogue: its recall (beam+LM against the beam) is a row of its own; a report made
+    before that row existed still renders."""
+    r = report(-4.0, 30.0, 0.5)
+    r["conditions"]["phone"]["lm_hotwords"] = {**r["conditions"]["phone"]["hotwords"], "recall_list_pct": 41.94}
+    md = markdown(r)
+    assert "| phone line | hotword graph | 62 | 5.00 | 30.00 |" in md
+    assert "| phone line | the LM (beam+LM against beam) | 62 | 5.00 | 41.94 |" in md
+    assert "the LM (beam+LM" not in markdown(report(-4.0, 30.0, 0.5))

@@ -25,6 +25,7 @@ from vi_callbot_heldout import TEST_PATTERNS  # noqa: E402
 from vi_callbot_text import HELD_VALUES, TRAIN_PATTERNS, TRAIN_VALUES, distinct_sentences  # noqa: E402
 
 from chunkformer.decoding import build_hotwords, read_hotwords_file  # noqa: E402
+from chunkformer.decoding.lm_classes import read_class_file  # noqa: E402
 from chunkformer.tokenizer import Tokenizer  # noqa: E402
 
 DEMO_VOCAB = REPO / "egs" / "callbot" / "demo" / "pretrained" / "vocab.txt"
@@ -80,6 +81,18 @@ def test_cli_writes_a_hotwords_file_the_demo_vocab_spells(corpus: Path, tmp_path
     assert len(phrases) == len(build_catalogue(reference_texts(corpus)).phrases)
     hot = build_hotwords(phrases, Tokenizer.from_file(DEMO_VOCAB))
     assert hot.rejected == [] and len(hot.phrases) == len(phrases)
+
+
+def test_classes_file_lists_every_phrase_under_its_slot(corpus: Path, tmp_path: Path) -> None:
+    """``--classes-out``: the class LM's catalogue (train_lm --classes) holds the same phrases, each under a slot
+    that has it as a value."""
+    out, classes = tmp_path / "catalogue.txt", tmp_path / "classes.tsv"
+    assert main(["--corpus", str(corpus), "--out", str(out), "--classes-out", str(classes)]) == 0
+    by_class = read_class_file(classes)
+    assert set(by_class) <= set(LEXICAL_SLOTS) and "name" in by_class
+    assert {p for ps in by_class.values() for p in ps} == {p for p, _ in read_hotwords_file(out)}
+    for slot, phrases in by_class.items():
+        assert set(phrases) <= set(HELD_VALUES[slot]) | set(TRAIN_VALUES[slot])
 
 
 def test_cli_missing_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -55,7 +55,7 @@ def test_lm_from_the_train_supervisions_order_chosen_on_val(mdir: Path, tmp_path
     kept = TRAIN + GENERAL[:3]
     assert info["train"] == {"domains": ["general", "telephony"], "sentences": len(kept),
                              "words": sum(len(t.split()) for t in kept), "skipped_unspellable": 1,
-                             "text_files": {}}
+                             "text_files": {}, "classes": None}
     val_ppl = {n: perplexity(ArpaLM(out / f"lm-o{n}.arpa"), VAL) for n in (2, 3)}
     assert info["order"] == min(val_ppl, key=val_ppl.get)
     assert info["val_perplexity"] == {str(n): round(p, 2) for n, p in val_ppl.items()}
@@ -114,3 +114,46 @@ def test_text_files_join_the_transcripts_and_key_the_rerun(mdir: Path, tmp_path:
     assert train_lm.main(argv) == 0 and "already done" in capsys.readouterr().out
     more.write_text("cảm ơn anh\n", encoding="utf-8")
     assert train_lm.main(argv) == 0 and "already done" not in capsys.readouterr().out
+
+
+def test_a_catalogue_is_normalised_unspellable_phrases_set_aside(tmp_path: Path) -> None:
+    f = tmp_path / "cat.tsv"
+    f.write_text("# the bot's catalogue\nproduct\tĐơn hàng 5\ncity\tHà Nội\ncity\tHồ Chí Minh\nname\tMinh\n",
+                 encoding="utf-8")
+    cat = train_lm.read_catalogue(f, Tokenizer.from_file(VOCAB))
+    assert cat.classes == {"product": ["đơn hàng năm"], "city": ["hà nội"], "name": ["minh"]}
+    assert cat.unspellable == {"city": ["Hồ Chí Minh"]}
+    f.write_text("name\txyzzy\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="cat.tsv: the vocabulary cannot spell any phrase"):
+        train_lm.read_catalogue(f, Tokenizer.from_file(VOCAB))
+
+
+def test_a_bad_catalogue_option_is_one_clear_error(mdir: Path, tmp_path: Path, capsys) -> None:
+    base = ["--manifest-dir", str(mdir), "--vocab", str(VOCAB), "--out-dir", str(tmp_path / "lm")]
+    assert train_lm.main([*base, "--classes", str(tmp_path / "none.tsv")]) == 2
+    assert "--classes" in (err := capsys.readouterr().err) and "no such file" in err
+    (tmp_path / "cat.tsv").write_text("name\tan\n", encoding="utf-8")
+    assert train_lm.main([*base, "--classes", str(tmp_path / "cat.tsv"), "--class-copies", "0"]) == 2
+    assert "--class-copies must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (KENLM_BIN / "lmplz").is_file(), reason=f"KenLM's lmplz is not built in {KENLM_BIN} "
+                    "(run local/build_kenlm.sh, or set KENLM_BIN)")
+def test_a_catalogue_puts_its_members_in_the_carrier_sentences_and_keys_the_rerun(mdir: Path, tmp_path: Path,
+                                                                                   capsys) -> None:
+    out, cat = tmp_path / "lm", tmp_path / "cat.tsv"
+    cat.write_text("party\tanh\nparty\tchị\nparty\thồ minh\nparty\txyzzy\n", encoding="utf-8")
+    argv = ["--manifest-dir", str(mdir), "--vocab", str(VOCAB), "--out-dir", str(out), "--kenlm-bin", str(KENLM_BIN),
+            "--orders", "2", "--classes", str(cat), "--class-copies", "3"]
+    assert train_lm.main(argv) == 0
+    info = json.loads((out / "lm.json").read_text(encoding="utf-8"))
+    matched = sum(any(w in ("anh", "chị") for w in t.split()) for t in TRAIN + GENERAL[:3])  # 5 sentences
+    assert info["train"]["classes"] == {"file": str(cat), "copies": 3, "transcripts_matched": matched,
+                                        "sentences_added": 3 * matched,
+                                        "classes": {"party": {"members": 3, "in_transcripts": matched,
+                                                              "unspellable": 1}}}
+    assert info["train"]["sentences"] == len(TRAIN) + 3 + 3 * matched
+    assert ("chào", "hồ") in set(ArpaLM(out / "lm.arpa").prob)  # "xin chào hồ minh": only by expansion
+    capsys.readouterr()
+    assert train_lm.main(argv) == 0 and "already done" in capsys.readouterr().out
+    assert train_lm.main([*argv[:-1], "2"]) == 0 and "already done" not in capsys.readouterr().out  # other copies
