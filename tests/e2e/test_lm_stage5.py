@@ -41,6 +41,12 @@ def test_bad_lm_option_is_one_clear_error(tmp_path: Path) -> None:
     assert f"--lm-text must be auto, none or comma-separated text files; no file '{tmp_path / 'missing.txt'}'" \
         in res.stderr
     assert not (tmp_path / "exp").exists()  # refused before anything ran
+    res = run_sh("--stage", "5", "--save-dir", str(tmp_path / "exp"), "--lm", "auto", "--lm-classes",
+                 str(tmp_path / "cat.tsv"), timeout=60)
+    assert res.returncode != 0
+    assert f"--lm-classes must be auto, none or a 'class<TAB>phrase' file; no file '{tmp_path / 'cat.tsv'}'" \
+        in res.stderr
+    assert not (tmp_path / "exp").exists()
 
 
 @pytest.fixture()
@@ -81,17 +87,22 @@ def test_stage_5_with_an_lm_file(exp_setup: tuple[Path, list[str]], tmp_path: Pa
 @pytest.mark.skipif(not (KENLM_BIN / "lmplz").is_file(), reason=f"KenLM is not built in {KENLM_BIN}: run "
                     "local/build_kenlm.sh first (the tests never build it: minutes of CI time)")
 def test_stage_5_lm_auto(exp_setup: tuple[Path, list[str]], tmp_path: Path) -> None:
-    """``--lm auto`` with ``--lm-text FILE``: the file's sentences join the transcripts (the demo's own text,
-    ``--lm-text auto``, needs the general corpus's Debian packages: not made here)."""
+    """``--lm auto`` with ``--lm-text FILE`` and ``--lm-classes FILE``: the file's sentences join the transcripts,
+    the catalogue's members their carrier sentences (the demo's own text and catalogue, ``auto``, need the general
+    corpus's Debian packages and the demo corpus: not made here)."""
     exp, common = exp_setup
-    text = tmp_path / "more.txt"
+    text, cat = tmp_path / "more.txt", tmp_path / "cat.tsv"
     text.write_text("Xin chào chị, em muốn kiểm tra đơn hàng.\n", encoding="utf-8")
-    res = run_sh(*common, "--lm", "auto", "--lm-text", str(text))
+    cat.write_text("party\tanh\nparty\tchị\n", encoding="utf-8")
+    opts = ["--lm", "auto", "--lm-text", str(text), "--lm-classes", str(cat)]
+    res = run_sh(*common, *opts)
     assert res.returncode == 0, res.stderr[-3000:]
     info = json.loads((exp / "lm" / "lm.json").read_text())
     assert (exp / "lm" / "lm.bin").is_file() and info["order"] in (3, 4)
     assert info["train"]["text_files"][str(text)]["sentences"] == 1
+    matched = sum("anh" in t.split() or "chị" in t.split() for t in TRAIN)
+    assert matched and info["train"]["classes"]["sentences_added"] == 10 * matched  # --class-copies' default
     check_lm_results(exp, exp / "lm" / "lm.bin")
-    again = run_sh(*common, "--lm", "auto", "--lm-text", str(text))
+    again = run_sh(*common, *opts)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already built" in again.stderr and "train_lm: already done" in again.stdout
