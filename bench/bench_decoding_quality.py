@@ -419,7 +419,8 @@ def run(a: argparse.Namespace, argv: list[str] | None) -> dict:
               "lm": None if a.lm is None else {"lm": str(a.lm), "list_lm": str(a.list_lm or a.lm),
                                                "weight": a.lm_weight, "bonus": a.lm_bonus}}
     greedy = CTCDecoder(tok, DecodeOptions(method="greedy"))
-    runs = {"greedy": {n: es.decode(greedy) for n, es in sets.items() if n in plain}, "beam": plain}
+    beam_name = "beam+LM" if a.lm is not None else "beam"  # the confidence rows name the decoder they measure
+    runs = {"greedy": {n: es.decode(greedy) for n, es in sets.items() if n in plain}, beam_name: plain}
     write_hypotheses(a.out_dir / f"hyps-{model_name(a.model)}.jsonl", {**runs, "beam+list": biased})
     report["confidence"] = {d: {g: confidence_row(joined(rs, ns)) for g, ns in groups(list(plain)).items()}
                             for d, rs in runs.items()}

@@ -86,6 +86,7 @@ def settings_from(a: argparse.Namespace) -> ServerSettings:
         max_body_bytes=int(a.max_body_mb * (1 << 20)), max_seconds=a.max_seconds,
         window=0.0 if a.no_batching else a.batch_window_ms / 1000, max_batch=1 if a.no_batching else a.max_batch,
         max_batch_seconds=a.max_batch_seconds, max_pending=a.max_pending, prep_threads=a.prep_threads,
+        model_threads=a.threads,
         max_hotwords=a.max_hotwords, max_hotword_chars=a.max_hotword_chars, trim_interval=a.trim_interval)
 
 

@@ -104,7 +104,7 @@ def read_text_file(path: Path, tok: Tokenizer) -> ExtraText:
 
 
 @dataclass
-class Catalogue:
+class ClassCatalogue:
     """A ``--classes`` file's members, normalised and in the LM's words, and the members left out."""
 
     path: str
@@ -112,7 +112,7 @@ class Catalogue:
     unspellable: dict[str, list[str]]
 
 
-def read_catalogue(path: Path, tok: Tokenizer) -> Catalogue:
+def read_catalogue(path: Path, tok: Tokenizer) -> ClassCatalogue:
     """A ``--classes`` file, every phrase normalised like a hotword phrase and spelt as the decoder's words; a
     phrase the vocabulary cannot spell is set aside (reported). ValueError (naming the file) for a bad line or
     no spellable member at all."""
@@ -128,10 +128,10 @@ def read_catalogue(path: Path, tok: Tokenizer) -> Catalogue:
                 bad.setdefault(cls, []).append(p)
     if not classes:
         raise ValueError(f"{path}: the vocabulary cannot spell any phrase")
-    return Catalogue(str(path), classes, bad)
+    return ClassCatalogue(str(path), classes, bad)
 
 
-def expand(lines: list[str], cat: Catalogue, copies: int) -> tuple[list[str], dict]:
+def expand(lines: list[str], cat: ClassCatalogue, copies: int) -> tuple[list[str], dict]:
     """The transcripts' class expansion (:func:`expand_classes`, seed 0) and its lm.json record."""
     exp = expand_classes(lines, cat.classes, copies)
     for cls, phrases in cat.unspellable.items():
@@ -148,7 +148,7 @@ def expand(lines: list[str], cat: Catalogue, copies: int) -> tuple[list[str], di
 
 def build(a: argparse.Namespace, tok: Tokenizer, orders: list[int], train: dict[str, list[str]],
           val: dict[str, list[str]], extra: dict[str, ExtraText] | None = None,
-          catalogue: Catalogue | None = None) -> dict:
+          catalogue: ClassCatalogue | None = None) -> dict:
     """Estimates every order, keeps the best on val as lm.arpa + lm.bin; returns the lm.json record."""
     lines, skipped = lm_sentences([t for texts in train.values() for t in texts], tok)
     classes = None

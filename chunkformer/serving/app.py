@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
+import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
@@ -42,7 +45,9 @@ log = logging.getLogger("chunkformer.serving")
 class ServerSettings:
     """Limits and batching. ``window``: seconds a batch waits for company after its first request;
     ``max_batch_seconds``: audio per batch (the frame budget); ``max_batch``: requests per batch (1 = no
-    batching); ``max_pending``: requests in the server at once (reading, queued or decoding); ``max_hotwords``,
+    batching); ``max_pending``: requests in the server at once (reading, queued or decoding); ``prep_threads``:
+    threads that decode audio and compute fbank (one torch thread each); ``model_threads``: torch threads of the
+    batch thread that runs the model (0: the starting thread's ``torch.get_num_threads()``); ``max_hotwords``,
     ``max_hotword_chars``: phrases per request and characters per phrase (the beam search and the graph grow
     with them); ``trim_interval``: seconds between two hand-backs of freed memory while idle (0: never;
     :mod:`chunkformer.serving.memory`)."""
@@ -57,6 +62,7 @@ class ServerSettings:
     max_batch: int = 8
     max_pending: int = 256
     prep_threads: int = 2
+    model_threads: int = 0
     max_hotwords: int = 256
     max_hotword_chars: int = 100
     trim_interval: float = 1.0
@@ -71,7 +77,24 @@ class ServerSettings:
 # the one rule for every limit of ServerSettings (the command line's values are checked here too)
 _POSITIVE = ("max_body_bytes", "max_seconds", "max_batch_seconds", "max_batch", "max_pending", "prep_threads",
              "max_hotwords", "max_hotword_chars")
-_NOT_NEGATIVE = ("window", "trim_interval")
+_NOT_NEGATIVE = ("window", "trim_interval", "model_threads")
+
+
+_WORKER = threading.local()
+
+
+def _init_worker(torch_threads: int) -> None:
+    """Initializer of the server's worker threads. torch's thread count is kept per calling thread (its GEMMs and
+    OpenMP teams): a thread that never set it runs a matrix product on every core whatever ``torch.set_num_threads``
+    said on the main thread, so ``--threads 1`` did not hold on the batch thread, and each preparation thread's
+    fbank competed with the model for both cores (docs/BENCHMARKS.md, "Serving")."""
+    torch.set_num_threads(torch_threads)
+    _WORKER.torch_threads = torch_threads
+
+
+def worker_torch_threads() -> int | None:
+    """The torch threads this server worker thread was started with (None: not a server worker thread)."""
+    return getattr(_WORKER, "torch_threads", None)
 
 
 class HTTPError(Exception):
@@ -126,10 +149,13 @@ class _State:
 
     def start(self) -> None:
         s = self.settings
-        self.prep = ThreadPoolExecutor(s.prep_threads, thread_name_prefix="prepare")
+        self.prep = ThreadPoolExecutor(s.prep_threads, thread_name_prefix="prepare", initializer=_init_worker,
+                                       initargs=(1,))  # one turn's fbank is small: threads only add contention
+        threads = s.model_threads or torch.get_num_threads()
         self.batcher = DynamicBatcher(self._run_batch, window=s.window,
                                       max_cost=int(s.max_batch_seconds * FRAMES_PER_SECOND),
-                                      max_items=s.max_batch, max_queue=s.max_pending)
+                                      max_items=s.max_batch, max_queue=s.max_pending,
+                                      thread_init=partial(_init_worker, threads))
         self.batcher.start()
 
     def _run_batch(self, utts: list[Utterance]) -> list[dict]:

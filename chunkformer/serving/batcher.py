@@ -87,17 +87,20 @@ class BatcherStats:
 
 
 class DynamicBatcher(Generic[T, R]):
-    """Collects submitted items into batches for ``run`` (called on one worker thread); see the module doc."""
+    """Collects submitted items into batches for ``run`` (called on one worker thread; ``thread_init`` runs
+    first on that thread, e.g. to set its torch threads); see the module doc."""
 
     def __init__(self, run: Callable[[list[T]], Sequence[R | Exception]], *, window: float = 0.03,
                  max_cost: int = 12000, max_items: int = 64, max_queue: int = 256,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, thread_init: Callable[[], None] | None = None) -> None:
         if window < 0 or max_cost < 1 or max_items < 1 or max_queue < 1:
             raise ValueError(f"bad batcher limits: window={window} max_cost={max_cost} max_items={max_items} "
                              f"max_queue={max_queue}")
+        if executor is not None and thread_init is not None:
+            raise ValueError("thread_init is for the batcher's own worker thread: initialise your executor's")
         self._run = run
         self.window, self.max_cost, self.max_items, self.max_queue = window, max_cost, max_items, max_queue
-        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="batch")
+        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="batch", initializer=thread_init)
         self._own_executor = executor is None
         self._queue: deque[_Job[T]] = deque()
         self._cost = 0

@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -168,3 +169,19 @@ def test_bad_limits():
     for bad in (dict(window=-1.0), dict(max_cost=0), dict(max_items=0), dict(max_queue=0)):
         with pytest.raises(ValueError, match="bad batcher limits"):
             DynamicBatcher(lambda items: items, **bad)
+
+
+def test_thread_init_runs_on_the_batch_thread_before_any_batch():
+    names: list[str] = []
+
+    async def main() -> list[int]:
+        b = DynamicBatcher(Recorder(), window=0.0, thread_init=lambda: names.append(threading.current_thread().name))
+        b.start()
+        out = [(await b.submit(3)).result, (await b.submit(4)).result]
+        await b.close()
+        return out
+
+    assert run(main) == [30, 40]
+    assert len(names) == 1 and names[0].startswith("batch")  # once, on the worker thread
+    with pytest.raises(ValueError, match="thread_init is for the batcher's own worker thread"):
+        DynamicBatcher(lambda items: items, executor=ThreadPoolExecutor(1), thread_init=lambda: None)

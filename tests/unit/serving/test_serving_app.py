@@ -19,11 +19,12 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from chunkformer.audio import resample
 from chunkformer.checkpoint import LoadedModel, load_model
 from chunkformer.decoding import DecodeOptions, LMFusion, build_hotwords, load_lm
-from chunkformer.serving.app import ServerSettings, create_app
+from chunkformer.serving.app import ServerSettings, create_app, worker_torch_threads
 from chunkformer.serving.recognizer import OptionError, Recognizer, RequestOptions
 from chunkformer.transcribe import Transcriber
 
@@ -412,7 +413,35 @@ def test_settings_are_checked():
     ServerSettings(window=0.0, max_batch=1)  # --no-batching
     for bad in (dict(max_batch=0), dict(max_pending=0), dict(window=-1.0), dict(max_seconds=0.0),
                 dict(prep_threads=0), dict(max_batch_seconds=0.0), dict(max_body_bytes=0), dict(trim_interval=-1.0),
-                dict(max_seconds=float("nan")), dict(max_hotwords=0), dict(max_hotword_chars=0)):
+                dict(max_seconds=float("nan")), dict(max_hotwords=0), dict(max_hotword_chars=0),
+                dict(model_threads=-1)):
         (key, value), = bad.items()
         with pytest.raises(ValueError, match=f"^bad server settings: {key}={value} must "):
             ServerSettings(**bad)
+
+
+@pytest.mark.parametrize("model_threads", [1, 0])
+def test_worker_threads_run_torch_with_the_servers_thread_counts(loaded, monkeypatch, model_threads):
+    """torch's thread count is kept per calling thread: the batch thread must set --threads itself (0: the
+    starting thread's count), the preparation threads one each; a thread that never set it would run its matrix
+    products on every core whatever the main thread said."""
+    seen: dict[str, set] = {"prepare": set(), "batch": set()}
+    prepare, run_batch = Recognizer.prepare, Recognizer.run_batch
+
+    def spy(where: str, fn: Any) -> Any:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            seen[where].add((worker_torch_threads(), torch.get_num_threads()))
+            return fn(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(Recognizer, "prepare", spy("prepare", prepare))
+    monkeypatch.setattr(Recognizer, "run_batch", spy("batch", run_batch))
+
+    async def calls(client: httpx.AsyncClient, _state: Any) -> list[int]:
+        answers = await asyncio.gather(*(client.post("/transcribe", content=encode(official(n))) for n in "AB"))
+        return [r.status_code for r in answers]
+
+    assert worker_torch_threads() is None  # not a server thread
+    assert serve(loaded, calls, model_threads=model_threads) == [200, 200]
+    want = model_threads or torch.get_num_threads()
+    assert seen == {"prepare": {(1, 1)}, "batch": {(want, want)}}
