@@ -190,7 +190,7 @@ def lm_notes(info: dict) -> str:
     lines = ["## LM fusion (`+LM` rows)", "",
              f"Beam search (beam {info['beam']}) fused with the word n-gram LM `{info['lm']}` (sha256 "
              f"{info['lm_digest']}): score = log P_ctc + weight · ln P_lm + bonus · words. Weight and word bonus "
-             f"{how}; the grid and its WERs are in `{LM_FUSION_JSON}`.", "",
+             f"{how}; the grid and its WERs are in `{LM_FUSION_JSON}`.", "", *lm_sources(Path(info["lm"])),
              "| model | search | LM weight | word bonus | " + (f"{info['tuned_on']} WER at that point |"
                                                               if info["tuned_on"] else "|"),
              "|---|---|---|---|" + ("---|" if info["tuned_on"] else "")]
@@ -198,6 +198,24 @@ def lm_notes(info: dict) -> str:
         cell = f" {m['error']:.2f} |" if info["tuned_on"] else ""
         lines.append(f"| {tag} | {m['search']} | {m['weight']:g} | {m['bonus']:g} |{cell}")
     return "\n".join(lines)
+
+
+def lm_sources(lm: Path) -> list[str]:
+    """What the LM was estimated from, when ``local/train_lm.py``'s ``lm.json`` lies beside it (a paragraph and a
+    blank line; nothing otherwise): above all whether it knows a catalogue, i.e. test-time knowledge."""
+    try:
+        train = json.loads((lm.parent / "lm.json").read_text(encoding="utf-8"))["train"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    parts = [f"the train transcripts of {', '.join(train.get('domains', []))}"]
+    parts += [f"`{f}` ({t['sentences']} sentences)" for f, t in (train.get("text_files") or {}).items()]
+    cls = train.get("classes")
+    if cls:
+        parts.append(f"the catalogue `{cls['file']}` as classes ({len(cls['classes'])} classes, "
+                     f"{sum(c['members'] for c in cls['classes'].values())} phrases: {cls['transcripts_matched']} "
+                     f"transcripts holding one repeated {cls['copies']} times with other members)")
+    return [f"The LM was estimated (`lm.json`) from {train.get('sentences', '?')} sentences: " + "; ".join(parts)
+            + ".", ""]
 
 
 def training_context(exp_dir: Path) -> str:

@@ -10,7 +10,7 @@ from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, Supervis
 
 from chunkformer.checkpoint import load_model
 from chunkformer.data.datamodule import eval_sets
-from chunkformer.decode import decode_set, main
+from chunkformer.decode import decode_set, lm_notes, main
 from chunkformer.decoding import LMFusion, load_lm
 from chunkformer.decoding.hotwords import load_hotword_graph
 from chunkformer.decoding.scoring import compute_wer
@@ -142,3 +142,20 @@ def test_decoding_nothing_is_an_error_and_a_val_only_run_tabulates_val(tmp_path,
     assert (exp / "greedy_search" / "recogs-val_telephony-m.txt").is_file()
     assert main([*base, "--splits", "val"]) == 0
     assert "WER (%) over syllables on the **val** sets" in (exp / "RESULTS.md").read_text(encoding="utf-8")
+
+
+def test_results_say_what_the_lm_was_estimated_from(tmp_path):
+    """RESULTS.md names the LM's sources from the lm.json beside it, above all a catalogue (test-time knowledge);
+    an LM file without lm.json gets no such line."""
+    lm = tmp_path / "lm" / "lm.bin"
+    lm.parent.mkdir()
+    info = {"tuned_on": "val", "grid": "0.5:1", "beam": 10, "lm": str(lm), "lm_digest": "abc",
+            "models": {"m": {"search": "flashlight", "weight": 0.5, "bonus": 1.0, "error": 20.0}}}
+    assert "estimated" not in lm_notes(info)
+    (lm.parent / "lm.json").write_text(json.dumps({"train": {
+        "domains": ["conversation", "telephony"], "sentences": 120, "text_files": {"more.txt": {"sentences": 30}},
+        "classes": {"file": "cat.tsv", "copies": 10, "transcripts_matched": 5,
+                    "classes": {"name": {"members": 3}, "street": {"members": 2}}}}}), encoding="utf-8")
+    assert ("The LM was estimated (`lm.json`) from 120 sentences: the train transcripts of conversation, telephony; "
+            "`more.txt` (30 sentences); the catalogue `cat.tsv` as classes (2 classes, 5 phrases: 5 transcripts "
+            "holding one repeated 10 times with other members).") in lm_notes(info)
