@@ -10,7 +10,12 @@ model's own time:
 
 - **evidence** per fbank frame (:func:`speech_evidence`): a speech score ``v`` in [-1, 1], the frame's log
   energy (log-sum of its mel bands) against a threshold ``threshold`` of the way from the audio's quiet
-  floor (2nd percentile) to its loud level (98th percentile), saturating at ``softness`` of that range;
+  floor (2nd percentile) to its loud level (98th percentile), saturating at ``softness`` of that range. On a
+  noisy line (that range below ``noisy_below``) loudness hardly moves between words and pauses, so the score
+  is instead how far the frame rises above the noise: the mean over the mel bands of its log energy above
+  that band's own floor (its ``noise_floor`` percentile over the utterance), capped at ``snr_cap`` per band,
+  with the threshold ``noisy_threshold`` (steady line noise, and the bands a phone line does not carry, then
+  do not hide the pauses);
   and an onset strength ``o`` in [0, 1], the mean rise of the log-mel bands over 20 ms (a syllable's
   start; one syllable is one word in Vietnamese), relative to its 99th percentile;
 - **labels**, in order, ``Q0 R0 W1 Q1 R1 W2 ... WN QN``: ``Wk`` the frames of word k (at least
@@ -49,7 +54,7 @@ from chunkformer.frontend import FRAME_LENGTH, FRAME_SHIFT
 
 _NEG = -1e18
 _SHIFTS = np.round(np.arange(-0.5, 0.2001, 0.02), 2)  # seconds tried by the per-utterance anchor shift
-_MIN_CONTRAST = 1.0  # natural-log energy range (4.3 dB) below which the audio gives no boundary evidence
+_MIN_CONTRAST = 1.0  # natural-log range (4.3 dB) of the speech score below which the audio gives no evidence
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,12 @@ class WordTimeOptions:
 
     threshold: float = 0.4
     softness: float = 0.25
+    # a noisy line's evidence (docs/DECODING.md: chosen on val-pattern sentences over the phone line; the demo's
+    # clean val audio spans 15.7-17.8 of loudness range, over the phone line 3.0-10.9)
+    noisy_below: float = 13.0  # loudness range (natural log, 2nd to 98th percentile; 56 dB) of a noisy line
+    noisy_threshold: float = 0.25
+    noise_floor: float = 5.0  # percentile of each mel band over the utterance
+    snr_cap: float = 10.0  # natural log (43 dB)
     onset_bonus: float = 1.0
     pause_in_word: float = 10.0
     unclaimed_speech: float = 0.5
@@ -70,9 +81,11 @@ class WordTimeOptions:
     max_piece: float = 30.0
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0 or self.softness <= 0.0 or self.min_word <= 0.0 or self.max_piece <= 0.0:
-            raise ValueError(f"bad word-time options {self}: threshold in (0, 1), softness, min_word and "
-                             "max_piece > 0")
+        if (not 0.0 < self.threshold < 1.0 or not 0.0 < self.noisy_threshold < 1.0
+                or not 0.0 <= self.noise_floor < 100.0 or self.softness <= 0.0 or self.snr_cap <= 0.0
+                or self.min_word <= 0.0 or self.max_piece <= 0.0):
+            raise ValueError(f"bad word-time options {self}: thresholds in (0, 1), noise_floor in [0, 100), "
+                             "softness, snr_cap, min_word and max_piece > 0")
 
 
 @dataclass(frozen=True)
@@ -97,12 +110,17 @@ def speech_evidence(fbank: torch.Tensor, opts: WordTimeOptions) -> Evidence | No
     if len(f) == 0:
         return None
     top = f.max(axis=1)
-    energy = top + np.log(np.exp(f - top[:, None]).sum(axis=1))  # log-sum of the mel bands
-    floor, loud = np.percentile(energy, [2, 98])
+    score = top + np.log(np.exp(f - top[:, None]).sum(axis=1))  # loudness: the log-sum of the mel bands
+    floor, loud = np.percentile(score, [2, 98])
+    threshold = opts.threshold
+    if loud - floor < opts.noisy_below:  # a noisy line: how far each band rises above its own noise
+        score = np.clip(f - np.percentile(f, opts.noise_floor, axis=0), 0.0, opts.snr_cap).mean(axis=1)
+        floor, loud = np.percentile(score, [2, 98])
+        threshold = opts.noisy_threshold
     if loud - floor < _MIN_CONTRAST:
         return None
-    threshold = floor + opts.threshold * (loud - floor)
-    speech = np.clip((energy - threshold) / (opts.softness * (loud - floor)), -1.0, 1.0)
+    level = floor + threshold * (loud - floor)
+    speech = np.clip((score - level) / (opts.softness * (loud - floor)), -1.0, 1.0)
     rise = np.zeros(len(f))
     if len(f) > 2:
         rise[2:] = np.maximum(f[2:] - f[:-2], 0.0).mean(axis=1)

@@ -99,6 +99,36 @@ def test_long_input_in_pieces_equals_one_piece() -> None:
     assert close(word_boundaries(feats, anchors, WordTimeOptions(max_piece=3.0)), whole, tol=1e-9)
 
 
+def test_steady_noise_louder_than_the_words_does_not_hide_them() -> None:
+    """A hum in bands the words do not use, louder than the words (a line's steady noise): the loudness of the
+    whole frame barely moves, the rise above each band's own noise floor does."""
+    words = [(30, 60, (40, 70)), (80, 120, (40, 70)), (120, 150, (50, 80))]
+    f = fbank_of(words, 200)
+    f[:, :30] = 9.0 + 0.1 * torch.randn(200, 30, generator=torch.Generator().manual_seed(1))
+    spikes = [0.0, frame_time(60), frame_time(115)]
+    assert close(word_boundaries(f, spikes), [(frame_time(a), frame_time(b)) for a, b, _ in words])
+
+
+def test_loudness_evidence_for_clean_audio_per_band_excess_for_a_noisy_line() -> None:
+    """The speech score is the frame's loudness when the audio's loudness spans at least ``noisy_below`` (clean
+    audio), else the mean rise of its bands above their own noise floors, each with its own threshold."""
+    opts = WordTimeOptions()
+
+    def expected(score: np.ndarray, threshold: float) -> np.ndarray:
+        lo, hi = np.percentile(score, [2, 98])
+        return np.clip((score - lo - threshold * (hi - lo)) / (opts.softness * (hi - lo)), -1.0, 1.0)
+
+    for quiet, path in ((-12.0, "loudness"), (-4.0, "noisy")):
+        f = fbank_of(WORDS, 200) + (quiet + 4.0) * (fbank_of(WORDS, 200) < 0)  # pauses (and unused bands) lower
+        x = f.numpy().astype(np.float64)
+        loudness = np.log(np.exp(x).sum(axis=1))
+        lo, hi = np.percentile(loudness, [2, 98])
+        assert (hi - lo >= opts.noisy_below) == (path == "loudness")
+        excess = np.clip(x - np.percentile(x, opts.noise_floor, axis=0), 0.0, opts.snr_cap).mean(axis=1)
+        want = expected(loudness, opts.threshold) if path == "loudness" else expected(excess, opts.noisy_threshold)
+        np.testing.assert_allclose(speech_evidence(f, opts).speech, want, atol=1e-9)
+
+
 def test_no_evidence_or_too_few_frames() -> None:
     assert word_boundaries(torch.zeros(100, 80), [0.3]) is None  # flat energy: the caller keeps spike times
     assert word_boundaries(fbank_of(WORDS, 200)[:2], [0.1, 0.2, 0.3]) is None  # fewer frames than words
@@ -107,8 +137,9 @@ def test_no_evidence_or_too_few_frames() -> None:
     assert ev is not None and ev.speech.min() == -1.0 and ev.speech.max() == 1.0
     starts, inside = [30, 31, 80, 81, 120, 121], [45, 100, 135, 180]  # rises: word starts, new bands at 120
     assert ev.onset[starts].min() > 0.9 and ev.onset[inside].max() < 0.1
-    with pytest.raises(ValueError, match="threshold"):
-        WordTimeOptions(threshold=1.5)
+    for bad in (dict(threshold=1.5), dict(noise_floor=100.0), dict(snr_cap=0.0)):
+        with pytest.raises(ValueError, match="bad word-time options"):
+            WordTimeOptions(**bad)
 
 
 VOCAB = ["<blank>", "▁xin", "▁chào", "▁an"]
