@@ -38,7 +38,7 @@ def read_class_file(path: str | Path) -> dict[str, list[str]]:
     line for a line without a tab, an empty class or phrase, a file that is not UTF-8 or has no entry."""
     path = Path(path)
     try:
-        raw = path.read_text(encoding="utf-8").splitlines()
+        raw = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: a Windows editor's byte-order mark
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     out: dict[str, list[str]] = {}
