@@ -69,7 +69,9 @@ PATTERNS = {"test": (TEST_PATTERNS, HELDOUT_VARIANTS), "val": (VAL_PATTERNS, TRA
 # --grid: each constant's values tried (the others at their defaults)
 GRID = {"threshold": [0.3, 0.5], "softness": [0.1, 0.5], "onset_bonus": [0.0, 3.0], "pause_in_word": [3.0, 30.0],
         "unclaimed_speech": [0.0, 0.8], "anchor_slack": [0.06, 0.15], "anchor_cost": [100.0, 500.0],
-        "last_slack": [0.15, 1.0], "min_word": [0.05, 0.12], "shift_margin": [1.0]}
+        "last_slack": [0.15, 1.0], "min_word": [0.05, 0.12], "shift_margin": [1.0],
+        # the noisy-line score (docs/DECODING.md): run with --channel phone
+        "noisy_below": [10.0, 16.0], "noisy_threshold": [0.2, 0.3], "noise_floor": [2.0, 10.0], "snr_cap": [5.0, 20.0]}
 
 
 def audible(x: np.ndarray, rate: int, floor_db: float = 40.0) -> tuple[int, int]:

@@ -15,7 +15,8 @@ STREETS = ["lê lợi", "hai bà trưng", "láng"]
 
 def test_class_file_comments_blanks_duplicates_and_a_phrase_in_two_classes(tmp_path: Path) -> None:
     f = tmp_path / "cat.tsv"
-    f.write_text("\ufeff# catalogue\nname\tAn\n\nname\tBình\nname\tAn\nstreet\t Lê Lợi \ncity\tLê Lợi\n", encoding="utf-8")
+    f.write_text("\ufeff# catalogue\nname\tAn\n\nname\tBình\nname\tAn\nstreet\t Lê Lợi \ncity\tLê Lợi\n",
+                 encoding="utf-8")
     assert read_class_file(f) == {"name": ["An", "Bình"], "street": ["Lê Lợi"], "city": ["Lê Lợi"]}
     f.write_text("\ufeffname\tAn\r\nname\tBình\r\n", encoding="utf-8")  # a Windows editor's file
     assert read_class_file(f) == {"name": ["An", "Bình"]}
