@@ -409,9 +409,11 @@ def run(a: argparse.Namespace, argv: list[str] | None) -> dict:
     prunes = [int(k) for k in floats(a.prune_topk)]
     log(f"CTC posteriors of {sum(map(len, utts.values()))} utterances")
     sets = {n: EvalSet(us, ctc_frames(loaded, us, ctx, max(a.beam, *prunes))) for n, us in utts.items()}
-    beams, list_beams = (
-        {k: CTCDecoder(tok, DecodeOptions(method="beam", beam=a.beam, prune_topk=k, lm=fusion(lm, a)))
-         for k in prunes} for lm in (a.lm, a.list_lm or a.lm))
+    def decoders(lm: LMFusion | None) -> dict[int, CTCDecoder]:
+        return {k: CTCDecoder(tok, DecodeOptions(method="beam", beam=a.beam, prune_topk=k, lm=lm)) for k in prunes}
+
+    beams = decoders(fusion(a.lm, a))  # each LM file loaded once, shared by the top-k settings
+    list_beams = decoders(fusion(a.list_lm, a)) if a.list_lm is not None else beams
     hot, plain, biased = hotwords_section(sets, beams, list_beams, cat, tok, a)
     command = " ".join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))
     report = {"model": a.model, "command": "nice -n 15 .venv/bin/python bench/bench_decoding_quality.py " + command,
