@@ -27,6 +27,7 @@ import _common as C  # noqa: E402
 from bench_server import load_turns  # noqa: E402
 
 from chunkformer.checkpoint import load_model  # noqa: E402
+from chunkformer.model.quantize import quantize_int8  # noqa: E402
 from chunkformer.serving.recognizer import Recognizer, RequestOptions  # noqa: E402
 
 
@@ -40,11 +41,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--masked", action="store_true",
                     help="also time the masked batch at every size (what packed inference replaced)")
+    ap.add_argument("--int8", action="store_true", help="the model quantised as `serve --int8` does")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     C.setup_torch(a.threads)
     loaded = load_model(a.model)
-    rec = Recognizer(loaded.model, loaded.tokenizer)
+    rec = Recognizer(quantize_int8(loaded.model) if a.int8 else loaded.model, loaded.tokenizer)
     rec.warm_up()
     turns = load_turns(a.audio)[: a.turns]
     utts = [rec.prepare(t.data, t.name, RequestOptions()) for t in turns]
@@ -68,7 +70,8 @@ def main() -> None:
                **({f"model (masked batch), batch {b}": (lambda b=b: masked(b)) for b in sizes} if a.masked else {})}
         timing = C.alternate(fns, a.reps, log=lambda _: None)
     ms = {k: 1000 * timing.median(k) / n for k in fns}
-    print(f"{n} turns, {audio:.1f} s of audio ({audio / n:.2f} s per turn), {a.threads} threads; ms per turn "
+    print(f"{n} turns, {audio:.1f} s of audio ({audio / n:.2f} s per turn), {a.threads} threads"
+          f"{', int8' if a.int8 else ''}; ms per turn "
           f"(median of {a.reps}):")
     print("| step | ms per turn | audio s / s |\n|---|---|---|")
     for k, v in ms.items():
@@ -84,7 +87,7 @@ def main() -> None:
             r["masked_model_only"] = one / ms[f"model (masked batch), batch {b}"]
             print(f"batch {b}: the masked batch alone {r['masked_model_only']:.2f}x")
     if a.json:
-        C.write_json(a.json, {"machine": C.machine(), "turns": n, "audio_s": audio, "ms_per_turn": ms,
+        C.write_json(a.json, {"machine": C.machine(), "int8": a.int8, "turns": n, "audio_s": audio, "ms_per_turn": ms,
                               "bounds": bounds, "timing": timing.summary()})
 
 
