@@ -4,6 +4,7 @@
 #   ./run.sh                                   # set-up, demo corpus, stages 0-5, WER table
 #   ./run.sh --stage 3 --stop-stage 5          # fine-tune, average, decode (resume a single stage after a failure)
 #   ./run.sh --stage 5 --lm auto               # + beam search with a domain n-gram LM (KenLM built once, cached)
+#   ./run.sh --stage 5 --hotwords my/list.txt  # + beam search biased by the bot's phrase list (demo: its catalogue)
 #   ./run.sh --data-config my/data.yaml --model-config my/model.yaml \
 #            --resume path/to/chunkformer-large-vie --save-dir exp/callbot_large
 #
@@ -48,12 +49,17 @@ lm_classes=auto                        # --lm auto: the call-bot's catalogue ('c
                                        # streets, products...) for a class LM (local/train_lm.py --classes); auto:
                                        # for the demo data config its catalogue (local/callbot_catalogue.py), else
                                        # none; none: no catalogue
+hotwords=auto                          # stage 5 beam+hotwords, beside the plain beam: a phrase list biasing the beam
+                                       # search (one phrase per line, optionally <TAB>score; one list for every
+                                       # utterance); auto: for the demo data config the bot's catalogue (held-out
+                                       # slot values + as many distractors, local/callbot_catalogue.py), else none;
+                                       # none: no beam+hotwords rows. Its score per token is chosen on the val sets
 train_args=""                          # extra flags for chunkformer.train, e.g. "--epochs 20 --lr 5e-5"
 nproc=auto                             # stage-3 processes (torchrun DDP). auto: one per GPU; on a CPU-only
                                        # machine one per core (at most 8) for the demo model (1-thread ranks beat threads
                                        # there, see docs/BENCHMARKS.md), else 1
 
-options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed corpus_seed decode_splits decode_methods lm lm_text lm_classes train_args nproc "
+options=" stage stop_stage data_config model_config resume vocab save_dir manifest_dir fbank_dir demo_corpus num_avg avg_mode init_weight seed corpus_seed decode_splits decode_methods lm lm_text lm_classes hotwords train_args nproc "
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; echo "Options (--name value):${options//_/-}"; }
 . local/parse_options.sh
 for v in stage stop_stage; do
@@ -71,6 +77,8 @@ if [ "$lm_text" != auto ] && [ "$lm_text" != none ]; then
 fi
 [ "$lm_classes" = auto ] || [ "$lm_classes" = none ] || [ -f "$lm_classes" ] ||
   die "--lm-classes must be auto, none or a 'class<TAB>phrase' file; no file '$lm_classes'"
+[ "$hotwords" = auto ] || [ "$hotwords" = none ] || [ -f "$hotwords" ] ||
+  die "--hotwords must be auto, none or a phrase file (one per line); no file '$hotwords'"
 
 local/setup_env.sh
 py=.venv/bin/python
@@ -160,6 +168,13 @@ fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   lm_args=()
+  demo=false
+  [ "$data_config" = egs/callbot/conf/demo_data.yaml ] && demo=true
+  if $demo && { [ "$hotwords" = auto ] || { [ "$lm" = auto ] && [ "$lm_classes" = auto ]; }; }; then
+    # the demo bot's catalogue: its hotword list, and by slot the LM's classes
+    $py local/callbot_catalogue.py --corpus "$demo_corpus" --out data/lm_text/catalogue.txt \
+      --classes-out data/lm_text/catalogue_classes.tsv >/dev/null
+  fi
   if [ "$lm" != none ]; then
     lm_file=$lm
     if [ "$lm" = auto ]; then
@@ -171,10 +186,8 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
       fi
       text_args=()
       for f in "${lm_text_files[@]}"; do text_args+=(--text "$f"); done
-      if [ "$lm_classes" = auto ] && [ "$data_config" = egs/callbot/conf/demo_data.yaml ]; then
+      if [ "$lm_classes" = auto ] && $demo; then
         lm_classes=data/lm_text/catalogue_classes.tsv   # the demo bot's catalogue (its hotword list), by slot
-        $py local/callbot_catalogue.py --corpus "$demo_corpus" --out data/lm_text/catalogue.txt \
-          --classes-out "$lm_classes" >/dev/null
       fi
       [ "$lm_classes" = auto ] || [ "$lm_classes" = none ] || text_args+=(--classes "$lm_classes")
       log "stage 5: domain n-gram LM from the train transcripts${text_args[*]:+ and ${text_args[*]}} in $save_dir/lm (lmplz; order picked on val)"
@@ -186,13 +199,23 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
     [[ ,$decode_methods, == *,beam+lm,* ]] || decode_methods=$decode_methods,beam+lm
     lm_args=(--lm "$lm_file")   # weight and word bonus: tuned per model on the val sets (chunkformer.decode)
   fi
+  hot_args=()
+  if [ "$hotwords" = auto ]; then
+    if $demo; then hotwords=data/lm_text/catalogue.txt; else hotwords=none; fi
+  fi
+  if [ "$hotwords" != none ]; then
+    [[ ,$decode_methods, == *,beam,* ]] || decode_methods=$decode_methods,beam
+    [[ ,$decode_methods, == *,beam+hotwords,* ]] || decode_methods=$decode_methods,beam+hotwords
+    hot_args=(--hotwords "$hotwords")   # score per token: chosen per model on the val sets (chunkformer.decode)
+  fi
   models=(--model "pretrained=$resume")
   [ -f "$save_dir/best.pt" ] && models+=(--model "best=$save_dir/best.pt")
   [ -f "$save_dir/avg$num_avg.pt" ] && models+=(--model "avg$num_avg=$save_dir/avg$num_avg.pt")
   mixed=avg$num_avg-init$init_weight
   [ -f "$save_dir/$mixed.pt" ] && models+=(--model "$mixed=$save_dir/$mixed.pt")
   # redone when an option, a model, the manifests or features, the LM or a config changes (size and mtime)
-  key=$( { echo "$decode_splits $decode_methods ${models[*]} ${lm_args[*]}"
+  key=$( { echo "$decode_splits $decode_methods ${models[*]} ${lm_args[*]} ${hot_args[*]}"
+           [ "$hotwords" = none ] || md5sum < "$hotwords"   # content: the demo's list is rewritten on every run
            for p in "$resume" "$save_dir"/{best,avg$num_avg,$mixed}.pt "${lm_args[@]:1}" "$manifest_dir" \
                     "$fbank_dir" "$data_config" "$save_dir/config.yaml"; do
              if [ -e "$p" ]; then find "$p" -maxdepth 1 -type f -printf '%p %s %T@\n'; fi
@@ -203,7 +226,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
     log "stage 5: decode the $decode_splits sets ($decode_methods), WER tables in $save_dir/RESULTS.md"
     rm -f "$save_dir/RESULTS.md.done"
     $py -m chunkformer.decode --exp-dir "$save_dir" --manifest-dir "$manifest_dir" "${models[@]}" \
-      --splits "$decode_splits" --methods "$decode_methods" "${lm_args[@]}" \
+      --splits "$decode_splits" --methods "$decode_methods" "${lm_args[@]}" "${hot_args[@]}" \
       --config "data=$data_config" --config "model=$save_dir/config.yaml"
     echo "$key" > "$save_dir/RESULTS.md.done"
     log "done: $save_dir/RESULTS.md"

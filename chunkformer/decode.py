@@ -3,16 +3,22 @@
     python -m chunkformer.decode --exp-dir exp/callbot --manifest-dir data/manifests \
         --model pretrained=egs/callbot/demo/pretrained --model best=exp/callbot/best.pt \
         --model avg5=exp/callbot/avg5.pt [--methods greedy,beam] [--beam 10] [--context L,C,R]
-        [--hotwords FILE [--hotword-score S]] [--lm LM --methods greedy,beam,beam+lm [--lm-weight W --lm-bonus B]]
+        [--hotwords FILE [--hotword-score S] --methods greedy,beam,beam+hotwords]
+        [--lm LM --methods greedy,beam,beam+lm [--lm-weight W --lm-bonus B]]
 
-For each method (``greedy_search``, ``prefix_beam_search``, ``prefix_beam_search_lm``) and model tag, under
+For each method (``greedy_search``, ``prefix_beam_search``, ``prefix_beam_search_lm``,
+``prefix_beam_search_hotwords``) and model tag, under
 ``<exp>/<method>/``:
 ``recogs-<set>-<tag>.txt``, ``errs-<set>-<tag>.txt`` (WER), ``errs-cer-<set>-<tag>.txt`` (CER) and
 ``wer-summary-<set>-<tag>.txt``. Then ``<exp>/RESULTS.md``: WER per test set (columns) for every model
 (rows), per method, with the exact command and the configs used. Decoding is deterministic, so rerunning
-gives the same numbers. Masked-batch chunked inference with the model's context. ``--hotwords FILE`` (the
-format of ``chunkformer.transcribe --hotwords``) biases the beam search of every set towards those phrases
-(docs/DECODING.md); greedy results are unchanged.
+gives the same numbers. Masked-batch chunked inference with the model's context.
+
+``beam+hotwords`` is the beam search biased towards the phrases of ``--hotwords FILE`` (the format of
+``chunkformer.transcribe --hotwords``; one list for every utterance, docs/DECODING.md), beside the plain
+``beam`` rows: its rows in RESULTS.md are ``<tag>+hotwords`` in the prefix_beam_search table, and a table of
+the listed phrases' recall (occurrences in the references found in the hypotheses) and of the WER of the
+utterances holding no listed phrase, plain beam against biased, says what the list fixed and what it cost.
 
 ``beam+lm`` is the beam search fused with the word n-gram LM ``--lm`` (ARPA or KenLM binary; ``run.sh --lm
 auto`` estimates one from the training transcripts, ``local/train_lm.py``). Without ``--lm-weight``, each
@@ -45,8 +51,19 @@ from chunkformer.decoding.context_graph import ContextGraph
 from chunkformer.decoding.ctc_search import FrameTopK, greedy_search
 from chunkformer.decoding.fusion import add_lm_search_argument
 from chunkformer.decoding.hotwords import DEFAULT_SCORE, load_hotword_graph
+from chunkformer.decoding.metrics import ListEffect, list_effect
 from chunkformer.decoding.scoring import Result, compute_wer, write_error_stats, write_recogs, write_wer_summary
-from chunkformer.decoding.tuning import DEFAULT_GRID, FusionChoice, parse_grid, tune_fusion
+from chunkformer.decoding.tuning import (
+    DEFAULT_GRID,
+    DEFAULT_HOTWORD_GRID,
+    MAX_WER_CHANGE,
+    FusionChoice,
+    HotwordChoice,
+    choose_hotword_score,
+    parse_grid,
+    parse_scores,
+    tune_fusion,
+)
 from chunkformer.model.masked_batch import Context
 from chunkformer.plot import plot_valid_wer
 from chunkformer.utils.cli import error
@@ -54,7 +71,9 @@ from chunkformer.utils.io import atomic_write_text, file_digest
 from chunkformer.utils.logs import setup_logger
 
 log = logging.getLogger("chunkformer.decode")
-METHODS = {"greedy": "greedy_search", "beam": "prefix_beam_search", "beam+lm": "prefix_beam_search_lm"}
+METHODS = {"greedy": "greedy_search", "beam": "prefix_beam_search", "beam+lm": "prefix_beam_search_lm",
+           "beam+hotwords": "prefix_beam_search_hotwords"}
+ROW_SUFFIX = {"beam+lm": "+LM", "beam+hotwords": "+hotwords"}  # rows of the prefix_beam_search table
 LM_FUSION_JSON = "lm_fusion.json"
 
 
@@ -68,9 +87,9 @@ class SetResult:
 
 def beam_decoders(loaded: LoadedModel, methods: list[str], beam: int, hotwords: ContextGraph | None = None,
                   lm: LMFusion | None = None) -> dict[str, CTCDecoder]:
-    """The beam-search decoders of ``methods``: ``beam`` (with the hotwords, if any) and ``beam+lm`` (also fused
-    with ``lm``)."""
-    opts = DecodeOptions(method="beam", beam=beam, hotwords=hotwords)
+    """The beam-search decoders of ``methods``: ``beam`` (plain), ``beam+lm`` (fused with ``lm``) and
+    ``beam+hotwords`` (biased by ``hotwords``)."""
+    opts = DecodeOptions(method="beam", beam=beam)
     out = {}
     if "beam" in methods:
         out["beam"] = CTCDecoder(loaded.tokenizer, opts)
@@ -78,13 +97,17 @@ def beam_decoders(loaded: LoadedModel, methods: list[str], beam: int, hotwords: 
         if lm is None:
             raise ValueError("method beam+lm needs an LM")
         out["beam+lm"] = CTCDecoder(loaded.tokenizer, replace(opts, lm=lm))
+    if "beam+hotwords" in methods:
+        if hotwords is None:
+            raise ValueError("method beam+hotwords needs a hotword list")
+        out["beam+hotwords"] = CTCDecoder(loaded.tokenizer, replace(opts, hotwords=hotwords))
     return out
 
 
 def decode_set(loaded: LoadedModel, cuts, context: Context, methods: list[str], beam: int,
                max_duration: float, hotwords: ContextGraph | None = None,
                lm: LMFusion | None = None) -> dict[str, list[Result]]:
-    """Hypotheses for one eval CutSet: {method: [(id, ref, hyp)]}; ``hotwords`` bias the beam searches, ``lm``
+    """Hypotheses for one eval CutSet: {method: [(id, ref, hyp)]}; ``hotwords`` bias ``beam+hotwords``, ``lm``
     is fused in ``beam+lm``."""
     tok = loaded.tokenizer
     out: dict[str, list[Result]] = {m: [] for m in methods}
@@ -115,7 +138,7 @@ def tune_lm(loaded: LoadedModel, sets: dict, context: Context, beam: int, max_du
     """This model's LM weight and word bonus: the grid point with the lowest WER of beam+lm over all ``sets``
     pooled ({name: CutSet}, the val sets), decoded by ``search`` (``LMFusion.search``). The acoustic
     model runs once per utterance; each grid point reruns only the search on the kept top-k frames."""
-    plain = beam_decoders(loaded, ["beam"], beam, hotwords)["beam"]
+    plain = CTCDecoder(loaded.tokenizer, DecodeOptions(method="beam", beam=beam, hotwords=hotwords))
     items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk(),
                                                                    max_duration).items() for cid, ref, f in its]
 
@@ -146,14 +169,17 @@ SCORING_NOTE = ("Scoring normalisation, same for references and hypotheses (`chu
 
 def table_rows(table: dict[str, dict[str, dict[str, SetResult]]], tags: list[str]
                ) -> dict[str, list[tuple[str, dict[str, SetResult]]]]:
-    """table[method][tag][set] → {heading: [(row label, {set: result})]}: one table per search; ``beam+lm`` rows
-    join the prefix_beam_search table as ``<tag>+LM``, each under its model's plain row."""
-    grouped: dict[str, list[tuple[int, bool, str, dict[str, SetResult]]]] = {}
+    """table[method][tag][set] → {heading: [(row label, {set: result})]}: one table per search; ``beam+lm`` and
+    ``beam+hotwords`` rows join the prefix_beam_search table as ``<tag>+LM`` and ``<tag>+hotwords``, each under its
+    model's plain row."""
+    order = [None, *ROW_SUFFIX]
+    grouped: dict[str, list[tuple[int, int, str, dict[str, SetResult]]]] = {}
     for method, rows in table.items():
-        fused = method == "beam+lm"
-        heading = METHODS["beam" if fused else method]
+        suffix = ROW_SUFFIX.get(method)
+        heading = METHODS["beam" if suffix else method]
         for i, tag in enumerate(tags):
-            grouped.setdefault(heading, []).append((i, fused, tag + ("+LM" if fused else ""), rows[tag]))
+            grouped.setdefault(heading, []).append((i, order.index(method if suffix else None), tag + (suffix or ""),
+                                                    rows[tag]))
     return {h: [(label, r) for _, _, label, r in sorted(rows, key=lambda x: x[:2])] for h, rows in grouped.items()}
 
 
@@ -197,6 +223,45 @@ def lm_notes(info: dict) -> str:
     for tag, m in info["models"].items():
         cell = f" {m['error']:.2f} |" if info["tuned_on"] else ""
         lines.append(f"| {tag} | {m['search']} | {m['weight']:g} | {m['bonus']:g} |{cell}")
+    return "\n".join(lines)
+
+
+def hotword_notes(a: argparse.Namespace, choices: dict[str, HotwordChoice | None],
+                  effects: dict[str, dict[str, ListEffect]], graphs: dict[str, ContextGraph | None]) -> str:
+    """The RESULTS.md section on the hotword list (``+hotwords`` rows): the list and each model's score, and per
+    model and set the recall of its phrases and the WER where none occurs, plain beam → biased."""
+    sets = sorted({s for e in effects.values() for s in e})
+    phrases = len(next(g for g in graphs.values() if g is not None).texts)  # the usable ones
+    if a.hotword_score is not None:
+        how = f"{a.hotword_score:g} per token unless a line gives its own"
+    else:
+        how = (f"score per token chosen per model on the **{a.lm_tune_split}** sets from `{a.hotword_grid}`: the "
+               f"highest recall of the listed phrases whose WER change on the utterances holding none is at most "
+               f"{a.hotword_max_wer_change:g} points (" + "; ".join(
+                   f"{tag} {c.score:g}: recall {c.grid[c.score][0]} %, {c.grid[c.score][1]:+.2f} points"
+                   for tag, c in choices.items() if c is not None) + ")")
+
+    def pair(x: float | None, y: float | None) -> str:
+        return "–" if x is None or y is None else f"{x:.2f} → {y:.2f}"
+
+    lines = ["## Hotwords (`+hotwords` rows)", "",
+             f"Beam search (beam {a.beam}) biased by one list for every utterance, `{a.hotwords}` (sha256 "
+             f"{file_digest(Path(a.hotwords))}, {phrases} usable phrase{'s' if phrases != 1 else ''}; "
+             f"docs/DECODING.md), {how}. A listed phrase in a reference is recalled when the hypothesis holds it as "
+             "often (whole words, scoring normalisation).", "",
+             "Recall of the listed phrases (%), beam → beam+hotwords (occurrences in the references):", "",
+             "| model | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+    for tag, row in effects.items():
+        lines.append(f"| {tag} | " + " | ".join(
+            f"{pair(row[s].recall_plain, row[s].recall_biased)} ({row[s].occurrences})" if s in row else "–"
+            for s in sets) + " |")
+    lines += ["", "WER (%) of the utterances whose reference holds no listed phrase, beam → beam+hotwords "
+              "(utterances): what the list costs where it has nothing to find.", "",
+              "| model | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+    for tag, row in effects.items():
+        lines.append(f"| {tag} | " + " | ".join(
+            f"{pair(row[s].no_phrase_wer_plain, row[s].no_phrase_wer_biased)} ({row[s].no_phrase_utts})"
+            if s in row else "–" for s in sets) + " |")
     return "\n".join(lines)
 
 
@@ -248,15 +313,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hotwords", metavar="FILE", help="phrases that bias the beam search (one per line, optionally "
                    "<TAB>per-token score)")
     p.add_argument("--hotword-score", type=float, default=None,
-                   help=f"bonus per hotword token, natural log (default {DEFAULT_SCORE})")
+                   help="bonus per hotword token, natural log; default: chosen per model on the --lm-tune-split sets "
+                        "(the highest recall of the listed phrases whose WER change on the utterances holding none "
+                        "is at most --hotword-max-wer-change)")
+    p.add_argument("--hotword-grid", default=DEFAULT_HOTWORD_GRID,
+                   help="the scores tried when --hotword-score is not given (default %(default)s)")
+    p.add_argument("--hotword-max-wer-change", type=float, default=MAX_WER_CHANGE,
+                   help="WER points the list may add on utterances holding no listed phrase (default %(default)s)")
     p.add_argument("--lm", type=Path, metavar="FILE", help="word n-gram LM (ARPA or KenLM binary) for beam+lm")
     p.add_argument("--lm-weight", type=float, default=None,
                    help="LM weight of beam+lm (natural-log LM score × weight); default: tuned on --lm-tune-split")
     p.add_argument("--lm-bonus", type=float, default=None,
                    help="word insertion bonus of beam+lm, with --lm-weight (default 0); default: tuned")
     add_lm_search_argument(p)
-    p.add_argument("--lm-tune-split", default="val", help="the split whose sets (pooled WER) choose the LM weight "
-                   "and bonus of each model when --lm-weight is not given")
+    p.add_argument("--lm-tune-split", default="val", help="the split whose sets (pooled) choose the LM weight "
+                   "and bonus of each model when --lm-weight is not given, and the hotword score without "
+                   "--hotword-score")
     p.add_argument("--lm-grid", default=DEFAULT_GRID, help="the tuning grid, 'W1,W2,...:B1,B2,...' "
                    f"(weights : word bonuses; default {DEFAULT_GRID})")
     p.add_argument("--context", default=None,
@@ -276,8 +348,12 @@ def check_args(a: argparse.Namespace, methods: list[str]) -> str | None:
         return f"unknown method(s) {bad}; choose from {sorted(METHODS)}"
     if a.hotword_score is not None and a.hotwords is None:
         return "--hotword-score needs --hotwords FILE"
-    if a.hotwords is not None and not {"beam", "beam+lm"} & set(methods):
-        return "--hotwords biases the beam search: add beam to --methods"
+    if a.hotwords is not None and "beam+hotwords" not in methods:
+        return "--hotwords biases the beam+hotwords method: add beam+hotwords to --methods"
+    if "beam+hotwords" in methods and a.hotwords is None:
+        return "method beam+hotwords needs --hotwords FILE (one phrase per line)"
+    if "beam+hotwords" in methods and "beam" not in methods:
+        return "beam+hotwords is reported against the plain beam search: add beam to --methods"
     if "beam+lm" in methods and a.lm is None:
         return "method beam+lm needs --lm FILE (an ARPA or KenLM binary LM)"
     if a.lm is not None and "beam+lm" not in methods:
@@ -307,8 +383,8 @@ def check_cuts(a: argparse.Namespace) -> None:
                          "run stage 0 first, or check --manifest-dir and --splits")
 
 
-def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], lm: NgramLM, ctx: Context,
-                   graphs: dict[str, ContextGraph | None]) -> tuple[dict[str, LMFusion], dict]:
+def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], lm: NgramLM, ctx: Context
+                   ) -> tuple[dict[str, LMFusion], dict]:
     """Each model's LMFusion (given, or tuned on the --lm-tune-split sets) and the ``lm_fusion.json`` record,
     with the search that runs it per model (``--lm-search``; "auto": flashlight or ours)."""
     info = {"lm": str(a.lm), "lm_digest": file_digest(a.lm), "beam": a.beam, "models": {},
@@ -320,15 +396,59 @@ def choose_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]],
             fusions[tag] = LMFusion(lm, a.lm_weight, a.lm_bonus or 0.0, a.lm_search)
             info["models"][tag] = {"weight": a.lm_weight, "bonus": a.lm_bonus or 0.0}
     else:
-        fusions = tune_fusions(a, loaded, lm, ctx, graphs, info)
+        fusions = tune_fusions(a, loaded, lm, ctx, info)
     for tag, model in loaded:
-        info["models"][tag]["search"] = beam_decoders(model, ["beam+lm"], a.beam, graphs[tag],
-                                                      fusions[tag])["beam+lm"].lm_search_name
+        info["models"][tag]["search"] = beam_decoders(model, ["beam+lm"], a.beam, lm=fusions[tag])[
+            "beam+lm"].lm_search_name
     return fusions, info
 
 
+def choose_hotwords(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], ctx: Context
+                    ) -> tuple[dict[str, ContextGraph], dict[str, HotwordChoice | None]]:
+    """Each model's hotword graph: ``--hotword-score`` if given, else the score chosen on the --lm-tune-split sets
+    (:func:`tune_hotwords`); the choices (None for a given score)."""
+    if a.hotword_score is not None:
+        graph = {tag: load_hotword_graph(a.hotwords, m.tokenizer, a.hotword_score, log.warning) for tag, m in loaded}
+        return graph, {tag: None for tag, _ in loaded}
+    # the list's problems reported once, before any decoding
+    load_hotword_graph(a.hotwords, loaded[0][1].tokenizer, DEFAULT_SCORE, log.warning)
+    sets = eval_sets(a.manifest_dir, a.lm_tune_split)
+    if not sets:
+        raise ValueError(f"no {a.lm_tune_split} sets in {a.manifest_dir} to choose the hotword score on; give "
+                         "--hotword-score")
+    graphs, choices = {}, {}
+    for tag, model in loaded:
+        model.model.to(a.device)
+        choices[tag] = choice = tune_hotwords(model, sets, ctx, a.beam, a.max_duration, a.hotwords,
+                                              parse_scores(a.hotword_grid), a.hotword_max_wer_change)
+        model.model.cpu()
+        log.info("beam+hotwords %s: score %g per token (%s recall %%, WER change: %s)", tag, choice.score,
+                 a.lm_tune_split, ", ".join(f"{s:g}: {r}/{c:+.2f}" for s, (r, c) in choice.grid.items()))
+        graphs[tag] = load_hotword_graph(a.hotwords, model.tokenizer, choice.score)
+    return graphs, choices
+
+
+def tune_hotwords(loaded: LoadedModel, sets: dict, context: Context, beam: int, max_duration: float,
+                  hotwords: str | Path, scores: list[float], max_change: float) -> HotwordChoice:
+    """This model's hotword score on ``sets`` (pooled; :func:`choose_hotword_score`): the beam search biased at
+    each score against the plain one, over the same top-k frames (the acoustic model runs once)."""
+    plain = CTCDecoder(loaded.tokenizer, DecodeOptions(method="beam", beam=beam))
+    items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk(),
+                                                                   max_duration).items() for cid, ref, f in its]
+    base = [(uid, ref, plain.decode(f).text) for uid, ref, f in items]
+
+    def evaluate(score: float) -> tuple[float | None, float]:
+        graph = load_hotword_graph(hotwords, loaded.tokenizer, score)
+        biased = plain.with_options(hotwords=graph)
+        e = list_effect(base, [(uid, ref, biased.decode(f).text) for uid, ref, f in items], graph.texts)
+        change = 0.0 if e.no_phrase_wer_plain is None else e.no_phrase_wer_biased - e.no_phrase_wer_plain
+        return e.recall_biased, round(change, 2)
+
+    return choose_hotword_score(scores, evaluate, max_change)
+
+
 def tune_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], lm: NgramLM, ctx: Context,
-                 graphs: dict[str, ContextGraph | None], info: dict) -> dict[str, LMFusion]:
+                 info: dict) -> dict[str, LMFusion]:
     """Each model's LMFusion tuned on the --lm-tune-split sets, its choice and grid recorded in ``info``."""
     fusions = {}
     grid = parse_grid(a.lm_grid)
@@ -338,7 +458,7 @@ def tune_fusions(a: argparse.Namespace, loaded: list[tuple[str, LoadedModel]], l
                          "give --lm-weight (and --lm-bonus)")
     for tag, model in loaded:
         model.model.to(a.device)
-        choice = tune_lm(model, sets, ctx, a.beam, a.max_duration, lm, grid, graphs[tag], a.lm_search)
+        choice = tune_lm(model, sets, ctx, a.beam, a.max_duration, lm, grid, search=a.lm_search)
         model.model.cpu()
         log.info("beam+lm %s: LM weight %g, word bonus %g (%s WER %.2f%%; grid weight/bonus: WER %s)", tag,
                  choice.weight, choice.bonus, a.lm_tune_split, choice.error,
@@ -362,31 +482,33 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context.parse(a.context or training_context(a.exp_dir))
         parse_grid(a.lm_grid)
         loaded = [(tag, load_model(path)) for tag, path in models]
-        graphs = {tag: load_hotword_graph(a.hotwords, m.tokenizer, a.hotword_score, log.warning) if a.hotwords
-                  else None for tag, m in loaded}
+        graphs, hot_info = choose_hotwords(a, loaded, ctx) if a.hotwords else ({t: None for t, _ in loaded}, {})
         ngram = load_lm(a.lm) if a.lm is not None else None
-        fusions, lm_info = choose_fusions(a, loaded, ngram, ctx, graphs) if ngram is not None else ({}, None)
+        fusions, lm_info = choose_fusions(a, loaded, ngram, ctx) if ngram is not None else ({}, None)
         check_cuts(a)
     except (CheckpointError, LMError, ValueError, FileNotFoundError) as e:
         return error(e)
     if lm_info is not None:
         atomic_write_text(a.exp_dir / LM_FUSION_JSON, json.dumps(lm_info, indent=1, ensure_ascii=False) + "\n")
     try:
-        table = decode_splits(a, methods, loaded, ctx, graphs, fusions)
+        table, effects = decode_splits(a, methods, loaded, ctx, graphs, fusions)
     except CutAudioError as e:  # neither stage-1 features nor audio: nothing to decode that cut from
         return error(e)
     if not any(table[m][t] for m in table for t in table[m]):
         return error(f"no {a.results_split} sets in {a.manifest_dir}: RESULTS.md not written (the other splits' "
                      f"results are under {a.exp_dir})", code=1)
-    write_results(a, argv, table, [t for t, _ in loaded], ctx, lm_notes(lm_info) if lm_info else "")
+    notes = [lm_notes(lm_info) if lm_info else "", hotword_notes(a, hot_info, effects, graphs) if a.hotwords else ""]
+    write_results(a, argv, table, [t for t, _ in loaded], ctx, "\n\n".join(n for n in notes if n))
     return 0
 
 
 def decode_splits(a: argparse.Namespace, methods: list[str], loaded: list[tuple[str, LoadedModel]], ctx: Context,
                   graphs: dict[str, ContextGraph | None], fusions: dict[str, LMFusion]
-                  ) -> dict[str, dict[str, dict[str, SetResult]]]:
-    """Decodes and scores every set of ``--splits`` with every model; table[method][tag][set] of the results split."""
+                  ) -> tuple[dict[str, dict[str, dict[str, SetResult]]], dict[str, dict[str, ListEffect]]]:
+    """Decodes and scores every set of ``--splits`` with every model: table[method][tag][set] of the results split,
+    and with ``beam+hotwords`` the list's effect there, effects[tag][set] (:func:`list_effect`)."""
     table: dict[str, dict[str, dict[str, SetResult]]] = {m: {t: {} for t, _ in loaded} for m in methods}
+    effects: dict[str, dict[str, ListEffect]] = {t: {} for t, _ in loaded}
     for split in a.splits:
         sets = eval_sets(a.manifest_dir, split)
         if not sets:
@@ -400,8 +522,10 @@ def decode_splits(a: argparse.Namespace, methods: list[str], loaded: list[tuple[
                     log.info("%s %s %s_%s: WER %.2f%% CER %.2f%%", METHODS[method], tag, split, set_name, r.wer, r.cer)
                     if split == a.results_split:
                         table[method][tag][set_name] = r
+                if split == a.results_split and "beam+hotwords" in hyps:
+                    effects[tag][set_name] = list_effect(hyps["beam"], hyps["beam+hotwords"], graphs[tag].texts)
             model.model.cpu()
-    return table
+    return table, effects
 
 
 def write_results(a: argparse.Namespace, argv: list[str] | None, table: dict[str, dict[str, dict[str, SetResult]]],

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from chunkformer.decoding.scoring import align, units
+from chunkformer.decoding.scoring import Result, align, compute_wer, units
 from chunkformer.text import scoring_text
 
 
@@ -88,6 +88,41 @@ def phrase_recall(results: Iterable[tuple[str, str, str]], phrases: Iterable[str
                 out.recalled += got
                 out.missed += [(uid, phrase)] * (r - got)
     return out
+
+
+@dataclass(frozen=True)
+class ListEffect:
+    """What one phrase list did to one set, the plain search against the biased one: the recall of its phrases
+    where the references hold them, and the WER of the utterances whose reference holds none of them (what the
+    list costs where it has nothing to find). Recalls are None when no phrase occurs, WERs when no utterance
+    is phrase-free."""
+
+    occurrences: int
+    recall_plain: float | None
+    recall_biased: float | None
+    no_phrase_utts: int
+    no_phrase_wer_plain: float | None
+    no_phrase_wer_biased: float | None
+
+
+def list_effect(plain: Sequence[Result], biased: Sequence[Result], phrases: Sequence[str]) -> ListEffect:
+    """:class:`ListEffect` of a list of ``phrases`` from the same utterances decoded without (``plain``) and with
+    it (``biased``), ``(id, reference, hypothesis)`` in the same order; ValueError if the utterances differ.
+
+    >>> e = list_effect([("a", "gặp chị lan", "gặp chị làn"), ("b", "cảm ơn", "cảm ơn")],
+    ...                 [("a", "gặp chị lan", "gặp chị lan"), ("b", "cảm ơn", "cảm ơn lan")], ["lan"])
+    >>> e.recall_plain, e.recall_biased, e.no_phrase_wer_plain, e.no_phrase_wer_biased
+    (0.0, 100.0, 0.0, 50.0)
+    """
+    if [(u, r) for u, r, _ in plain] != [(u, r) for u, r, _ in biased]:
+        raise ValueError("plain and biased results must hold the same utterances in the same order")
+    rp, rb = phrase_recall(plain, phrases), phrase_recall(biased, phrases)
+    free = [i for i, (_, ref, _) in enumerate(plain) if not contains_any(ref, phrases)]
+    wp = compute_wer([plain[i] for i in free]) if free else None
+    wb = compute_wer([biased[i] for i in free]) if free else None
+    return ListEffect(rp.in_ref, rp.recall if rp.in_ref else None, rb.recall if rb.in_ref else None, len(free),
+                      round(wp.wer, 2) if wp and wp.ref_words else None,
+                      round(wb.wer, 2) if wb and wb.ref_words else None)
 
 
 def word_labels(ref: str, hyp_words: Sequence[str]) -> list[bool]:

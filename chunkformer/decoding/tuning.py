@@ -65,3 +65,51 @@ def tune_fusion(grid: Sequence[tuple[float, float]], evaluate: Callable[[float, 
     scores = {(float(w), float(b)): float(evaluate(w, b)) for w, b in grid}
     best = min(scores, key=lambda p: (scores[p], p))
     return FusionChoice(best[0], best[1], scores)
+
+
+DEFAULT_HOTWORD_GRID = "0.5,1,1.5,2,2.5,3"  # per-token hotword scores (natural log)
+MAX_WER_CHANGE = 0.3  # points of WER a list may add where it has nothing to find (issue 16's limit)
+
+
+@dataclass(frozen=True)
+class HotwordChoice:
+    """The chosen per-token hotword score and, for every score tried, ``(recall %, WER change in points)``: the
+    recall of the listed phrases (None when no phrase occurs) and the WER change on the utterances holding none."""
+
+    score: float
+    grid: dict[float, tuple[float | None, float]]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the chosen score and the grid as ``{"score": [recall, change]}``."""
+        return {"score": self.score, "grid": {f"{s:g}": list(v) for s, v in self.grid.items()}}
+
+
+def parse_scores(spec: str) -> list[float]:
+    """``"S1,S2,..."`` → sorted distinct positive hotword scores."""
+    try:
+        scores = sorted({float(x) for x in spec.split(",") if x.strip()})
+    except ValueError:
+        raise ValueError(f"hotword grid {spec!r}: expected numbers as 'S1,S2,...'") from None
+    if not scores or scores[0] <= 0:
+        raise ValueError(f"hotword grid {spec!r}: needs one or more scores, all > 0")
+    return scores
+
+
+def choose_hotword_score(grid: Sequence[float], evaluate: Callable[[float], tuple[float | None, float]],
+                         max_change: float = MAX_WER_CHANGE) -> HotwordChoice:
+    """The score with the highest recall among those whose WER change is at most ``max_change`` points; without
+    such a score, the one of least change. Ties (and a set with no listed phrase) go to the smaller score: of
+    equally good settings, the one that leans least on the list.
+
+    >>> choose_hotword_score([1, 2, 3], lambda s: (20.0 * s, 0.2 * s * s)).score  # 3 adds 1.8 points
+    1.0
+    >>> choose_hotword_score([1, 2, 3], lambda s: (20.0 * s, 0.05 * s)).score
+    3.0
+    """
+    if not grid:
+        raise ValueError("empty hotword tuning grid")
+    rows = {float(s): evaluate(s) for s in grid}
+    within = [s for s, (_, change) in rows.items() if change <= max_change]
+    best = (max(within, key=lambda s: (rows[s][0] or 0.0, -s)) if within
+            else min(rows, key=lambda s: (rows[s][1], s)))
+    return HotwordChoice(best, rows)

@@ -1,5 +1,5 @@
-"""`python -m chunkformer.decode`: hotwords bias the beam search of an eval set, greedy results unchanged; beam+lm
-fuses an n-gram LM whose weight and bonus are tuned on the val sets."""
+"""`python -m chunkformer.decode`: beam+hotwords is the beam search biased by a list, reported against the plain
+beam; beam+lm fuses an n-gram LM whose weight and bonus are tuned on the val sets."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from chunkformer.data.datamodule import eval_sets
 from chunkformer.decode import decode_set, lm_notes, main
 from chunkformer.decoding import LMFusion, load_lm
 from chunkformer.decoding.hotwords import load_hotword_graph
+from chunkformer.decoding.metrics import list_effect
 from chunkformer.decoding.scoring import compute_wer
 from chunkformer.model.masked_batch import Context
 
@@ -20,7 +21,8 @@ from conftest import OFFICIAL
 from helpers import write_manifests
 
 
-def test_hotwords_bias_the_beam_of_an_eval_set(tmp_path, official_model_dir):
+def test_hotwords_bias_only_the_beam_hotwords_method(tmp_path, official_model_dir):
+    """``beam+hotwords`` is biased by the list; greedy and the plain beam beside it are not."""
     loaded = load_model(official_model_dir)
     rec = Recording.from_file(OFFICIAL / "A.wav", recording_id="A")
     sup = SupervisionSegment("A", "A", 0.0, rec.duration, text="xin chào")
@@ -30,23 +32,96 @@ def test_hotwords_bias_the_beam_of_an_eval_set(tmp_path, official_model_dir):
     hot.write_text("trăm phố\n", encoding="utf-8")
     graph = load_hotword_graph(hot, loaded.tokenizer)
     plain = decode_set(loaded, cuts, Context.DEFAULT, ["greedy", "beam"], 10, 100.0)
-    biased = decode_set(loaded, cuts, Context.DEFAULT, ["greedy", "beam"], 10, 100.0, graph)
-    assert biased["greedy"] == plain["greedy"]
-    assert "trăm phố" not in plain["beam"][0][2] and "trăm phố" in biased["beam"][0][2]
+    biased = decode_set(loaded, cuts, Context.DEFAULT, ["greedy", "beam", "beam+hotwords"], 10, 100.0, graph)
+    assert biased["greedy"] == plain["greedy"] and biased["beam"] == plain["beam"]
+    assert "trăm phố" not in plain["beam"][0][2] and "trăm phố" in biased["beam+hotwords"][0][2]
 
 
-def test_hotword_options_need_the_beam(tmp_path, official_model_dir, capsys):
+def test_hotword_options_are_checked(tmp_path, official_model_dir, capsys):
     hot = tmp_path / "hot.txt"
     hot.write_text("xin chào\n", encoding="utf-8")
     base = ["--exp-dir", str(tmp_path / "exp"), "--manifest-dir", str(tmp_path), "--model", f"m={official_model_dir}"]
-    assert main([*base, "--methods", "greedy", "--hotwords", str(hot)]) == 2
-    assert "add beam to --methods" in capsys.readouterr().err
-    assert main([*base, "--hotword-score", "2"]) == 2
-    assert "--hotword-score needs --hotwords" in capsys.readouterr().err
+    cases = [(["--methods", "greedy,beam", "--hotwords", str(hot)], "add beam+hotwords to --methods"),
+             (["--methods", "beam,beam+hotwords"], "method beam+hotwords needs --hotwords FILE"),
+             (["--methods", "beam+hotwords", "--hotwords", str(hot)], "add beam to --methods"),
+             (["--hotword-score", "2"], "--hotword-score needs --hotwords")]
+    for extra, message in cases:
+        assert main([*base, *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra
     hot.write_text("xyzzy\n", encoding="utf-8")
-    assert main([*base, "--hotwords", str(hot)]) == 2
+    assert main([*base, "--methods", "beam,beam+hotwords", "--hotwords", str(hot)]) == 2
     err = capsys.readouterr().err
     assert "'xyzzy' ignored: the vocabulary cannot spell xyzzy" in err and "no usable hotword" in err
+
+
+def test_beam_hotwords_rows_and_the_lists_effect_in_results(tmp_path, official_model_dir):
+    """Stage 5 with a list: ``m+hotwords`` rows under the plain ``m`` rows, and the recall of the listed phrases
+    and the WER of the phrase-free utterances, plain beam → biased, per set."""
+    loaded = load_model(official_model_dir)
+    hot = tmp_path / "hot.txt"
+    hot.write_text("trăm phố\nbốn đơn\n", encoding="utf-8")  # the second occurs in no reference
+    graph = load_hotword_graph(hot, loaded.tokenizer)
+    assert len(graph.texts) == 2
+    mdir, exp = tmp_path / "manifests", tmp_path / "exp"
+    write_manifests(mdir, "probe", "test", ["xin chào"], OFFICIAL / "A.wav")
+    said = decode_set(loaded, eval_sets(mdir, "test")["probe"], Context.DEFAULT, ["beam+hotwords"], 10, 100.0,
+                      graph)["beam+hotwords"][0][2]
+    assert "trăm phố" in said
+    write_manifests(mdir, "telephony", "test", [said], OFFICIAL / "A.wav")  # the phrase, found only with the list
+    write_manifests(mdir, "reading", "test", ["xin chào anh"], OFFICIAL / "B.wav")  # no listed phrase
+    for f in mdir.glob("probe_*"):
+        f.unlink()
+    argv = ["--exp-dir", str(exp), "--manifest-dir", str(mdir), "--model", f"m={official_model_dir}", "--splits",
+            "test", "--methods", "greedy,beam,beam+hotwords", "--hotwords", str(hot), "--hotword-score", "2"]
+    assert main(argv) == 0
+    hyps = {name: decode_set(loaded, cuts, Context.DEFAULT, ["beam", "beam+hotwords"], 10, 100.0, graph)
+            for name, cuts in eval_sets(mdir, "test").items()}
+    results = (exp / "RESULTS.md").read_text(encoding="utf-8")
+    table = results.split("## prefix_beam_search")[1].split("##")[0]
+    assert table.index("| m |") < table.index("| m+hotwords |")
+    assert "## Hotwords (`+hotwords` rows)" in results and "2 usable phrases" in results
+    reading = [f"{compute_wer(hyps['reading'][m]).wer:.2f}" for m in ("beam", "beam+hotwords")]
+    recall_row, wer_row = [line for line in results.splitlines() if line.startswith("| m | ")][-2:]
+    assert recall_row == "| m | – (0) | 0.00 → 100.00 (1) |"
+    assert wer_row == f"| m | {reading[0]} → {reading[1]} (1) | – (0) |"
+    assert (exp / "prefix_beam_search_hotwords" / "recogs-test_telephony-m.txt").is_file()
+
+
+def test_the_hotword_score_is_chosen_on_val(tmp_path, official_model_dir):
+    """Without --hotword-score each model's score comes from the val sets: per score, the recall of the listed
+    phrases and the WER change where none occurs (recomputed here with decode_set), the best recall within the
+    limit chosen; the chosen score decodes test, and RESULTS.md says so."""
+    loaded = load_model(official_model_dir)
+    hot, mdir, exp = tmp_path / "hot.txt", tmp_path / "manifests", tmp_path / "exp"
+    hot.write_text("trăm phố\n", encoding="utf-8")
+    write_manifests(mdir, "probe", "val", ["xin chào"], OFFICIAL / "A.wav")
+    said = decode_set(loaded, eval_sets(mdir, "val")["probe"], Context.DEFAULT, ["beam+hotwords"], 10, 100.0,
+                      load_hotword_graph(hot, loaded.tokenizer, 4.0))["beam+hotwords"][0][2]
+    for f in mdir.glob("probe_*"):
+        f.unlink()
+    write_manifests(mdir, "telephony", "val", [said], OFFICIAL / "A.wav")
+    write_manifests(mdir, "reading", "val", ["xin chào anh"], OFFICIAL / "B.wav")
+    write_manifests(mdir, "telephony", "test", [said], OFFICIAL / "C.wav")
+    argv = ["--exp-dir", str(exp), "--manifest-dir", str(mdir), "--model", f"m={official_model_dir}", "--splits",
+            "test", "--methods", "beam,beam+hotwords", "--hotwords", str(hot), "--hotword-grid", "0.25,4"]
+    assert main(argv) == 0
+    val = [r for _, cuts in sorted(eval_sets(mdir, "val").items()) for r in decode_set(
+        loaded, cuts, Context.DEFAULT, ["beam"], 10, 100.0)["beam"]]
+    rows = {}
+    for score in (0.25, 4.0):
+        graph = load_hotword_graph(hot, loaded.tokenizer, score)
+        biased = [r for _, cuts in sorted(eval_sets(mdir, "val").items()) for r in decode_set(
+            loaded, cuts, Context.DEFAULT, ["beam+hotwords"], 10, 100.0, graph)["beam+hotwords"]]
+        e = list_effect(val, biased, graph.texts)
+        rows[score] = (e.recall_biased, round(e.no_phrase_wer_biased - e.no_phrase_wer_plain, 2))
+    assert rows[4.0][0] == 100.0 and rows[0.25][0] < 100.0  # the grid matters, so the choice is not arbitrary
+    chosen = 4.0 if rows[4.0][1] <= 0.3 else 0.25 if rows[0.25][1] <= 0.3 else min(rows, key=lambda s: rows[s][1])
+    results = (exp / "RESULTS.md").read_text(encoding="utf-8")
+    assert f"m {chosen:g}: recall {rows[chosen][0]} %, {rows[chosen][1]:+.2f} points" in results
+    test = decode_set(loaded, eval_sets(mdir, "test")["telephony"], Context.DEFAULT, ["beam+hotwords"], 10, 100.0,
+                      load_hotword_graph(hot, loaded.tokenizer, chosen))["beam+hotwords"]
+    recogs = (exp / "prefix_beam_search_hotwords" / "recogs-test_telephony-m.txt").read_text(encoding="utf-8")
+    assert f"hyp={test[0][2].split()}" in recogs
 
 
 ARPA = """\\data\\

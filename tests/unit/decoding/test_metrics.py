@@ -10,6 +10,7 @@ import pytest
 
 from chunkformer.decoding.metrics import (
     contains_any,
+    list_effect,
     phrase_count,
     phrase_recall,
     ranks,
@@ -86,3 +87,21 @@ def test_ranks_and_spearman() -> None:
     assert ranks([3.0, 1.0, 3.0, 2.0]) == [3.5, 1.0, 3.5, 2.0]
     assert spearman([1, 2, 3, 4], [10, 20, 30, 100]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+
+
+def test_list_effect_hand_made() -> None:
+    """Recall plain → biased where the references hold a listed phrase; WER plain → biased where none does."""
+    plain = [("a", "gặp chị lan ở bến tre", "gặp chị làn ở bến tre"), ("b", "cảm ơn chị", "cảm ơn chị"),
+             ("c", "dạ vâng", "dạ vân")]
+    biased = [("a", "gặp chị lan ở bến tre", "gặp chị lan ở bến tre"), ("b", "cảm ơn chị", "cảm ơn chị lan"),
+              ("c", "dạ vâng", "dạ vâng")]
+    e = list_effect(plain, biased, ["lan", "bến tre", "hà nội"])
+    assert (e.occurrences, e.recall_plain, e.recall_biased) == (2, 50.0, 100.0)
+    assert e.no_phrase_utts == 2  # b and c: 5 reference words, 1 error plain (vân), 1 biased (an inserted lan)
+    assert (e.no_phrase_wer_plain, e.no_phrase_wer_biased) == (20.0, 20.0)
+    none = list_effect(plain[1:], biased[1:], ["hà nội"])
+    assert (none.occurrences, none.recall_plain, none.recall_biased) == (0, None, None)
+    every = list_effect(plain[:1], biased[:1], ["lan"])
+    assert (every.no_phrase_utts, every.no_phrase_wer_plain, every.no_phrase_wer_biased) == (0, None, None)
+    with pytest.raises(ValueError, match="same utterances"):
+        list_effect(plain, biased[::-1], ["lan"])
