@@ -52,7 +52,8 @@ lm_classes=auto                        # --lm auto: the call-bot's catalogue ('c
 hotwords=auto                          # stage 5 beam+hotwords, beside the plain beam: a phrase list biasing the beam
                                        # search (one phrase per line, optionally <TAB>score; one list for every
                                        # utterance); auto: for the demo data config the bot's catalogue (held-out
-                                       # slot values + as many distractors, local/callbot_catalogue.py), else none;
+                                       # slot values + as many distractors, local/callbot_catalogue.py, from the
+                                       # demo corpus of stage -1), else none;
                                        # none: no beam+hotwords rows. Its score per token is chosen on the val sets
 train_args=""                          # extra flags for chunkformer.train, e.g. "--epochs 20 --lr 5e-5"
 nproc=auto                             # stage-3 processes (torchrun DDP). auto: one per GPU; on a CPU-only
@@ -168,8 +169,8 @@ fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   lm_args=()
-  demo=false
-  [ "$data_config" = egs/callbot/conf/demo_data.yaml ] && demo=true
+  demo=false   # the demo's data config and its corpus (stage -1): the bot's catalogue can be made
+  [ "$data_config" = egs/callbot/conf/demo_data.yaml ] && [ -d "$demo_corpus" ] && demo=true
   if $demo && { [ "$hotwords" = auto ] || { [ "$lm" = auto ] && [ "$lm_classes" = auto ]; }; }; then
     # the demo bot's catalogue: its hotword list, and by slot the LM's classes
     $py local/callbot_catalogue.py --corpus "$demo_corpus" --out data/lm_text/catalogue.txt \
@@ -201,7 +202,13 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   fi
   hot_args=()
   if [ "$hotwords" = auto ]; then
-    if $demo; then hotwords=data/lm_text/catalogue.txt; else hotwords=none; fi
+    if $demo; then
+      hotwords=data/lm_text/catalogue.txt
+    else
+      [ "$data_config" != egs/callbot/conf/demo_data.yaml ] ||
+        log "stage 5: no demo corpus in $demo_corpus, so no catalogue: no beam+hotwords (--hotwords FILE gives a list)"
+      hotwords=none
+    fi
   fi
   if [ "$hotwords" != none ]; then
     [[ ,$decode_methods, == *,beam,* ]] || decode_methods=$decode_methods,beam

@@ -46,7 +46,33 @@ def test_bad_lm_option_is_one_clear_error(tmp_path: Path) -> None:
     assert res.returncode != 0
     assert f"--lm-classes must be auto, none or a 'class<TAB>phrase' file; no file '{tmp_path / 'cat.tsv'}'" \
         in res.stderr
+    res = run_sh("--stage", "5", "--save-dir", str(tmp_path / "exp"), "--hotwords", str(tmp_path / "hot.txt"),
+                 timeout=60)
+    assert res.returncode != 0
+    assert f"--hotwords must be auto, none or a phrase file (one per line); no file '{tmp_path / 'hot.txt'}'" \
+        in res.stderr
     assert not (tmp_path / "exp").exists()
+
+
+def test_stage_5_with_a_hotword_list(exp_setup: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """``--hotwords FILE``: beam+hotwords beside the plain beam (added to the methods), its score chosen on val,
+    the list's recall and cost in RESULTS.md; a changed list redoes stage 5, an unchanged one does not."""
+    exp, common = exp_setup
+    hot = tmp_path / "hot.txt"
+    hot.write_text("kiểm tra đơn hàng\nxin chào anh\n", encoding="utf-8")
+    args = [*common[:-2], "--hotwords", str(hot)]
+    res = run_sh(*args)
+    assert res.returncode == 0, res.stderr[-3000:]
+    results = (exp / "RESULTS.md").read_text(encoding="utf-8")
+    assert "| pretrained |" in results and "| pretrained+hotwords |" in results
+    assert "## Hotwords (`+hotwords` rows)" in results and "chosen per model on the **val** sets" in results
+    assert (exp / "prefix_beam_search_hotwords" / "recogs-test_telephony-pretrained.txt").is_file()
+    again = run_sh(*args)
+    assert again.returncode == 0 and "stage 5: already done" in again.stderr
+    hot.write_text("kiểm tra đơn hàng\n", encoding="utf-8")
+    changed = run_sh(*args)
+    assert changed.returncode == 0 and "stage 5: already done" not in changed.stderr
+    assert "1 usable phrase;" in (exp / "RESULTS.md").read_text(encoding="utf-8")
 
 
 @pytest.fixture()
@@ -56,7 +82,7 @@ def exp_setup(tmp_path: Path) -> tuple[Path, list[str]]:
     write_manifests(mdir, "telephony", "val", ["em muốn kiểm tra đơn hàng", "cảm ơn chị"], OFFICIAL / "B.wav")
     write_manifests(mdir, "telephony", "test", ["xin chào anh"], OFFICIAL / "C.wav")
     return exp, ["--stage", "5", "--resume", str(MODEL), "--save-dir", str(exp), "--manifest-dir", str(mdir),
-                 "--decode-methods", "beam"]
+                 "--decode-methods", "beam", "--hotwords", "none"]  # the demo's catalogue is not this vocab's
 
 
 def check_lm_results(exp: Path, lm: Path) -> None:
