@@ -133,12 +133,11 @@ def set_frames(loaded: LoadedModel, sets: dict, context: Context, k: int, max_du
 
 
 def tune_lm(loaded: LoadedModel, sets: dict, context: Context, beam: int, max_duration: float, lm: NgramLM,
-            grid: list[tuple[float, float]], hotwords: ContextGraph | None = None, search: str = "auto"
-            ) -> FusionChoice:
+            grid: list[tuple[float, float]], search: str = "auto") -> FusionChoice:
     """This model's LM weight and word bonus: the grid point with the lowest WER of beam+lm over all ``sets``
     pooled ({name: CutSet}, the val sets), decoded by ``search`` (``LMFusion.search``). The acoustic
     model runs once per utterance; each grid point reruns only the search on the kept top-k frames."""
-    plain = CTCDecoder(loaded.tokenizer, DecodeOptions(method="beam", beam=beam, hotwords=hotwords))
+    plain = CTCDecoder(loaded.tokenizer, DecodeOptions(method="beam", beam=beam))
     items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk(),
                                                                    max_duration).items() for cid, ref, f in its]
 
