@@ -353,6 +353,13 @@ def check_args(a: argparse.Namespace, methods: list[str]) -> str | None:
         return "method beam+hotwords needs --hotwords FILE (one phrase per line)"
     if "beam+hotwords" in methods and "beam" not in methods:
         return "beam+hotwords is reported against the plain beam search: add beam to --methods"
+    if a.hotwords is not None and a.hotword_score is None:
+        try:
+            parse_scores(a.hotword_grid)
+        except ValueError as e:
+            return str(e)
+        if not a.hotword_max_wer_change >= 0:
+            return f"--hotword-max-wer-change must be >= 0 WER points, not {a.hotword_max_wer_change}"
     if "beam+lm" in methods and a.lm is None:
         return "method beam+lm needs --lm FILE (an ARPA or KenLM binary LM)"
     if a.lm is not None and "beam+lm" not in methods:

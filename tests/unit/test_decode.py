@@ -44,7 +44,11 @@ def test_hotword_options_are_checked(tmp_path, official_model_dir, capsys):
     cases = [(["--methods", "greedy,beam", "--hotwords", str(hot)], "add beam+hotwords to --methods"),
              (["--methods", "beam,beam+hotwords"], "method beam+hotwords needs --hotwords FILE"),
              (["--methods", "beam+hotwords", "--hotwords", str(hot)], "add beam to --methods"),
-             (["--hotword-score", "2"], "--hotword-score needs --hotwords")]
+             (["--hotword-score", "2"], "--hotword-score needs --hotwords"),
+             (["--methods", "beam,beam+hotwords", "--hotwords", str(hot), "--hotword-grid", "0,1"],
+              "hotword grid '0,1': needs one or more scores, all > 0"),
+             (["--methods", "beam,beam+hotwords", "--hotwords", str(hot), "--hotword-max-wer-change", "-1"],
+              "--hotword-max-wer-change must be >= 0")]
     for extra, message in cases:
         assert main([*base, *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra
