@@ -46,8 +46,9 @@ class ServerSettings:
     """Limits and batching. ``window``: seconds a batch waits for company after its first request;
     ``max_batch_seconds``: audio per batch (the frame budget); ``max_batch``: requests per batch (1 = no
     batching); ``max_pending``: requests in the server at once (reading, queued or decoding); ``prep_threads``:
-    threads that decode audio and compute fbank (one torch thread each); ``model_threads``: torch threads of the
-    batch thread that runs the model (0: the starting thread's ``torch.get_num_threads()``); ``max_hotwords``,
+    threads that decode audio and compute fbank (one torch thread each); ``batch_workers``: batches run at once,
+    each on its own thread (the model is shared: inference only reads it); ``model_threads``: torch threads of each
+    batch thread (0: the starting thread's ``torch.get_num_threads()``); ``max_hotwords``,
     ``max_hotword_chars``: phrases per request and characters per phrase (the beam search and the graph grow
     with them); ``trim_interval``: seconds between two hand-backs of freed memory while idle (0: never;
     :mod:`chunkformer.serving.memory`)."""
@@ -63,6 +64,7 @@ class ServerSettings:
     max_pending: int = 256
     prep_threads: int = 2
     model_threads: int = 0
+    batch_workers: int = 1
     max_hotwords: int = 256
     max_hotword_chars: int = 100
     trim_interval: float = 1.0
@@ -76,7 +78,7 @@ class ServerSettings:
 
 # the one rule for every limit of ServerSettings (the command line's values are checked here too)
 _POSITIVE = ("max_body_bytes", "max_seconds", "max_batch_seconds", "max_batch", "max_pending", "prep_threads",
-             "max_hotwords", "max_hotword_chars")
+             "batch_workers", "max_hotwords", "max_hotword_chars")
 _NOT_NEGATIVE = ("window", "trim_interval", "model_threads")
 
 
@@ -155,7 +157,7 @@ class _State:
         self.batcher = DynamicBatcher(self._run_batch, window=s.window,
                                       max_cost=int(s.max_batch_seconds * FRAMES_PER_SECOND),
                                       max_items=s.max_batch, max_queue=s.max_pending,
-                                      thread_init=partial(_init_worker, threads))
+                                      thread_init=partial(_init_worker, threads), workers=s.batch_workers)
         self.batcher.start()
 
     def _run_batch(self, utts: list[Utterance]) -> list[dict]:

@@ -92,21 +92,25 @@ class DynamicBatcher(Generic[T, R]):
 
     def __init__(self, run: Callable[[list[T]], Sequence[R | Exception]], *, window: float = 0.03,
                  max_cost: int = 12000, max_items: int = 64, max_queue: int = 256,
-                 executor: Executor | None = None, thread_init: Callable[[], None] | None = None) -> None:
-        if window < 0 or max_cost < 1 or max_items < 1 or max_queue < 1:
+                 executor: Executor | None = None, thread_init: Callable[[], None] | None = None,
+                 workers: int = 1) -> None:
+        if window < 0 or max_cost < 1 or max_items < 1 or max_queue < 1 or workers < 1:
             raise ValueError(f"bad batcher limits: window={window} max_cost={max_cost} max_items={max_items} "
-                             f"max_queue={max_queue}")
+                             f"max_queue={max_queue} workers={workers}")
         if executor is not None and thread_init is not None:
             raise ValueError("thread_init is for the batcher's own worker thread: initialise your executor's")
         self._run = run
         self.window, self.max_cost, self.max_items, self.max_queue = window, max_cost, max_items, max_queue
-        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="batch", initializer=thread_init)
+        self.workers = workers
+        self._executor = executor or ThreadPoolExecutor(workers, thread_name_prefix="batch", initializer=thread_init)
         self._own_executor = executor is None
         self._queue: deque[_Job[T]] = deque()
         self._cost = 0
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task | None = None
+        self._running: set[asyncio.Task] = set()
+        self._free: asyncio.Semaphore | None = None
         self.stats = BatcherStats()
 
     @property
@@ -116,6 +120,7 @@ class DynamicBatcher(Generic[T, R]):
     def start(self) -> None:
         """Starts the batching loop on the running event loop."""
         if self._task is None:
+            self._free = asyncio.Semaphore(self.workers)
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="dynamic-batcher")
 
     async def submit(self, item: T, cost: int = 1) -> Batched[R]:
@@ -145,13 +150,17 @@ class DynamicBatcher(Generic[T, R]):
         return self._cost >= self.max_cost or len(self._queue) >= self.max_items
 
     async def _loop(self) -> None:
+        assert self._free is not None
         while True:
             if not self._queue:
                 if self._closing:
+                    if self._running:
+                        await asyncio.gather(*self._running)
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            await self._free.acquire()  # a worker for the next batch: while all are busy, the queue fills
             first = self._queue[0]
             while not self._full() and not self._closing:
                 remaining = first.arrived + self.window - time.monotonic()
@@ -163,8 +172,17 @@ class DynamicBatcher(Generic[T, R]):
                 except asyncio.TimeoutError:
                     break
             batch = self._take()
-            if batch:
-                await self._execute(batch)
+            if not batch:
+                self._free.release()
+                continue
+            task = asyncio.get_running_loop().create_task(self._execute(batch))
+            self._running.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._running.discard(task)
+        assert self._free is not None
+        self._free.release()
 
     def _take(self) -> list[_Job[T]]:
         """The next batch, first in first out, within the budget; drops requests whose caller went away."""

@@ -166,7 +166,7 @@ def test_a_caller_that_went_away_is_dropped_before_its_batch_runs():
 
 
 def test_bad_limits():
-    for bad in (dict(window=-1.0), dict(max_cost=0), dict(max_items=0), dict(max_queue=0)):
+    for bad in (dict(window=-1.0), dict(max_cost=0), dict(max_items=0), dict(max_queue=0), dict(workers=0)):
         with pytest.raises(ValueError, match="bad batcher limits"):
             DynamicBatcher(lambda items: items, **bad)
 
@@ -185,3 +185,51 @@ def test_thread_init_runs_on_the_batch_thread_before_any_batch():
     assert len(names) == 1 and names[0].startswith("batch")  # once, on the worker thread
     with pytest.raises(ValueError, match="thread_init is for the batcher's own worker thread"):
         DynamicBatcher(lambda items: items, executor=ThreadPoolExecutor(1), thread_init=lambda: None)
+
+
+def test_two_workers_run_two_batches_at_once_and_close_waits_for_both():
+    """``workers=2``: while one batch is held, the next runs on the second worker thread (with one worker this
+    barrier would time out); each caller still gets its own result, and close() returns only after both batches."""
+    both = threading.Barrier(2, timeout=10)
+    threads: set[str] = set()
+
+    def run_batch(items: list[int]) -> list[int]:
+        threads.add(threading.current_thread().name)
+        both.wait()  # both batches must be running at the same time to pass
+        return [i * 10 for i in items]
+
+    async def main() -> list:
+        b = DynamicBatcher(run_batch, window=0.0, max_items=2, workers=2)
+        b.start()
+        tasks = [asyncio.create_task(b.submit(i)) for i in (1, 2, 3, 4)]
+        await asyncio.sleep(0)
+        await b.close()
+        assert all(t.done() for t in tasks)
+        return [await t for t in tasks]
+
+    out = run(main)
+    assert [r.result for r in out] == [10, 20, 30, 40] and [r.batch_size for r in out] == [2, 2, 2, 2]
+    assert len(threads) == 2 and not both.broken
+
+
+def test_one_worker_runs_one_batch_at_a_time():
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    def run_batch(items: list[int]) -> list[int]:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+        return items
+
+    async def main() -> None:
+        b = DynamicBatcher(run_batch, window=0.0, max_items=1)
+        b.start()
+        await asyncio.gather(*(b.submit(i) for i in range(6)))
+        await b.close()
+
+    run(main)
+    assert peak[0] == 1
