@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-workers", type=int, default=0,
                    help="batches decoded at once, each on its own thread; --threads is split between them (0: auto, "
                         "2 when there are 2 or more threads, else 1: on 2 cores two 1-thread workers answered "
-                        "16-23 %% more audio at saturation than one 2-thread worker, docs/BENCHMARKS.md)")
+                        "13-55 %% more audio at saturation than one 2-thread worker, docs/BENCHMARKS.md)")
     p.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds to finish requests on SIGTERM")
     p.add_argument("--beam", type=int, default=10, help="beam size of the beam search (hotwords, LM)")
     p.add_argument("--hotword-score", type=float, default=DEFAULT_SCORE,
