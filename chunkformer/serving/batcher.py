@@ -1,9 +1,10 @@
 """Dynamic batching for an asyncio server: requests that arrive close together run as one batch.
 
 A batch closes when its oldest request has waited ``window`` seconds, when the queued work reaches the
-``max_cost`` budget (e.g. fbank frames) or ``max_items`` requests, or at once while the server drains. Batches
-run one at a time on a single worker thread (the model is not shared between threads); while one runs, the
-next one fills, so under load the window is never waited for: the queue is taken as soon as the model is free.
+``max_cost`` budget (e.g. fbank frames) or ``max_items`` requests, or at once while the server drains. Up to
+``workers`` batches run at once, each on its own worker thread (default one; a model used for inference only is
+read, never written, so the threads can share it); while they run, the next batch fills, so under load the
+window is never waited for: the queue is taken as soon as a worker is free.
 
 - **Order and no starvation**: strictly first in, first out. A request that does not fit the budget heads the
   next batch; one larger than the whole budget runs alone.
