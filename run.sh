@@ -189,6 +189,8 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
       for f in "${lm_text_files[@]}"; do text_args+=(--text "$f"); done
       if [ "$lm_classes" = auto ] && $demo; then
         lm_classes=data/lm_text/catalogue_classes.tsv   # the demo bot's catalogue (its hotword list), by slot
+      elif [ "$lm_classes" = auto ] && [ "$data_config" = egs/callbot/conf/demo_data.yaml ]; then
+        log "stage 5: no demo corpus in $demo_corpus, so no catalogue: an LM without classes (--lm-classes FILE gives one)"
       fi
       [ "$lm_classes" = auto ] || [ "$lm_classes" = none ] || text_args+=(--classes "$lm_classes")
       log "stage 5: domain n-gram LM from the train transcripts${text_args[*]:+ and ${text_args[*]}} in $save_dir/lm (lmplz; order picked on val)"
