@@ -225,6 +225,10 @@ def lm_notes(info: dict) -> str:
     return "\n".join(lines)
 
 
+def _pct(x: float | None) -> str:
+    return "– (no listed phrase)" if x is None else f"{x} %"
+
+
 def hotword_notes(a: argparse.Namespace, choices: dict[str, HotwordChoice | None],
                   effects: dict[str, dict[str, ListEffect]], graphs: dict[str, ContextGraph | None]) -> str:
     """The RESULTS.md section on the hotword list (``+hotwords`` rows): the list and each model's score, and per
@@ -237,7 +241,7 @@ def hotword_notes(a: argparse.Namespace, choices: dict[str, HotwordChoice | None
         how = (f"score per token chosen per model on the **{a.lm_tune_split}** sets from `{a.hotword_grid}`: the "
                f"highest recall of the listed phrases whose WER change on the utterances holding none is at most "
                f"{a.hotword_max_wer_change:g} points (" + "; ".join(
-                   f"{tag} {c.score:g}: recall {c.grid[c.score][0]} %, {c.grid[c.score][1]:+.2f} points"
+                   f"{tag} {c.score:g}: recall {_pct(c.grid[c.score][0])}, {c.grid[c.score][1]:+.2f} points"
                    for tag, c in choices.items() if c is not None) + ")")
 
     def pair(x: float | None, y: float | None) -> str:
