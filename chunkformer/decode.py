@@ -75,6 +75,7 @@ METHODS = {"greedy": "greedy_search", "beam": "prefix_beam_search", "beam+lm": "
            "beam+hotwords": "prefix_beam_search_hotwords"}
 ROW_SUFFIX = {"beam+lm": "+LM", "beam+hotwords": "+hotwords"}  # rows of the prefix_beam_search table
 LM_FUSION_JSON = "lm_fusion.json"
+HOTWORDS_JSON = "hotwords.json"  # the list and each model's score (chosen on val: every score's recall and cost)
 
 
 @dataclass
@@ -240,7 +241,7 @@ def hotword_notes(a: argparse.Namespace, choices: dict[str, HotwordChoice | None
     else:
         how = (f"score per token chosen per model on the **{a.lm_tune_split}** sets from `{a.hotword_grid}`: the "
                f"highest recall of the listed phrases whose WER change on the utterances holding none is at most "
-               f"{a.hotword_max_wer_change:g} points (" + "; ".join(
+               f"{a.hotword_max_wer_change:g} points (grid in `{HOTWORDS_JSON}`; " + "; ".join(
                    f"{tag} {c.score:g}: recall {_pct(c.grid[c.score][0])}, {c.grid[c.score][1]:+.2f} points"
                    for tag, c in choices.items() if c is not None) + ")")
 
@@ -500,6 +501,12 @@ def main(argv: list[str] | None = None) -> int:
         return error(e)
     if lm_info is not None:
         atomic_write_text(a.exp_dir / LM_FUSION_JSON, json.dumps(lm_info, indent=1, ensure_ascii=False) + "\n")
+    if a.hotwords:
+        record = {"hotwords": a.hotwords, "digest": file_digest(Path(a.hotwords)), "beam": a.beam,
+                  "tuned_on": None if a.hotword_score is not None else a.lm_tune_split,
+                  "max_wer_change": a.hotword_max_wer_change,
+                  "models": {t: {"score": a.hotword_score} if c is None else c.to_dict() for t, c in hot_info.items()}}
+        atomic_write_text(a.exp_dir / HOTWORDS_JSON, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     try:
         table, effects = decode_splits(a, methods, loaded, ctx, graphs, fusions)
     except CutAudioError as e:  # neither stage-1 features nor audio: nothing to decode that cut from

@@ -122,6 +122,9 @@ def test_the_hotword_score_is_chosen_on_val(tmp_path, official_model_dir):
     chosen = 4.0 if rows[4.0][1] <= 0.3 else 0.25 if rows[0.25][1] <= 0.3 else min(rows, key=lambda s: rows[s][1])
     results = (exp / "RESULTS.md").read_text(encoding="utf-8")
     assert f"m {chosen:g}: recall {rows[chosen][0]} %, {rows[chosen][1]:+.2f} points" in results
+    record = json.loads((exp / "hotwords.json").read_text(encoding="utf-8"))
+    assert record["tuned_on"] == "val" and record["models"]["m"] == {
+        "score": chosen, "grid": {f"{s:g}": list(v) for s, v in rows.items()}}
     test = decode_set(loaded, eval_sets(mdir, "test")["telephony"], Context.DEFAULT, ["beam+hotwords"], 10, 100.0,
                       load_hotword_graph(hot, loaded.tokenizer, chosen))["beam+hotwords"]
     recogs = (exp / "prefix_beam_search_hotwords" / "recogs-test_telephony-m.txt").read_text(encoding="utf-8")
