@@ -133,14 +133,20 @@ def set_frames(loaded: LoadedModel, sets: dict, context: Context, k: int, max_du
             for name, cuts in sorted(sets.items())}
 
 
+def pooled_frames(loaded: LoadedModel, sets: dict, context: Context, k: int, max_duration: float
+                  ) -> list[tuple[str, str, FrameTopK]]:
+    """:func:`set_frames` of ``sets`` pooled, utterances named ``<set>/<cut id>``: what a tuning grid decodes."""
+    return [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, k, max_duration).items()
+            for cid, ref, f in its]
+
+
 def tune_lm(loaded: LoadedModel, sets: dict, context: Context, beam: int, max_duration: float, lm: NgramLM,
             grid: list[tuple[float, float]], search: str = "auto") -> FusionChoice:
     """This model's LM weight and word bonus: the grid point with the lowest WER of beam+lm over all ``sets``
     pooled ({name: CutSet}, the val sets), decoded by ``search`` (``LMFusion.search``). The acoustic
     model runs once per utterance; each grid point reruns only the search on the kept top-k frames."""
     plain = CTCDecoder(loaded.tokenizer, DecodeOptions(method="beam", beam=beam))
-    items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk(),
-                                                                   max_duration).items() for cid, ref, f in its]
+    items = pooled_frames(loaded, sets, context, plain.opts.topk(), max_duration)
 
     def wer(weight: float, bonus: float) -> float:
         fused = plain.with_options(lm=LMFusion(lm, weight, bonus, search))
@@ -444,8 +450,7 @@ def tune_hotwords(loaded: LoadedModel, sets: dict, context: Context, beam: int, 
     """This model's hotword score on ``sets`` (pooled; :func:`choose_hotword_score`): the beam search biased at
     each score against the plain one, over the same top-k frames (the acoustic model runs once)."""
     plain = CTCDecoder(loaded.tokenizer, DecodeOptions(method="beam", beam=beam))
-    items = [(f"{name}/{cid}", ref, f) for name, its in set_frames(loaded, sets, context, plain.opts.topk(),
-                                                                   max_duration).items() for cid, ref, f in its]
+    items = pooled_frames(loaded, sets, context, plain.opts.topk(), max_duration)
     base = [(uid, ref, plain.decode(f).text) for uid, ref, f in items]
 
     def evaluate(score: float) -> tuple[float | None, float]:
