@@ -64,8 +64,9 @@ from chunkformer.decoding import (  # noqa: E402
     load_lm,
 )
 from chunkformer.decoding.context_graph import ContextGraph  # noqa: E402
-from chunkformer.decoding.metrics import contains_any, phrase_recall, roc_auc, spearman, word_labels  # noqa: E402
+from chunkformer.decoding.metrics import list_effect, phrase_recall, roc_auc, spearman, word_labels  # noqa: E402
 from chunkformer.decoding.scoring import ErrorStats, align, compute_wer, units  # noqa: E402
+from chunkformer.decoding.tuning import best_within_limit  # noqa: E402
 from chunkformer.frontend import load_features  # noqa: E402
 from chunkformer.model.masked_batch import Context  # noqa: E402
 from chunkformer.tokenizer import Tokenizer  # noqa: E402
@@ -141,27 +142,23 @@ def wer_of(decoded: Decoded) -> float | None:
 
 def hotword_row(plain: Decoded, biased: Decoded, cat: Catalogue) -> dict:
     """Recall of the held-out values (plain beam, with the list) and WER on the utterances whose reference has
-    none of the catalogue's phrases (plain, with the list, change in points)."""
-    keep = [not contains_any(u.ref, cat.phrases) for u, _ in plain]
-    none_plain = [x for x, k in zip(plain, keep, strict=True) if k]
-    none_list = [x for x, k in zip(biased, keep, strict=True) if k]
-    r_plain, r_list = phrase_recall(triples(plain), cat.held_out), phrase_recall(triples(biased), cat.held_out)
-    w_plain, w_list = wer_of(none_plain), wer_of(none_list)
-    return {"utts": len(plain), "held_out_occurrences": r_plain.in_ref,
-            "recall_beam_pct": r_plain.recall if r_plain.in_ref else None,
-            "recall_list_pct": r_list.recall if r_list.in_ref else None,
-            "no_phrase_utts": len(none_plain), "no_phrase_wer_beam": w_plain, "no_phrase_wer_list": w_list,
+    none of the catalogue's phrases (plain, with the list, change in points): :func:`list_effect`."""
+    e = list_effect(triples(plain), triples(biased), cat.phrases, recalled=cat.held_out)
+    w_plain, w_list = e.no_phrase_wer_plain, e.no_phrase_wer_biased
+    return {"utts": len(plain), "held_out_occurrences": e.occurrences,
+            "recall_beam_pct": e.recall_plain, "recall_list_pct": e.recall_biased,
+            "no_phrase_utts": e.no_phrase_utts, "no_phrase_wer_beam": w_plain, "no_phrase_wer_list": w_list,
             "no_phrase_wer_change": None if w_plain is None else round(w_list - w_plain, 2),
             "wer_beam": wer_of(plain), "wer_list": wer_of(biased)}
 
 
 def choose_setting(grid: list[dict], max_change: float) -> dict:
-    """The grid row with the highest recall among those whose no-phrase WER change is <= ``max_change`` (ties:
+    """The grid row chosen by stage 5's rule (:func:`chunkformer.decoding.tuning.best_within_limit`, keys
+    ``(score, prune_topk)``): the highest recall among those whose no-phrase WER change is <= ``max_change`` (ties:
     smaller change, then smaller score and top-k); if none qualifies, the smallest change (ties: higher recall)."""
-    ok = [r for r in grid if r["no_phrase_wer_change"] <= max_change]
-    if ok:
-        return min(ok, key=lambda r: (-r["recall_list_pct"], r["no_phrase_wer_change"], r["score"], r["prune_topk"]))
-    return min(grid, key=lambda r: (r["no_phrase_wer_change"], -r["recall_list_pct"], r["score"], r["prune_topk"]))
+    rows = {(r["score"], r["prune_topk"]): r for r in grid}
+    return rows[best_within_limit({k: (r["recall_list_pct"], r["no_phrase_wer_change"]) for k, r in rows.items()},
+                                  max_change)]
 
 
 def hotword_graphs(cat: Catalogue, tok: Tokenizer, scores: Sequence[float]

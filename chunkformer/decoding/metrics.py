@@ -105,9 +105,12 @@ class ListEffect:
     no_phrase_wer_biased: float | None
 
 
-def list_effect(plain: Sequence[Result], biased: Sequence[Result], phrases: Sequence[str]) -> ListEffect:
+def list_effect(plain: Sequence[Result], biased: Sequence[Result], phrases: Sequence[str],
+                recalled: Sequence[str] | None = None) -> ListEffect:
     """:class:`ListEffect` of a list of ``phrases`` from the same utterances decoded without (``plain``) and with
     it (``biased``), ``(id, reference, hypothesis)`` in the same order; ValueError if the utterances differ.
+    ``recalled``: the phrases whose recall is counted (default ``phrases``; e.g. a catalogue's held-out values,
+    while an utterance is phrase-free only without any of ``phrases``).
 
     >>> e = list_effect([("a", "gặp chị lan", "gặp chị làn"), ("b", "cảm ơn", "cảm ơn")],
     ...                 [("a", "gặp chị lan", "gặp chị lan"), ("b", "cảm ơn", "cảm ơn lan")], ["lan"])
@@ -116,7 +119,8 @@ def list_effect(plain: Sequence[Result], biased: Sequence[Result], phrases: Sequ
     """
     if [(u, r) for u, r, _ in plain] != [(u, r) for u, r, _ in biased]:
         raise ValueError("plain and biased results must hold the same utterances in the same order")
-    rp, rb = phrase_recall(plain, phrases), phrase_recall(biased, phrases)
+    wanted = phrases if recalled is None else recalled
+    rp, rb = phrase_recall(plain, wanted), phrase_recall(biased, wanted)
     free = [i for i, (_, ref, _) in enumerate(plain) if not contains_any(ref, phrases)]
     wp = compute_wer([plain[i] for i in free]) if free else None
     wb = compute_wer([biased[i] for i in free]) if free else None

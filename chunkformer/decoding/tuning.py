@@ -11,8 +11,11 @@ sentence patterns are held out from training and disjoint from the test patterns
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+K = TypeVar("K", float, tuple)
 
 DEFAULT_GRID = "0.1,0.2,0.3,0.5,0.7,1.0:0,1,2"  # weights : word bonuses (natural log)
 
@@ -95,11 +98,28 @@ def parse_scores(spec: str) -> list[float]:
     return scores
 
 
+def best_within_limit(rows: Mapping[K, tuple[float | None, float]], max_change: float) -> K:
+    """The key of ``rows`` (key → ``(recall %, WER change in points)``) with the highest recall among those whose
+    change is at most ``max_change`` (ties: the smaller change, then the smaller key); when none is within it, the
+    one of least change (ties: the higher recall, then the smaller key). A recall of None (no listed phrase)
+    counts as 0. The one rule for a hotword setting: stage 5's score, the decoding-quality bench's score × top-k.
+
+    >>> best_within_limit({1: (20.0, 0.0), 2: (40.0, 0.3), 3: (60.0, 0.5)}, 0.3)
+    2
+    >>> best_within_limit({1: (20.0, 0.9), 2: (40.0, 0.5)}, 0.3)
+    2
+    """
+    if not rows:
+        raise ValueError("empty hotword tuning grid")
+    within = [k for k, (_, change) in rows.items() if change <= max_change]
+    if within:
+        return min(within, key=lambda k: (-(rows[k][0] or 0.0), rows[k][1], k))
+    return min(rows, key=lambda k: (rows[k][1], -(rows[k][0] or 0.0), k))
+
+
 def choose_hotword_score(grid: Sequence[float], evaluate: Callable[[float], tuple[float | None, float]],
                          max_change: float = MAX_WER_CHANGE) -> HotwordChoice:
-    """The score with the highest recall among those whose WER change is at most ``max_change`` points; without
-    such a score, the one of least change. Ties (and a set with no listed phrase) go to the smaller score: of
-    equally good settings, the one that leans least on the list.
+    """The score of :func:`best_within_limit` over ``evaluate(score)`` for every score of ``grid``.
 
     >>> choose_hotword_score([1, 2, 3], lambda s: (20.0 * s, 0.2 * s * s)).score  # 3 adds 1.8 points
     1.0
@@ -109,7 +129,4 @@ def choose_hotword_score(grid: Sequence[float], evaluate: Callable[[float], tupl
     if not grid:
         raise ValueError("empty hotword tuning grid")
     rows = {float(s): evaluate(s) for s in grid}
-    within = [s for s, (_, change) in rows.items() if change <= max_change]
-    best = (max(within, key=lambda s: (rows[s][0] or 0.0, -s)) if within
-            else min(rows, key=lambda s: (rows[s][1], s)))
-    return HotwordChoice(best, rows)
+    return HotwordChoice(best_within_limit(rows, max_change), rows)

@@ -103,5 +103,7 @@ def test_list_effect_hand_made() -> None:
     assert (none.occurrences, none.recall_plain, none.recall_biased) == (0, None, None)
     every = list_effect(plain[:1], biased[:1], ["lan"])
     assert (every.no_phrase_utts, every.no_phrase_wer_plain, every.no_phrase_wer_biased) == (0, None, None)
+    held = list_effect(plain, biased, ["lan", "bến tre", "hà nội"], recalled=["bến tre"])
+    assert (held.occurrences, held.recall_plain, held.recall_biased, held.no_phrase_utts) == (1, 100.0, 100.0, 2)
     with pytest.raises(ValueError, match="same utterances"):
         list_effect(plain, biased[::-1], ["lan"])

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from chunkformer.decoding.tuning import choose_hotword_score, parse_grid, parse_scores, tune_fusion
+from chunkformer.decoding.tuning import (
+    best_within_limit,
+    choose_hotword_score,
+    parse_grid,
+    parse_scores,
+    tune_fusion,
+)
 
 
 def test_tune_fusion_takes_the_lowest_error_and_the_smaller_point_on_ties() -> None:
@@ -37,3 +43,9 @@ def test_parse_scores() -> None:
             parse_scores(bad)
     with pytest.raises(ValueError, match="empty hotword tuning grid"):
         choose_hotword_score([], lambda s: (0.0, 0.0))
+
+
+def test_best_within_limit_breaks_recall_ties_by_change_then_key() -> None:
+    rows = {(2.0, 10): (50.0, 0.2), (1.0, 50): (50.0, 0.1), (1.0, 10): (50.0, 0.1), (3.0, 10): (70.0, 0.4)}
+    assert best_within_limit(rows, 0.3) == (1.0, 10)  # equal recall: the smaller change, then the smaller key
+    assert best_within_limit({1.0: (30.0, 0.5), 2.0: (50.0, 0.5)}, 0.3) == 2.0  # none within: equal change, more recall
